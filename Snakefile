@@ -1,0 +1,19 @@
+# imageprep: resize a folder of images, one Snakemake job per image.
+# Settings: config/config.yaml (documented in config/README.md); rules: workflow/rules/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/resize.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        RESIZED,

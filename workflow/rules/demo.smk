@@ -1,0 +1,17 @@
+# The embedded demo data: photo-like synthetic images generated deterministically, so a
+# fresh clone has something to resize (input_dir: resources/demo in config/config.yaml).
+
+
+rule demo_images:
+    output:
+        [f"{DEMO_DIR}/{item.name}" for item in DEMO],
+    log:
+        "logs/demo_images.log",
+    conda:
+        "../envs/imageprep.yaml"
+    threads: workflow.cores
+    params:
+        n_images=config["demo"]["count"],
+        seed=config["demo"]["seed"],
+    script:
+        "../scripts/synthetic.py"

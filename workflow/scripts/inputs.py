@@ -1,0 +1,66 @@
+"""Which images a run processes and where each output goes: shared by the Snakefile and the
+Python engines so both see exactly the same job list."""
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from resize import output_relpath
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message starts with the key."""
+
+
+def find_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> list[str]:
+    """Image paths under ``input_dir``, relative to it, POSIX-style, sorted.
+
+    Extensions match case-insensitively; hidden files and folders (``.name``) are skipped,
+    which also keeps half-written ``.tmp`` outputs of an interrupted run out.
+    """
+    wanted = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+    root = Path(input_dir)
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel = Path(folder).relative_to(root)
+        for name in files:
+            if not name.startswith(".") and name.lower().endswith(wanted):
+                found.append((rel / name).as_posix())
+    return sorted(found)
+
+
+def plan_outputs(relpaths: Iterable[str], fmt: str) -> dict[str, str]:
+    """Map each output path (relative to output_dir) to its input; refuse two inputs that
+    would write the same output (``a.jpg`` and ``a.png`` with ``format: jpeg``)."""
+    plan: dict[str, str] = {}
+    clashes = []
+    for rel in relpaths:
+        out = output_relpath(rel, fmt)
+        if out in plan:
+            clashes.append(f"{plan[out]} and {rel} would both write {out}")
+        else:
+            plan[out] = rel
+    if clashes:
+        raise ConfigError(
+            f"format: {fmt!r} maps several inputs to one output: "
+            + "; ".join(clashes)
+            + ". Rename one of each pair or choose another format."
+        )
+    return plan
+
+
+def check_dirs(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> None:
+    """Refuse an output_dir inside (or equal to) input_dir, and the reverse: outputs would be
+    read back as inputs, or inputs overwritten."""
+    src, dst = Path(input_dir).resolve(), Path(output_dir).resolve()
+    if dst == src or src in dst.parents:
+        raise ConfigError(
+            f"output_dir: {output_dir!r} is inside input_dir {input_dir!r}; outputs would be "
+            "picked up as inputs on the next run. Choose a folder outside input_dir."
+        )
+    if dst in src.parents:
+        raise ConfigError(
+            f"output_dir: {output_dir!r} contains input_dir {input_dir!r}; outputs could "
+            "overwrite inputs. Choose a folder that does not contain input_dir."
+        )

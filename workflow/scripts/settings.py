@@ -1,0 +1,57 @@
+"""Config handling shared by the Snakefile and the Python engines: one schema, one set of
+defaults, one set of checks, whichever way the workflow is started."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def load_schema() -> dict[str, Any]:
+    with open(SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def coerce_numbers(config: dict[str, Any], schema: dict[str, Any] | None = None) -> None:
+    """Turn integer-looking strings into ints where the schema wants integers, in place.
+
+    ``snakemake --config size=[224,224]`` parses list items as strings ('224'); without this
+    the most natural command line would fail validation.
+    """
+    schema = load_schema() if schema is None else schema
+    for key, prop in schema.get("properties", {}).items():
+        if key in config:
+            config[key] = _coerce(config[key], prop)
+
+
+def _coerce(value: Any, prop: dict[str, Any]) -> Any:
+    kind = prop.get("type")
+    if kind == "integer" and isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value)
+    if kind == "array" and isinstance(value, list) and "items" in prop:
+        return [_coerce(v, prop["items"]) for v in value]
+    if kind == "object" and isinstance(value, dict):
+        coerce_numbers(value, prop)
+    return value
+
+
+def config_errors(config: dict[str, Any], schema: dict[str, Any] | None = None) -> list[str]:
+    """Every schema violation as one line that starts with the offending key."""
+    schema = load_schema() if schema is None else schema
+    validator = jsonschema.Draft202012Validator(schema)
+    lines = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+        if error.validator == "additionalProperties":
+            known = ", ".join(sorted(error.schema.get("properties", {})))
+            lines.append(f"{where.lstrip('.') or 'config'}: {error.message}; known keys: {known}")
+        elif error.validator == "required":
+            lines.append(f"{where.lstrip('.') or 'config'}: {error.message}")
+        else:
+            lines.append(f"{where.lstrip('.')}: {error.message}")
+    return lines
