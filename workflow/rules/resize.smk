@@ -16,6 +16,6 @@ rule resize:
         "../envs/imageprep.yaml"
     threads: 1
     params:
-        spec=SPEC.to_json(),
+        spec=lambda wildcards: SPEC.for_output(wildcards.image).to_json(),
     script:
         "../scripts/resize.py"

@@ -8,8 +8,9 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +95,29 @@ class ResizeSpec:
         """Pick the spec keys out of a (validated) workflow config; other keys are ignored."""
         return cls(**{f.name: config[f.name] for f in fields(cls) if f.name in config})
 
+    def for_output(self, relpath: str) -> "ResizeSpec":
+        """This spec with the settings that cannot change ``relpath``'s bytes set to defaults.
+
+        The Snakemake rule passes this as its param, so changing ``quality`` re-runs only
+        lossy outputs and ``pad_color`` only matters in pad mode.
+        """
+        changes: dict[str, Any] = {}
+        fmt = Image.registered_extensions().get(os.path.splitext(relpath)[1].lower())
+        if fmt not in LOSSY:
+            changes["quality"] = DEFAULT_SPEC.quality
+        if self.mode != "pad":
+            changes["pad_color"] = DEFAULT_SPEC.pad_color
+        return replace(self, **changes)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "ResizeSpec":
         return cls(**json.loads(text))
+
+
+DEFAULT_SPEC = ResizeSpec()
 
 
 def output_relpath(relpath: str, fmt: str) -> str:
@@ -122,7 +140,7 @@ def _geometry(
         return (max(1, round(width * scale)), max(1, round(height * scale))), box
     # fill: cover the target, then centre-crop in the source so we resample only once
     scale = max(tw / width, th / height)
-    cw, ch = tw / scale, th / scale
+    cw, ch = min(width, tw / scale), min(height, th / scale)  # min(): float rounding
     left, top = (width - cw) / 2, (height - ch) / 2
     return (tw, th), (left, top, left + cw, top + ch)
 
@@ -137,6 +155,8 @@ def _working_mode(im: Image.Image) -> Image.Image:
         return im.convert("L")
     if mode.startswith("I;16") or mode in ("I", "F"):
         return im.convert("I") if mode != "I" else im
+    if mode in ("L", "RGB") and "transparency" in im.info:
+        return im.convert(mode + "A" if mode == "L" else "RGBA")
     if mode in ("RGBa", "La"):
         return im.convert(mode.upper())
     if mode in ("L", "LA", "RGB", "RGBA", "CMYK"):
@@ -192,21 +212,28 @@ def resize_image(
 ) -> tuple[int, int]:
     """Resize one image file to ``dst`` as ``spec`` says; returns the output (width, height).
 
-    Raises :class:`ImageError` naming the file for anything wrong with the input.
+    Raises :class:`ImageError` naming the file for anything wrong with the input; nothing is
+    written to ``dst`` then.
     """
     src, dst = Path(src), Path(dst)
+    with _input_errors(src):
+        im = Image.open(src)
+    with im:
+        return _resize_open(im, src, dst, spec)
+
+
+@contextmanager
+def _input_errors(src: Path) -> Iterator[None]:
+    """Turn what Pillow and the OS raise for a bad input into an ImageError naming it."""
     try:
-        with Image.open(src) as im:
-            return _resize_open(im, src, dst, spec)
-    except ImageError:
-        raise
+        yield
     except UnidentifiedImageError:
         raise ImageError(src, "not an image Pillow can read") from None
     except Image.DecompressionBombError as exc:
         raise ImageError(src, str(exc)) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
-            raise ImageError(src, exc.strerror or str(exc)) from None
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        raise ImageError(src, exc.strerror or str(exc)) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(src, f"cannot decode ({exc})") from None
 
 
@@ -219,8 +246,10 @@ def _resize_open(im: Image.Image, src: Path, dst: Path, spec: ResizeSpec) -> tup
     out_format = in_format if spec.format == "same" else FORMATS[spec.format][0]
     if out_format not in STORABLE:
         out_format = "PNG"  # e.g. PPM/ICO inputs with format: same keep their name, PNG bytes
+    with _input_errors(src):
+        orientation = im.getexif().get(EXIF_ORIENTATION_TAG, 1)
+        im.load()
     icc = im.info.get("icc_profile")
-    orientation = im.getexif().get(EXIF_ORIENTATION_TAG, 1)
     transpose = ORIENTATION_TRANSPOSE.get(orientation)
 
     # Geometry in upright coordinates, mapped back to the stored orientation: we resize
@@ -241,6 +270,7 @@ def _resize_open(im: Image.Image, src: Path, dst: Path, spec: ResizeSpec) -> tup
     if spec.mode == "pad":
         resized = _pad(resized, spec)
     out = _to_storable(resized, out_format, spec.background)
+    out.info = {}  # metadata is not carried implicitly: only what we pass below
 
     params: dict[str, Any] = {}
     if out_format in LOSSY:
