@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from PIL import Image
+
 from synthetic import photo_like
 
 ORIENTATION_INVERSE = {

@@ -6,8 +6,9 @@ import pickle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imagefactory import photo, quadrants, stored_with_orientation
 from PIL import Image, ImageCms
+
+from imagefactory import photo, quadrants, stored_with_orientation
 from resize import ImageError, ResizeSpec, output_relpath, resize_image
 
 

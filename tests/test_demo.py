@@ -1,0 +1,65 @@
+"""The embedded default: a fresh checkout resizes its generated demo set with no user data."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+
+from PIL import Image
+
+from conftest import REPO
+from synthetic import demo_manifest, write_demo_set
+
+
+def checkout_copy(dest):
+    """The repo's files as a fresh clone has them (tracked, plus new files not ignored)."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for rel in files:
+        if (REPO / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    return dest
+
+
+def test_default_config_runs_on_fresh_checkout(tmp_path):
+    repo = checkout_copy(tmp_path / "imageprep")
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "all"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = demo_manifest()
+    outputs = sorted(p for p in (repo / "results" / "demo").rglob("*") if p.is_file())
+    assert len(outputs) == len(manifest) == 48
+    assert {Image.open(p).size for p in outputs} == {(600, 600)}
+    assert {p.suffix for p in outputs} == {".jpg", ".JPG", ".png"}
+    assert {p.parent.name for p in outputs} == {"demo", "street", "nature"}
+
+
+def digests(folder):
+    return {
+        p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_demo_set_is_deterministic_and_mixed(tmp_path):
+    items = demo_manifest(12, seed=0)
+    assert {i.kind for i in items} == {"jpeg", "png-alpha", "jpeg-rotated", "grey-jpeg", "grey-png"}
+    for name, workers in (("one", 1), ("two", 2)):
+        write_demo_set(items, [tmp_path / name / i.name for i in items], seed=0, workers=workers)
+    assert digests(tmp_path / "one") == digests(tmp_path / "two")
+    modes = {Image.open(tmp_path / "one" / i.name).mode for i in items}
+    assert modes == {"RGB", "RGBA", "L"}
+    write_demo_set(items[:1], [tmp_path / "seed1.jpg"], seed=1)  # same image, other seed
+    assert (tmp_path / "seed1.jpg").read_bytes() != (tmp_path / "one" / items[0].name).read_bytes()

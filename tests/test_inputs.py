@@ -1,0 +1,56 @@
+"""Input discovery, output planning and config checks (shared by Snakefile and engines)."""
+
+import pytest
+
+from inputs import ConfigError, check_dirs, find_images, plan_outputs
+from settings import coerce_numbers, config_errors
+
+
+def touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+
+
+def test_find_images_recursive_case_insensitive_sorted(tmp_path):
+    for name in ["b.JPG", "a.jpeg", "sub/deep/c.Png", "notes.txt", ".hidden.jpg", ".cache/x.jpg"]:
+        touch(tmp_path / name)
+    assert find_images(tmp_path, [".jpg", "jpeg", ".png"]) == ["a.jpeg", "b.JPG", "sub/deep/c.Png"]
+
+
+def test_plan_outputs_changes_extension_and_refuses_collisions():
+    assert plan_outputs(["x/a.png", "b.JPG"], "jpeg") == {"x/a.jpg": "x/a.png", "b.jpg": "b.JPG"}
+    with pytest.raises(ConfigError, match=r"a\.jpg and a\.png would both write a\.jpg"):
+        plan_outputs(["a.jpg", "a.png"], "jpeg")
+
+
+@pytest.mark.parametrize(
+    ("inp", "out", "message"),
+    [
+        ("photos", "photos/out", "inside input_dir"),
+        ("photos", "photos", "inside input_dir"),
+        ("data/photos", "data", "contains input_dir"),
+    ],
+)
+def test_check_dirs_refuses_overlap(tmp_path, monkeypatch, inp, out, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=f"output_dir: .*{message}"):
+        check_dirs(inp, out)
+
+
+def test_check_dirs_accepts_siblings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    check_dirs("data/photos", "results/photos")
+
+
+def test_coerce_numbers_from_command_line_strings():
+    config = {"size": ["224", "224"], "quality": "80", "mode": "fit", "demo": {"seed": "3"}}
+    coerce_numbers(config)
+    assert config == {"size": [224, 224], "quality": 80, "mode": "fit", "demo": {"seed": 3}}
+
+
+def test_config_errors_name_the_key():
+    errors = config_errors({"input_dir": "a", "output_dir": "b", "size": [0, 5], "sise": 1})
+    assert any(e.startswith("size[0]: 0 is less than the minimum") for e in errors)
+    assert any("'sise' was unexpected" in e for e in errors)
+    assert config_errors({"output_dir": "b"}) == ["config: 'input_dir' is a required property"]
+    assert config_errors({"input_dir": "a", "output_dir": "b"}) == []

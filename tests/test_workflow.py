@@ -1,0 +1,115 @@
+"""The real snakemake CLI on real image files in a temp folder: runs, reruns, bad config."""
+
+import re
+
+import pytest
+from PIL import Image
+
+from conftest import run_snakemake, write_config
+from imagefactory import photo
+
+NAMES = ["a.jpg", "B.JPG", "nested/deeper/c.png", "with space ünï.jpeg"]
+
+
+def planned_jobs(workdir, *args) -> dict[str, int]:
+    """Jobs a dry run would execute, by rule (from Snakemake's own job table)."""
+    out = run_snakemake(workdir, "--dry-run", *args).stdout
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.fixture
+def photos(workdir):
+    for i, name in enumerate(NAMES):
+        photo(workdir / "photos" / name, (400 + 10 * i, 300), seed=i)
+    return workdir
+
+
+def mtimes(folder):
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_full_run_mirrors_folders_with_logs_and_benchmarks(photos):
+    run_snakemake(photos)
+    for name in NAMES:
+        out = photos / "results" / name
+        assert Image.open(out).size == (600, 600), name
+        assert (photos / "logs" / "resize" / f"{name}.log").read_text().strip().endswith("600x600")
+        assert (photos / "benchmarks" / "resize" / f"{name}.tsv").read_text().startswith("s\t")
+    assert sorted(
+        p.relative_to(photos / "results").as_posix() for p in mtimes(photos / "results")
+    ) == sorted(NAMES)
+
+
+def test_rerun_nothing_then_one_new_image_one_job(photos):
+    run_snakemake(photos)
+    before = mtimes(photos / "results")
+    assert planned_jobs(photos) == {}
+    run_snakemake(photos)
+    assert mtimes(photos / "results") == before
+
+    photo(photos / "photos" / "nested" / "new.jpg", seed=9)
+    assert planned_jobs(photos) == {"resize": 1, "all": 1}
+    run_snakemake(photos)
+    after = mtimes(photos / "results")
+    assert Image.open(photos / "results" / "nested" / "new.jpg").size == (600, 600)
+    assert {p: after[p] for p in before} == before  # nothing else was rewritten
+
+
+def test_changing_size_reruns_all_with_new_size(photos):
+    run_snakemake(photos)
+    assert planned_jobs(photos, "--config", "size=[224,160]") == {"resize": len(NAMES), "all": 1}
+    run_snakemake(photos, "--config", "size=[224,160]", "mode=fill")
+    for name in NAMES:
+        assert Image.open(photos / "results" / name).size == (224, 160)
+
+
+def test_changing_quality_reruns_only_lossy_outputs(photos):
+    run_snakemake(photos)
+    lossy = [n for n in NAMES if not n.endswith(".png")]
+    assert planned_jobs(photos, "--config", "quality=70") == {"resize": len(lossy), "all": 1}
+
+
+def test_format_option_changes_extensions(photos):
+    run_snakemake(photos, "--config", "format=webp", "output_dir=webp")
+    made = sorted(p.relative_to(photos / "webp").as_posix() for p in (photos / "webp").rglob("*.*"))
+    assert made == sorted(n.rsplit(".", 1)[0] + ".webp" for n in NAMES)
+    assert all(Image.open(photos / "webp" / m).format == "WEBP" for m in made)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"mode": "zoom"}, "mode: 'zoom' is not one of"),
+        ({"size": [0, 600]}, "size[0]: 0 is less than the minimum of 1"),
+        ({"quality": "high"}, "quality: 'high' is not of type 'integer'"),
+        ({"sise": [1, 1]}, "'sise' was unexpected"),
+        ({"input_dir": None}, "config: 'input_dir' is a required property"),
+        ({"output_dir": "photos/out"}, "output_dir: 'photos/out' is inside input_dir"),
+        ({"input_dir": "nowhere"}, "input_dir: 'nowhere' is not a folder"),
+    ],
+)
+def test_bad_config_stops_before_any_job(photos, config, message):
+    settings = {"input_dir": "photos", "output_dir": "results", **config}
+    write_config(photos, **{k: v for k, v in settings.items() if v is not None})
+    proc = run_snakemake(photos, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert not (photos / "results").exists() and not (photos / "logs").exists()
+
+
+def test_output_collision_is_refused_before_any_job(workdir):
+    photo(workdir / "photos" / "a.jpg")
+    photo(workdir / "photos" / "a.png", seed=1)
+    proc = run_snakemake(workdir, "--config", "format=jpeg", check=False)
+    assert proc.returncode != 0
+    assert "a.jpg and a.png would both write a.jpg" in proc.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_empty_input_dir_is_an_error(workdir):
+    (workdir / "photos" / "readme.txt").write_text("no images here")
+    proc = run_snakemake(workdir, check=False)
+    assert proc.returncode != 0 and "input_dir: no files ending in" in proc.stderr
