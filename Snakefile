@@ -11,6 +11,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/resize.smk"
+include: "workflow/rules/benchmark.smk"
 
 
 rule all:

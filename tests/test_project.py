@@ -48,6 +48,8 @@ def conda_pins(path):
     pins = {}
     for dep in yaml.safe_load(path.read_text())["dependencies"]:
         for entry in dep["pip"] if isinstance(dep, dict) else [dep]:
+            if entry == "pip":
+                continue  # the installer itself, unpinned
             name, version = re.split(r"==?", entry, maxsplit=1)
             pins[name.strip().lower()] = version.strip()
     return pins
@@ -59,8 +61,9 @@ def test_environment_yml_matches_requirements():
     assert conda == pip_pins(REPO / "requirements-test.txt")
 
 
-def test_rule_env_pins_match_requirements():
-    rule_env = conda_pins(REPO / "workflow" / "envs" / "imageprep.yaml")
+@pytest.mark.parametrize("env", sorted((REPO / "workflow" / "envs").glob("*.yaml")), ids=str)
+def test_rule_env_pins_match_requirements(env):
+    rule_env = conda_pins(env)
     rule_env.pop("python")
     runtime = pip_pins(REPO / "requirements.txt")
     assert rule_env == {k: runtime[k] for k in rule_env}

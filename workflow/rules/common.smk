@@ -22,6 +22,7 @@ validate(config, "../schemas/config.schema.yaml")
 DEMO_DIR = "resources/demo"
 INPUT_DIR = os.path.normpath(config["input_dir"])
 OUTPUT_DIR = os.path.normpath(config["output_dir"])
+BENCHMARK_DIR = os.path.normpath(config["benchmark"]["out_dir"])
 DEMO = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
 
 
@@ -65,3 +66,7 @@ def resize_input(wildcards):
         raise WorkflowError(
             f"{OUTPUT_DIR}/{wildcards.image} has no input image in {INPUT_DIR}"
         ) from None
+
+
+wildcard_constraints:
+    workload=r"[A-Za-z0-9_-]+",

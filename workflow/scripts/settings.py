@@ -55,3 +55,17 @@ def config_errors(config: dict[str, Any], schema: dict[str, Any] | None = None) 
         else:
             lines.append(f"{where.lstrip('.')}: {error.message}")
     return lines
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A config file checked exactly as the Snakefile checks it, with schema defaults filled."""
+    from snakemake.utils import validate
+
+    with open(path) as fh:
+        config = yaml.safe_load(fh) or {}
+    config.update(overrides or {})
+    coerce_numbers(config)
+    if errors := config_errors(config):
+        raise ValueError("Invalid config:\n  " + "\n  ".join(errors))
+    validate(config, str(SCHEMA_PATH))  # fills defaults
+    return config

@@ -5,10 +5,13 @@ like a photo; flat colour would be unrealistically cheap).
 The demo set (``demo_manifest``) is what the default config resizes on a fresh clone.
 """
 
+import json
 import os
+import shutil
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -111,9 +114,49 @@ def write_demo_set(items: list[DemoImage], paths: list[str], seed: int, workers:
         list(pool.map(write_demo_image, items, paths, [seed] * len(items)))
 
 
+def _write_dataset_image(path: str, size: tuple[int, int], seed: int, index: int) -> None:
+    im = photo_like(*size, zlib.crc32(f"{seed}:{index}".encode()))
+    im.save(path, "JPEG", quality=90)
+
+
+def generate_dataset(
+    folder: str | os.PathLike, count: int, size: tuple[int, int], seed: int = 0, workers: int = 1
+) -> list[Path]:
+    """``count`` photo-like JPEGs of ``size`` in ``folder``, made in parallel and cached.
+
+    A ``.params.json`` marker written last records what the folder holds; a folder whose
+    marker matches is reused as it is, anything else is regenerated from scratch.
+    """
+    folder = Path(folder)
+    params = {"count": count, "size": list(size), "seed": seed, "version": 1}
+    marker = folder / ".params.json"
+    paths = [folder / f"img_{i:05d}.jpg" for i in range(count)]
+    cached = marker.exists() and json.loads(marker.read_text()) == params
+    if cached and all(p.exists() for p in paths):
+        return paths
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    args = ([str(p) for p in paths], repeat(tuple(size)), repeat(seed), range(count))
+    if workers <= 1:
+        for _ in map(_write_dataset_image, *args):
+            pass
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            for _ in pool.map(_write_dataset_image, *args, chunksize=8):
+                pass
+    marker.write_text(json.dumps(params))
+    return paths
+
+
 if __name__ == "__main__" and "snakemake" in globals():
     smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
     with open(smk.log[0], "w") as log:
-        manifest = demo_manifest(smk.params.n_images, smk.params.seed)
-        write_demo_set(manifest, list(smk.output), smk.params.seed, smk.threads)
-        print(f"wrote {len(manifest)} demo images", file=log)
+        if smk.rule == "demo_images":
+            manifest = demo_manifest(smk.params.n_images, smk.params.seed)
+            write_demo_set(manifest, list(smk.output), smk.params.seed, smk.threads)
+            print(f"wrote {len(manifest)} demo images", file=log)
+        else:  # rule dataset: one benchmark workload
+            w = smk.params.workload
+            paths = generate_dataset(smk.output[0], w["count"], w["size"], w["seed"], smk.threads)
+            print(f"wrote {len(paths)} images of {w['size']} to {smk.output[0]}", file=log)

@@ -1,0 +1,157 @@
+"""The companion benchmark: every engine on a tiny real dataset, its reports, its output
+check, and the dataset generator. Correctness only: no timing is asserted."""
+
+import csv
+import hashlib
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import yaml
+from PIL import Image
+
+import benchmark as bench
+import engines as eng
+from conftest import REPO, run_snakemake
+from settings import load_config
+from synthetic import generate_dataset
+
+SCRIPT = REPO / "workflow" / "scripts" / "benchmark.py"
+
+
+def tiny_config(folder, **benchmark):
+    """The shipped config with a 6-image workload, written to folder/config/config.yaml."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["workloads"] = {"tiny": {"count": 6, "size": [320, 240], "seed": 0}}
+    config["benchmark"] = {"workload": "tiny", "repeats": 1, "max_workers": 2, **benchmark}
+    path = folder / "config" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def digests(folder):
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_cli_runs_every_engine_and_writes_reports(tmp_path):
+    tiny_config(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--keep-scratch", "--no-progress"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "results" / "benchmark" / "tiny"
+    rows = read_csv(out / "timings.csv")
+    assert list(rows[0]) == bench.FIELDS
+    runs = sorted((r["engine"], int(r["workers"])) for r in rows)
+    assert runs == sorted(
+        [("sequential", 1)] + [(e, n) for e in eng.ENGINES if e != "sequential" for n in (1, 2)]
+    )
+    for r in rows:
+        assert r["status"] == ("reference" if r["engine"] == "pyvips" else "ok"), r
+        assert float(r["wall_s"]) > 0 and float(r["peak_rss_mb"]) > 0 and r["images"] == "6"
+        assert r["cores"] and r["pillow"] and r["snakemake"] and r["cpu_model"]
+    assert all(float(r["psnr_db"]) > 25 for r in rows if r["engine"] == "pyvips")
+    assert all(float(r["dag_s"]) > 0 for r in rows if r["engine"] == "snakemake")
+    summary = (out / "summary.md").read_text()
+    assert all(f"| {e} |" in summary for e in eng.ENGINES)
+    assert "before the first job" in summary and "chunksize=1" in summary
+    for png in ("speedup.png", "throughput.png"):
+        assert Image.open(out / png).size[0] > 100
+    # Every byte-identical engine's last outputs, checked here independently of the harness.
+    scratch = out / "scratch"
+    reference = digests(scratch / "reference" / "out")
+    assert len(reference) == 6
+    for engine in set(eng.ENGINES) - eng.OUTSIDE_REFERENCE:
+        assert digests(scratch / engine / "out") == reference, engine
+
+
+def lossy_pool(task, workers):
+    """A process pool that quietly encodes at another quality: a real output difference."""
+    return eng.process_pool(
+        replace(task, spec=replace(task.spec, quality=task.spec.quality - 1)), workers
+    )
+
+
+def test_engine_with_different_outputs_is_failed_not_timed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(tiny_config(tmp_path))
+    images = bench.dataset(config, "tiny", workers=1)
+    plan = bench.build_plan(
+        config, "tiny", images, tmp_path / "scratch", engines=["sequential", "thread-pool"]
+    )
+    plan.engines["lossy-pool"] = lossy_pool
+    rows = bench.run_benchmark(plan, progress=False)
+    lossy = [r for r in rows if r.engine == "lossy-pool"]
+    assert [r.status for r in lossy] == ["FAILED", "FAILED"]
+    assert all(r.wall_s is None and "6 differ" in r.detail for r in lossy)
+    assert all(r.status == "ok" and r.wall_s for r in rows if r.engine != "lossy-pool")
+    bench.write_reports(rows, plan, tmp_path / "out", "test")
+    assert "| lossy-pool | 2 | – |" in (tmp_path / "out" / "summary.md").read_text()
+    assert "**FAILED**: outputs differ" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_identical_check_catches_a_single_changed_byte(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate_dataset(a, 3, (64, 48), seed=0)
+    shutil.copytree(a, b)
+    assert bench.differences(bench.checksums(a), bench.checksums(b)) == ""
+    data = bytearray((b / "img_00001.jpg").read_bytes())
+    data[-3] ^= 1
+    (b / "img_00001.jpg").write_bytes(bytes(data))
+    (b / "img_00002.jpg").unlink()
+    diff = bench.differences(bench.checksums(a), bench.checksums(b))
+    assert diff == "1 missing (e.g. img_00002.jpg); 1 differ (e.g. img_00001.jpg)"
+
+
+def test_benchmark_as_snakemake_target_with_report(tmp_path):
+    tiny_config(tmp_path, engines=["sequential", "process-pool", "snakemake"])
+    run_snakemake(tmp_path, "benchmark")
+    out = tmp_path / "results" / "benchmark" / "tiny"
+    rows = read_csv(out / "timings.csv")
+    assert {r["engine"] for r in rows} == {"sequential", "process-pool", "snakemake"}
+    assert all(r["status"] == "ok" for r in rows)
+    assert not (out / "scratch").exists()
+    run_snakemake(tmp_path, "--report", "report.html", "benchmark")
+    html = (tmp_path / "report.html").read_text()
+    assert "speedup.png" in html and "summary.md" in html
+
+
+def test_cli_help():
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "--workload" in proc.stdout and "--input-dir" in proc.stdout
+
+
+def test_generator_is_deterministic_sized_and_cached(tmp_path):
+    one = generate_dataset(tmp_path / "one", 5, (200, 150), seed=7, workers=1)
+    generate_dataset(tmp_path / "two", 5, (200, 150), seed=7, workers=2)
+    assert len(one) == 5 and all(Image.open(p).size == (200, 150) for p in one)
+    assert digests(tmp_path / "one") == digests(tmp_path / "two")
+    other = generate_dataset(tmp_path / "other", 5, (200, 150), seed=8)
+    assert other[0].read_bytes() != one[0].read_bytes()
+    stamp = one[0].stat().st_mtime_ns
+    generate_dataset(tmp_path / "one", 5, (200, 150), seed=7)  # cached: nothing rewritten
+    assert one[0].stat().st_mtime_ns == stamp
+    again = generate_dataset(tmp_path / "one", 4, (100, 50), seed=7)  # new params: regenerated
+    assert len(list((tmp_path / "one").glob("*.jpg"))) == 4
+    assert Image.open(again[0]).size == (100, 50)
+
+
+@pytest.mark.parametrize("workload", ["seed", "camera"])
+def test_shipped_workloads_match_the_article(workload):
+    config = load_config(REPO / "config" / "config.yaml")
+    expected = {"seed": (1000, [1024, 768]), "camera": (100, [4000, 3000])}[workload]
+    w = config["workloads"][workload]
+    assert (w["count"], w["size"]) == expected and config["size"] == [600, 600]

@@ -1,0 +1,65 @@
+# The companion benchmark as targets: `snakemake --cores all benchmark` runs the workload
+# named in config (benchmark.workload) through every engine (workflow/scripts/benchmark.py).
+#
+# The benchmark job starts Snakemake again (the `snakemake` engine) and times pools that
+# use every core, so it must not share the machine with other jobs: it is a local job
+# that claims all cores (threads: workflow.cores), and the outer Snakemake starts nothing
+# else while it runs. The inner Snakemake runs in its own scratch folder, with its own
+# .snakemake metadata and lock.
+
+
+rule dataset:
+    output:
+        directory("resources/datasets/{workload}"),
+    log:
+        "logs/dataset/{workload}.log",
+    conda:
+        "../envs/imageprep.yaml"
+    threads: workflow.cores
+    params:
+        workload=lambda wildcards: config["workloads"][wildcards.workload],
+    script:
+        "../scripts/synthetic.py"
+
+
+rule benchmark_engines:
+    input:
+        "resources/datasets/{workload}",
+    output:
+        csv=f"{BENCHMARK_DIR}/{{workload}}/timings.csv",
+        summary=report(
+            f"{BENCHMARK_DIR}/{{workload}}/summary.md",
+            caption="../report/summary.rst",
+            category="Benchmark",
+            subcategory="{workload}",
+        ),
+        speedup=report(
+            f"{BENCHMARK_DIR}/{{workload}}/speedup.png",
+            caption="../report/speedup.rst",
+            category="Benchmark",
+            subcategory="{workload}",
+        ),
+        throughput=report(
+            f"{BENCHMARK_DIR}/{{workload}}/throughput.png",
+            caption="../report/throughput.rst",
+            category="Benchmark",
+            subcategory="{workload}",
+        ),
+    log:
+        "logs/benchmark/{workload}.log",
+    localrule: True
+    conda:
+        "../envs/benchmark.yaml"
+    threads: workflow.cores
+    params:
+        scratch=lambda wildcards: f"{BENCHMARK_DIR}/{wildcards.workload}/scratch",
+    script:
+        "../scripts/benchmark.py"
+
+
+rule benchmark:
+    input:
+        expand(
+            rules.benchmark_engines.output,
+            workload=config["benchmark"]["workload"],
+        ),

@@ -1,0 +1,529 @@
+"""The companion benchmark: the same resize job run sequentially, with concurrent.futures
+pools, through Snakemake and with libvips, at 1..N workers, side by side.
+
+Outputs are checked before any time is trusted: an engine whose files differ from the
+sequential loop's (byte for byte) is reported FAILED, not timed.
+
+    python workflow/scripts/benchmark.py --workload seed
+    python workflow/scripts/benchmark.py --input-dir /data/photos --max-workers 2 --repeats 1
+"""
+
+import argparse
+import contextlib
+import csv
+import hashlib
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+from PIL import Image
+from tqdm import tqdm
+
+import engines as eng
+from inputs import find_images, plan_outputs
+from resize import ResizeSpec
+from settings import load_config
+from synthetic import generate_dataset
+
+REPO = eng.REPO
+FIELDS = [
+    "workload", "engine", "workers", "repeat", "status", "wall_s", "cpu_s", "peak_rss_mb",
+    "images", "images_per_s", "speedup", "efficiency", "dag_s", "psnr_db", "detail",
+    "cpu_model", "cores", "python", "pillow", "snakemake", "libvips", "timestamp",
+]  # fmt: skip
+
+
+@dataclass
+class Row:
+    """One timed (or failed) run of one engine at one worker count."""
+
+    workload: str
+    engine: str
+    workers: int
+    repeat: int
+    status: str  # ok | FAILED | reference (outputs compared by PSNR, not bytes)
+    wall_s: float | None = None
+    cpu_s: float | None = None
+    peak_rss_mb: float | None = None
+    images: int = 0
+    images_per_s: float | None = None
+    speedup: float | None = None
+    efficiency: float | None = None
+    dag_s: float | None = None
+    psnr_db: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class Plan:
+    """What to run: the images, the spec, the engines and the worker counts."""
+
+    workload: str
+    input_dir: Path
+    relpaths: list[str]
+    config: dict[str, Any]
+    engines: dict[str, eng.Engine]
+    workers: list[int]
+    repeats: int
+    scratch: Path
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> ResizeSpec:
+        return ResizeSpec.from_config(self.config)
+
+
+class PeakRSS:
+    """Peak resident memory of this process and all its descendants, sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):  # exited between listing and reading
+                    total += proc.memory_info().rss
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> "PeakRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def cpu_seconds() -> float:
+    """User + system time of this process and its waited-for children so far."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def differences(reference: dict[str, str], actual: dict[str, str]) -> str:
+    """Empty when identical, else a short description of what differs."""
+    missing = sorted(set(reference) - set(actual))
+    extra = sorted(set(actual) - set(reference))
+    changed = sorted(k for k in set(reference) & set(actual) if reference[k] != actual[k])
+    parts = [
+        f"{len(items)} {what} (e.g. {items[0]})"
+        for what, items in (("missing", missing), ("unexpected", extra), ("differ", changed))
+        if items
+    ]
+    return "; ".join(parts)
+
+
+def psnr_db(reference: Path, other: Path, relpaths: Iterable[str]) -> float | None:
+    """Lowest PSNR (dB) over the images: how close an outside engine gets to our output."""
+    worst = None
+    for rel in relpaths:
+        a = np.asarray(Image.open(reference / rel).convert("RGB"), dtype=np.float64)
+        b = np.asarray(Image.open(other / rel).convert("RGB"), dtype=np.float64)
+        if a.shape != b.shape:
+            return None
+        mse = float(np.mean((a - b) ** 2))
+        value = float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+        worst = value if worst is None else min(worst, value)
+    return worst
+
+
+def machine_info() -> dict[str, str]:
+    import PIL
+    import snakemake
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    libvips = "not installed"
+    if eng.pyvips_available():  # asked in a child: libvips must not start threads here
+        code = "import pyvips; print('.'.join(str(pyvips.version(i)) for i in range(3)))"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        libvips = proc.stdout.strip() or "unknown"
+    return {
+        "cpu_model": cpu,
+        "cores": str(len(os.sched_getaffinity(0))),
+        "python": platform.python_version(),
+        "pillow": PIL.__version__,
+        "snakemake": snakemake.__version__,
+        "libvips": libvips,
+    }
+
+
+def make_task(plan: Plan, engine: str) -> eng.Task:
+    """A fresh, empty scratch folder for one run of one engine."""
+    workdir = plan.scratch / engine
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    out = workdir / "out"
+    out.mkdir(parents=True)
+    outputs = plan_outputs(plan.relpaths, plan.spec.format)
+    pairs = [(str(plan.input_dir / src), str(out / dst)) for dst, src in outputs.items()]
+    keys = {f for f in plan.config if f in ResizeSpec.__dataclass_fields__} | {"extensions"}
+    config = {k: plan.config[k] for k in keys if k in plan.config}
+    return eng.Task(plan.input_dir, out, pairs, plan.spec, config, workdir, plan.options)
+
+
+def timed(
+    fn: Callable[..., dict[str, Any]], *args: Any
+) -> tuple[dict[str, Any], float, float, float]:
+    """Run fn(*args); return its info, wall seconds, CPU seconds and peak RSS (MB) of the tree."""
+    cpu0 = cpu_seconds()
+    with PeakRSS() as rss:
+        t0 = time.perf_counter()
+        info = fn(*args)
+        wall = time.perf_counter() - t0
+    return info, wall, cpu_seconds() - cpu0, rss.peak / 2**20
+
+
+def dag_seconds(plan: Plan) -> float:
+    """Wall time of a dry run on a cold folder: parsing, discovery and DAG building only."""
+    task = make_task(plan, "snakemake-dry-run")
+    eng.write_snakemake_config(task)
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        eng.snakemake_command(task, max(plan.workers), "--dry-run"), capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"snakemake --dry-run failed:\n{proc.stderr[-3000:]}")
+    shutil.rmtree(task.workdir)
+    return elapsed
+
+
+def run_once(
+    plan: Plan, engine: str, workers: int, repeat: int, reference: Path, sums: dict[str, str]
+) -> Row:
+    """One timed run in a fresh scratch folder, then its outputs checked against the loop's."""
+    task = make_task(plan, engine)
+    row = Row(plan.workload, engine, workers, repeat, "ok", images=len(plan.relpaths))
+    try:
+        info, wall, cpu, peak = timed(plan.engines[engine], task, workers)
+    except Exception as exc:  # an engine that crashes is reported, not fatal
+        row.status, row.detail = "FAILED", f"{type(exc).__name__}: {exc}"[:300]
+        return row
+    row.detail = "; ".join(f"{k}={v}" for k, v in info.items())
+    if engine in eng.OUTSIDE_REFERENCE:
+        row.status = "reference"
+        row.psnr_db = psnr_db(reference, task.output_dir, sums)
+    elif diff := differences(sums, checksums(task.output_dir)):
+        row.status, row.detail = "FAILED", f"outputs differ from sequential: {diff}"
+        return row
+    row.wall_s, row.cpu_s, row.peak_rss_mb = wall, cpu, peak
+    row.images_per_s = row.images / wall
+    return row
+
+
+def run_benchmark(plan: Plan, progress: bool = True) -> list[Row]:
+    """Every engine x worker count x repeat; outputs verified before timings are kept."""
+    reference_task = make_task(plan, "reference")
+    eng.sequential(reference_task, 1)
+    reference, sums = reference_task.output_dir, checksums(reference_task.output_dir)
+    runs = [
+        (engine, workers)
+        for engine in plan.engines
+        for workers in ([1] if engine in eng.SINGLE_WORKER else plan.workers)
+    ]
+    dag = dag_seconds(plan) if "snakemake" in plan.engines else None
+    rows: list[Row] = []
+    failed: set[tuple[str, int]] = set()
+    bar = tqdm(total=len(runs) * plan.repeats, disable=not progress, unit="run", file=sys.stderr)
+    # Repeats are the outer loop so that slow drifts of a noisy machine hit every engine.
+    for repeat in range(1, plan.repeats + 1):
+        for engine, workers in runs:
+            bar.set_description(f"{engine} N={workers} repeat {repeat}/{plan.repeats}")
+            if (engine, workers) not in failed:  # a failed engine is not run again
+                row = run_once(plan, engine, workers, repeat, reference, sums)
+                row.dag_s = dag if engine == "snakemake" else None
+                if row.status == "FAILED":
+                    failed.add((engine, workers))
+                rows.append(row)
+            bar.update()
+    bar.close()
+    seq = [r.wall_s for r in rows if r.engine == "sequential" and r.wall_s]
+    if seq:
+        base = statistics.median(seq)
+        for r in rows:
+            if r.wall_s:
+                r.speedup = base / r.wall_s
+                r.efficiency = r.speedup / r.workers
+    if not plan.options.get("keep_scratch"):
+        shutil.rmtree(plan.scratch, ignore_errors=True)
+    return rows
+
+
+def summarize(rows: list[Row]) -> list[dict[str, Any]]:
+    """Median (and range) per engine and worker count, in the order they were run."""
+    groups: dict[tuple[str, int], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r.engine, r.workers), []).append(r)
+    seq = [r.wall_s for r in rows if r.engine == "sequential" and r.wall_s]
+    base = statistics.median(seq) if seq else None
+    out = []
+    for (engine, workers), group in groups.items():
+        timed_rows = [r for r in group if r.wall_s is not None]
+        entry: dict[str, Any] = {"engine": engine, "workers": workers, "status": group[0].status}
+        entry["detail"] = group[0].detail
+        if timed_rows:
+            walls = [r.wall_s for r in timed_rows]
+            wall = statistics.median(walls)
+            entry.update(
+                wall_s=wall,
+                wall_min=min(walls),
+                wall_max=max(walls),
+                cpu_s=statistics.median(r.cpu_s for r in timed_rows),
+                peak_rss_mb=max(r.peak_rss_mb for r in timed_rows),
+                images_per_s=timed_rows[0].images / wall,
+                speedup=base / wall if base else None,
+                efficiency=base / wall / workers if base else None,
+                psnr_db=timed_rows[0].psnr_db,
+                dag_s=timed_rows[0].dag_s,
+            )
+            if engine == "snakemake" and base and entry["dag_s"] is not None:
+                # Core time per image beyond the loop's own work, after the DAG was built.
+                extra = (wall - entry["dag_s"]) * workers - base
+                entry["overhead_ms_per_job"] = 1000 * extra / timed_rows[0].images
+        out.append(entry)
+    return out
+
+
+def write_csv(rows: list[Row], path: Path, machine: dict[str, str]) -> None:
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        for r in rows:
+            record = {k: ("" if v is None else v) for k, v in asdict(r).items()}
+            for key in ("wall_s", "cpu_s", "peak_rss_mb", "images_per_s", "speedup"):
+                if record[key] != "":
+                    record[key] = f"{record[key]:.4f}"
+            writer.writerow({**record, **machine, "timestamp": stamp})
+
+
+def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
+    return "–" if value is None else f"{value:{spec}}{suffix}"
+
+
+def write_summary(
+    summary: list[dict[str, Any]], plan: Plan, machine: dict[str, str], path: Path, command: str
+) -> None:
+    spec = plan.spec
+    lines = [
+        f"# Benchmark `{plan.workload}`: {len(plan.relpaths)} images → "
+        f"{spec.size[0]}×{spec.size[1]} ({spec.mode}, {spec.resample}, format {spec.format})",
+        "",
+        f"- Machine: {machine['cpu_model']}, {machine['cores']} cores; Python "
+        f"{machine['python']}, Pillow {machine['pillow']}, Snakemake {machine['snakemake']}, "
+        f"libvips {machine['libvips']}",
+        f"- Input: `{plan.input_dir}`; {plan.repeats} repeat(s), median shown [min–max]",
+        f"- Command: `{command}`",
+        "",
+        "| engine | workers | wall s | CPU s | peak RSS MB | images/s | speed-up | efficiency "
+        "| status |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in summary:
+        wall = (
+            f"{s['wall_s']:.2f} [{s['wall_min']:.2f}–{s['wall_max']:.2f}]" if "wall_s" in s else "–"
+        )
+        status = s["status"] if s["status"] != "FAILED" else f"**FAILED**: {s['detail']}"
+        if s["status"] == "reference":
+            status = f"outside reference, PSNR ≥ {_fmt(s.get('psnr_db'), '.1f', ' dB')}"
+        lines.append(
+            f"| {s['engine']} | {s['workers']} | {wall} | {_fmt(s.get('cpu_s'))} "
+            f"| {_fmt(s.get('peak_rss_mb'), '.0f')} | {_fmt(s.get('images_per_s'), '.1f')} "
+            f"| {_fmt(s.get('speedup'), '.2f', '×')} | {_fmt(s.get('efficiency'), '.0%')} "
+            f"| {status} |"
+        )
+    notes = [
+        f"- `process-pool` settings: {s['detail']}"
+        for s in summary
+        if s["engine"] == "process-pool" and s.get("detail")
+    ][:1]
+    for s in summary:
+        if s["engine"] == "snakemake" and "overhead_ms_per_job" in s:
+            notes.append(
+                f"- `snakemake` N={s['workers']}: {s['dag_s']:.2f} s before the first job "
+                f"(dry run: parse, discovery, DAG), then {s['overhead_ms_per_job']:.0f} ms of "
+                "extra core time per image beyond the loop's own work (job start-up, "
+                f"scheduling, bookkeeping); Snakemake settings: {s['detail']}"
+            )
+    lines += ["", *notes, ""]
+    path.write_text("\n".join(lines))
+
+
+def plot(
+    summary: list[dict[str, Any]], plan: Plan, speedup_png: Path, throughput_png: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    timed_entries = [s for s in summary if "wall_s" in s and s.get("speedup")]
+    engines = list(dict.fromkeys(s["engine"] for s in timed_entries))
+    title = f"{plan.workload}: {len(plan.relpaths)} images"
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    top = max(plan.workers)
+    ax.plot([1, top], [1, top], "k--", linewidth=1, label="ideal (linear)")
+    for engine in engines:
+        pts = sorted((s["workers"], s["speedup"]) for s in timed_entries if s["engine"] == engine)
+        ax.plot(*zip(*pts, strict=True), marker="o", label=engine)
+    ax.set(xlabel="workers / cores (N)", ylabel="speed-up over sequential loop", title=title)
+    ax.set_xticks(range(1, top + 1))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(speedup_png, dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    width = 0.8 / max(1, len(plan.workers))
+    for i, workers in enumerate(plan.workers):
+        rate = {s["engine"]: s["images_per_s"] for s in timed_entries if s["workers"] == workers}
+        values = [rate.get(e, 0) for e in engines]
+        ax.bar([x + i * width for x in range(len(engines))], values, width, label=f"N={workers}")
+    ax.set_xticks([x + width * (len(plan.workers) - 1) / 2 for x in range(len(engines))])
+    ax.set_xticklabels(engines, rotation=15)
+    ax.set(ylabel="images per second", title=title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(throughput_png, dpi=120)
+    plt.close(fig)
+
+
+def write_reports(rows: list[Row], plan: Plan, out_dir: Path, command: str) -> None:
+    """timings.csv, summary.md, speedup.png and throughput.png in out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    machine = machine_info()
+    summary = summarize(rows)
+    write_csv(rows, out_dir / "timings.csv", machine)
+    write_summary(summary, plan, machine, out_dir / "summary.md", command)
+    plot(summary, plan, out_dir / "speedup.png", out_dir / "throughput.png")
+
+
+def dataset(config: dict[str, Any], workload: str, workers: int) -> Path:
+    """The named workload's generated images (cached under resources/datasets/)."""
+    try:
+        w = config["workloads"][workload]
+    except KeyError:
+        known = ", ".join(config["workloads"])
+        raise SystemExit(f"error: unknown workload {workload!r}; known: {known}") from None
+    folder = Path("resources") / "datasets" / workload
+    generate_dataset(folder, w["count"], tuple(w["size"]), w.get("seed", 0), workers)
+    return folder.resolve()
+
+
+def build_plan(
+    config: dict[str, Any], workload: str, input_dir: Path, scratch: Path, **overrides: Any
+) -> Plan:
+    bench = {**config["benchmark"], **{k: v for k, v in overrides.items() if v is not None}}
+    cores = len(os.sched_getaffinity(0))
+    max_workers = bench["max_workers"] or cores
+    names = [e for e in bench["engines"] if e != "pyvips" or eng.pyvips_available()]
+    relpaths = find_images(input_dir, config["extensions"])
+    if not relpaths:
+        raise SystemExit(f"error: no images under {input_dir}")
+    options = {"chunksize": bench["chunksize"], "keep_scratch": bench.get("keep_scratch")}
+    return Plan(
+        workload=workload,
+        input_dir=input_dir.resolve(),
+        relpaths=relpaths,
+        config=config,
+        engines={name: eng.ENGINES[name] for name in names},
+        workers=list(range(1, max_workers + 1)),
+        repeats=bench["repeats"],
+        scratch=scratch.resolve(),
+        options=options,
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--configfile", default="config/config.yaml", help="workflow config (spec)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--workload", help="named workload from config (default: benchmark.workload)")
+    src.add_argument("--input-dir", type=Path, help="benchmark on an existing folder of images")
+    p.add_argument("--engines", nargs="+", choices=list(eng.ENGINES), help="engines to run")
+    p.add_argument("--max-workers", type=int, help="sweep N = 1..this (default: all cores)")
+    p.add_argument("--repeats", type=int, help="timed repeats per engine and N")
+    p.add_argument("--chunksize", type=int, help="ProcessPoolExecutor.map chunksize")
+    p.add_argument("--out-dir", type=Path, help="default: <benchmark.out_dir>/<workload>")
+    p.add_argument("--keep-scratch", action="store_true", help="keep each engine's outputs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = load_config(args.configfile)
+    workload = args.workload or ("folder" if args.input_dir else config["benchmark"]["workload"])
+    cores = len(os.sched_getaffinity(0))
+    input_dir = args.input_dir or dataset(config, workload, cores)
+    out_dir = args.out_dir or Path(config["benchmark"]["out_dir"]) / workload
+    plan = build_plan(
+        config,
+        workload,
+        input_dir,
+        out_dir / "scratch",
+        engines=args.engines,
+        max_workers=args.max_workers,
+        repeats=args.repeats,
+        chunksize=args.chunksize,
+        keep_scratch=args.keep_scratch or None,
+    )
+    rows = run_benchmark(plan, progress=not args.no_progress)
+    command = "python workflow/scripts/benchmark.py " + shlex.join(argv or sys.argv[1:])
+    write_reports(rows, plan, out_dir, command.strip())
+    print((out_dir / "summary.md").read_text())
+    return 1 if any(r.status == "FAILED" for r in rows) else 0
+
+
+def _run_from_snakemake(smk: Any) -> None:
+    """The benchmark as a Snakemake target: a local job that holds every core."""
+    with open(smk.log[0], "w", buffering=1) as log:
+        sys.stderr = log
+        workload = smk.wildcards.workload
+        plan = build_plan(dict(smk.config), workload, Path(smk.input[0]), Path(smk.params.scratch))
+        rows = run_benchmark(plan, progress=True)
+        write_reports(rows, plan, Path(smk.output.csv).parent, f"snakemake --cores all {smk.rule}")
+        if any(r.status == "FAILED" for r in rows):
+            print("some engines FAILED: see summary.md", file=log)
+
+
+if __name__ == "__main__":
+    if "snakemake" in globals():
+        _run_from_snakemake(snakemake)  # noqa: F821  (injected by Snakemake's script: directive)
+    else:
+        sys.exit(main())

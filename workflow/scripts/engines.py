@@ -1,0 +1,141 @@
+"""The ways of running the same resize job that the benchmark compares.
+
+Every engine except the outside reference (``pyvips``) calls :func:`resize.resize_image`
+with the same spec on the same (src, dst) pairs, so their outputs must be byte-identical.
+"""
+
+import importlib.util
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from resize import ResizeSpec, resize_image
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Task:
+    """One benchmark job: resize every ``src`` to its ``dst`` under ``output_dir``."""
+
+    input_dir: Path
+    output_dir: Path
+    pairs: list[tuple[str, str]]  # (src, dst), absolute
+    spec: ResizeSpec
+    config: dict[str, Any]  # workflow config for the snakemake engine (spec keys etc.)
+    workdir: Path  # scratch folder the snakemake engine runs in
+    options: dict[str, Any] = field(default_factory=dict)  # e.g. chunksize, snakemake_args
+
+
+def sequential(task: Task, workers: int) -> dict[str, Any]:
+    """The article's "standard approach": a plain for-loop on one core."""
+    for src, dst in task.pairs:
+        resize_image(src, dst, task.spec)
+    return {}
+
+
+def process_pool(task: Task, workers: int) -> dict[str, Any]:
+    """The article's three-line change: ``ProcessPoolExecutor.map``."""
+    chunksize = int(task.options.get("chunksize") or 1)
+    srcs, dsts = zip(*task.pairs, strict=True)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(resize_image, srcs, dsts, repeat(task.spec), chunksize=chunksize):
+            pass
+    return {"chunksize": chunksize}
+
+
+def thread_pool(task: Task, workers: int) -> dict[str, Any]:
+    """Threads: Pillow releases the GIL while decoding, resampling and encoding."""
+    srcs, dsts = zip(*task.pairs, strict=True)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(resize_image, srcs, dsts, repeat(task.spec)):
+            pass
+    return {}
+
+
+def snakemake_command(task: Task, workers: int, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(task.workdir),
+        "--cores", str(workers),
+        "--quiet", "all",
+        *task.options.get("snakemake_args", ()),
+        *extra,
+    ]  # fmt: skip
+
+
+def write_snakemake_config(task: Task) -> None:
+    """The run's own config/config.yaml in the scratch workdir: same spec, our folders."""
+    config = {**task.config, "input_dir": str(task.input_dir), "output_dir": str(task.output_dir)}
+    path = task.workdir / "config" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=True))
+
+
+def snakemake(task: Task, workers: int) -> dict[str, Any]:
+    """The real workflow, cold: ``snakemake --cores N`` on a fresh scratch folder."""
+    write_snakemake_config(task)
+    proc = subprocess.run(snakemake_command(task, workers), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return {"settings": " ".join(task.options.get("snakemake_args", ())) or "defaults"}
+
+
+def pyvips_available() -> bool:
+    """Whether pyvips is installed, found without importing it (see pyvips_engine)."""
+    return importlib.util.find_spec("pyvips") is not None
+
+
+def vips_resize(src: str, dst: str, spec: ResizeSpec) -> None:
+    """libvips' thumbnail with the nearest equivalent settings (an outside reference)."""
+    import pyvips
+
+    pyvips.concurrency_set(1)  # one core per worker, like every other engine
+    pyvips.cache_set_max(0)  # no operation cache: each image is decoded, as for the others
+    width, height = spec.size
+    crop = {"fill": "centre"}.get(spec.mode, "none")
+    size = "force" if spec.mode == "stretch" else "both"
+    image = pyvips.Image.thumbnail(src, width, height=height, size=size, crop=crop)
+    if spec.mode == "pad":
+        image = image.gravity("centre", width, height, extend="black")
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    suffix = Path(dst).suffix.lower()
+    if suffix in (".jpg", ".jpeg", ".webp"):
+        image.write_to_file(dst, Q=spec.quality)
+    else:
+        image.write_to_file(dst)
+
+
+def pyvips_engine(task: Task, workers: int) -> dict[str, Any]:
+    """libvips, one process per worker, each single-threaded, like the other engines.
+
+    libvips runs only in pool workers, never in this process: forking a process in which
+    libvips has started its threads deadlocks the child.
+    """
+    srcs, dsts = zip(*task.pairs, strict=True)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(vips_resize, srcs, dsts, repeat(task.spec), chunksize=4):
+            pass
+    return {}
+
+
+Engine = Callable[[Task, int], dict[str, Any]]
+ENGINES: dict[str, Engine] = {
+    "sequential": sequential,
+    "process-pool": process_pool,
+    "thread-pool": thread_pool,
+    "snakemake": snakemake,
+    "pyvips": pyvips_engine,
+}
+# Outside references run another library, so their outputs are compared by PSNR; every
+# other engine's bytes must equal the sequential loop's.
+OUTSIDE_REFERENCE = {"pyvips"}
+SINGLE_WORKER = {"sequential"}
