@@ -375,7 +375,7 @@ def write_summary(
                 f"- `snakemake` N={s['workers']}: {s['dag_s']:.2f} s before the first job "
                 f"(dry run: parse, discovery, DAG), then {s['overhead_ms_per_job']:.0f} ms of "
                 "extra core time per image beyond the loop's own work (job start-up, "
-                f"scheduling, bookkeeping); Snakemake settings: {s['detail']}"
+                f"scheduling, bookkeeping); Snakemake {s['detail'].replace('=', ': ')}"
             )
     lines += ["", *notes, ""]
     path.write_text("\n".join(lines))
