@@ -22,17 +22,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil
-from PIL import Image
 from tqdm import tqdm
 
 import engines as eng
+import quality
 from inputs import find_images, plan_outputs
 from resize import ResizeSpec
 from settings import load_config
@@ -41,7 +40,7 @@ from synthetic import generate_dataset
 REPO = eng.REPO
 FIELDS = [
     "workload", "engine", "workers", "repeat", "status", "wall_s", "cpu_s", "peak_rss_mb",
-    "images", "images_per_s", "speedup", "efficiency", "dag_s", "psnr_db", "detail",
+    "images", "images_per_s", "speedup", "efficiency", "dag_s", "ssim", "psnr_db", "detail",
     "cpu_model", "cores", "python", "pillow", "snakemake", "libvips", "timestamp",
 ]  # fmt: skip
 
@@ -63,6 +62,7 @@ class Row:
     speedup: float | None = None
     efficiency: float | None = None
     dag_s: float | None = None
+    ssim: float | None = None  # against the full-decode reference (outside engines)
     psnr_db: float | None = None
     detail: str = ""
 
@@ -140,18 +140,17 @@ def differences(reference: dict[str, str], actual: dict[str, str]) -> str:
     return "; ".join(parts)
 
 
-def psnr_db(reference: Path, other: Path, relpaths: Iterable[str]) -> float | None:
-    """Lowest PSNR (dB) over the images: how close an outside engine gets to our output."""
-    worst = None
+def similarity(reference: Path, other: Path, relpaths: Iterable[str]) -> tuple[float, float]:
+    """Worst SSIM (luma) and worst PSNR (RGB, dB) over the images, other against reference."""
+    worst_ssim, worst_psnr = 1.0, float("inf")
     for rel in relpaths:
-        a = np.asarray(Image.open(reference / rel).convert("RGB"), dtype=np.float64)
-        b = np.asarray(Image.open(other / rel).convert("RGB"), dtype=np.float64)
-        if a.shape != b.shape:
-            return None
-        mse = float(np.mean((a - b) ** 2))
-        value = float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
-        worst = value if worst is None else min(worst, value)
-    return worst
+        a, b = reference / rel, other / rel
+        rgb_a, rgb_b = quality.pixels(a, "RGB"), quality.pixels(b, "RGB")
+        if rgb_a.shape != rgb_b.shape:
+            return float("nan"), float("nan")  # another geometry: not comparable
+        worst_psnr = min(worst_psnr, quality.psnr(rgb_a, rgb_b))
+        worst_ssim = min(worst_ssim, quality.ssim(quality.pixels(a, "L"), quality.pixels(b, "L")))
+    return worst_ssim, worst_psnr
 
 
 def machine_info() -> dict[str, str]:
@@ -220,9 +219,24 @@ def dag_seconds(plan: Plan) -> float:
     return elapsed
 
 
-def run_once(
-    plan: Plan, engine: str, workers: int, repeat: int, reference: Path, sums: dict[str, str]
-) -> Row:
+@dataclass
+class References:
+    """What every run is checked against, made once before any timing."""
+
+    ours: Path  # the sequential loop's outputs: every engine must match them byte for byte
+    sums: dict[str, str]  # their checksums
+    full_decode: Path  # ours without the JPEG draft: the quality reference (full LANCZOS)
+
+
+def make_references(plan: Plan) -> References:
+    ours = make_task(plan, "reference")
+    eng.sequential(ours, 1)
+    full = make_task(plan, "full-decode")
+    eng.sequential(replace(full, spec=replace(plan.spec, jpeg_draft=False)), 1)
+    return References(ours.output_dir, checksums(ours.output_dir), full.output_dir)
+
+
+def run_once(plan: Plan, engine: str, workers: int, repeat: int, refs: References) -> Row:
     """One timed run in a fresh scratch folder, then its outputs checked against the loop's."""
     task = make_task(plan, engine)
     row = Row(plan.workload, engine, workers, repeat, "ok", images=len(plan.relpaths))
@@ -234,10 +248,11 @@ def run_once(
     row.detail = "; ".join(f"{k}={v}" for k, v in info.items())
     if engine in eng.OUTSIDE_REFERENCE:
         row.status = "reference"
-        row.psnr_db = psnr_db(reference, task.output_dir, sums)
-    elif diff := differences(sums, checksums(task.output_dir)):
+    elif diff := differences(refs.sums, checksums(task.output_dir)):
         row.status, row.detail = "FAILED", f"outputs differ from sequential: {diff}"
         return row
+    if engine in eng.OUTSIDE_REFERENCE or engine == "sequential":
+        row.ssim, row.psnr_db = similarity(refs.full_decode, task.output_dir, refs.sums)
     row.wall_s, row.cpu_s, row.peak_rss_mb = wall, cpu, peak
     row.images_per_s = row.images / wall
     return row
@@ -245,9 +260,7 @@ def run_once(
 
 def run_benchmark(plan: Plan, progress: bool = True) -> list[Row]:
     """Every engine x worker count x repeat; outputs verified before timings are kept."""
-    reference_task = make_task(plan, "reference")
-    eng.sequential(reference_task, 1)
-    reference, sums = reference_task.output_dir, checksums(reference_task.output_dir)
+    refs = make_references(plan)
     runs = [
         (engine, workers)
         for engine in plan.engines
@@ -262,7 +275,7 @@ def run_benchmark(plan: Plan, progress: bool = True) -> list[Row]:
         for engine, workers in runs:
             bar.set_description(f"{engine} N={workers} repeat {repeat}/{plan.repeats}")
             if (engine, workers) not in failed:  # a failed engine is not run again
-                row = run_once(plan, engine, workers, repeat, reference, sums)
+                row = run_once(plan, engine, workers, repeat, refs)
                 row.dag_s = dag if engine == "snakemake" else None
                 if row.status == "FAILED":
                     failed.add((engine, workers))
@@ -306,6 +319,7 @@ def summarize(rows: list[Row]) -> list[dict[str, Any]]:
                 speedup=base / wall if base else None,
                 efficiency=base / wall / workers if base else None,
                 psnr_db=timed_rows[0].psnr_db,
+                ssim=timed_rows[0].ssim,
                 dag_s=timed_rows[0].dag_s,
             )
             if engine == "snakemake" and base and entry["dag_s"] is not None:
@@ -346,23 +360,30 @@ def write_summary(
         f"libvips {machine['libvips']}",
         f"- Input: `{plan.input_dir}`; {plan.repeats} repeat(s), median shown [min–max]",
         f"- Command: `{command}`",
+        "- SSIM / PSNR: worst image, against our transform with every JPEG pixel decoded "
+        "(jpeg_draft off, LANCZOS); SSIM on luma, 7×7 windows.",
         "",
         "| engine | workers | wall s | CPU s | peak RSS MB | images/s | speed-up | efficiency "
-        "| status |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| SSIM / PSNR dB vs full decode | outputs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in summary:
         wall = (
             f"{s['wall_s']:.2f} [{s['wall_min']:.2f}–{s['wall_max']:.2f}]" if "wall_s" in s else "–"
         )
-        status = s["status"] if s["status"] != "FAILED" else f"**FAILED**: {s['detail']}"
-        if s["status"] == "reference":
-            status = f"outside reference, PSNR ≥ {_fmt(s.get('psnr_db'), '.1f', ' dB')}"
+        status = {"FAILED": f"**FAILED**: {s['detail']}", "reference": "other library"}.get(
+            s["status"], "identical bytes"
+        )
+        if s["engine"] == "sequential":
+            status = "reference bytes"
+        closeness = "–"
+        if s.get("ssim") is not None:
+            closeness = f"{_fmt(s['ssim'], '.4f')} / {_fmt(s.get('psnr_db'), '.1f')}"
         lines.append(
             f"| {s['engine']} | {s['workers']} | {wall} | {_fmt(s.get('cpu_s'))} "
             f"| {_fmt(s.get('peak_rss_mb'), '.0f')} | {_fmt(s.get('images_per_s'), '.1f')} "
             f"| {_fmt(s.get('speedup'), '.2f', '×')} | {_fmt(s.get('efficiency'), '.0%')} "
-            f"| {status} |"
+            f"| {closeness} | {status} |"
         )
     notes = [
         f"- `process-pool` settings: {s['detail']}"
