@@ -166,3 +166,15 @@ def test_shipped_workloads_match_the_article(workload):
     expected = {"seed": (1000, [1024, 768]), "camera": (100, [4000, 3000])}[workload]
     w = config["workloads"][workload]
     assert (w["count"], w["size"]) == expected and config["size"] == [600, 600]
+
+
+def test_dry_run_scale_reports_time_and_memory(tmp_path):
+    tiny_config(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--dry-run-scale", "300"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = (tmp_path / "results" / "benchmark" / "dry-run-scale.md").read_text()
+    assert "`snakemake -n` over 300 images" in report and "MB peak RSS" in report
+    assert len(list((tmp_path / "resources" / "datasets" / "dry-run-300").rglob("*.jpg"))) == 300

@@ -2,7 +2,14 @@
 
 import pytest
 
-from inputs import ConfigError, check_dirs, find_images, plan_outputs
+from inputs import (
+    ConfigError,
+    auto_images_per_job,
+    check_dirs,
+    find_images,
+    plan_outputs,
+    shard_outputs,
+)
 from settings import coerce_numbers, config_errors
 
 
@@ -54,3 +61,16 @@ def test_config_errors_name_the_key():
     assert any("'sise' was unexpected" in e for e in errors)
     assert config_errors({"output_dir": "b"}) == ["config: 'input_dir' is a required property"]
     assert config_errors({"input_dir": "a", "output_dir": "b"}) == []
+
+
+def test_auto_images_per_job_depends_on_count_only():
+    assert [auto_images_per_job(n) for n in (1, 199, 200, 1000, 100_000)] == [1, 1, 12, 62, 100]
+
+
+def test_shards_are_stable_when_an_image_is_added():
+    plan = {f"img_{i:04d}.jpg": f"img_{i:04d}.jpg" for i in range(1000)}
+    before = shard_outputs(plan, 62)
+    assert len(before) == 16 and sum(map(len, before.values())) == 1000
+    after = shard_outputs({**plan, "new.jpg": "new.jpg"}, 62)
+    changed = [k for k in after if after[k] != before.get(k)]
+    assert len(changed) == 1 and "new.jpg" in after[changed[0]]

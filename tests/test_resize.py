@@ -10,6 +10,7 @@ from PIL import Image, ImageCms
 
 from imagefactory import photo, quadrants, stored_with_orientation
 from resize import ImageError, ResizeSpec, output_relpath, resize_image
+from resize import main as resize_main
 
 
 def spec(**kw) -> ResizeSpec:
@@ -233,3 +234,18 @@ def test_property_output_size(tmp_path_factory, src, box, mode, img_mode):
         assert abs(w / h - src[0] / src[1]) <= src[0] / src[1] * (1 / w + 1 / h) + 1e-9
     else:
         assert (w, h) == box
+
+
+def test_command_line_entry_point_logs_each_image(tmp_path):
+    srcs = [photo(tmp_path / f"in{i}.jpg", seed=i) for i in range(2)]
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("no")
+    outs = [tmp_path / f"out{i}.jpg" for i in range(3)]
+    logs = [tmp_path / f"{i}.log" for i in range(3)]
+    args = ["--spec", spec().to_json(), "--inputs", *map(str, [*srcs, bad])]
+    code = resize_main([*args, "--outputs", *map(str, outs), "--logs", *map(str, logs)])
+    assert code == 1
+    assert logs[0].read_text().endswith("120x80\n") and outs[1].exists()
+    assert "bad.jpg: not an image" in logs[2].read_text() and not outs[2].exists()
+    with pytest.raises(SystemExit):
+        resize_main([*args, "--outputs", str(outs[0])])  # counts differ

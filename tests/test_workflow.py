@@ -113,3 +113,24 @@ def test_empty_input_dir_is_an_error(workdir):
     (workdir / "photos" / "readme.txt").write_text("no images here")
     proc = run_snakemake(workdir, check=False)
     assert proc.returncode != 0 and "input_dir: no files ending in" in proc.stderr
+
+
+def test_shards_give_the_same_bytes_and_per_image_logs(photos):
+    run_snakemake(photos, "--config", "images_per_job=1", "output_dir=single")
+    run_snakemake(photos, "--config", "images_per_job=2", "output_dir=sharded")
+    single, sharded = photos / "single", photos / "sharded"
+    for name in NAMES:
+        assert (single / name).read_bytes() == (sharded / name).read_bytes(), name
+        assert (photos / "logs" / "resize" / f"{name}.log").read_text().endswith("600x600\n")
+    assert sorted(p.name for p in (photos / "benchmarks" / "resize").glob("shard_*.tsv"))
+
+
+def test_sharded_reruns_touch_one_shard(photos):
+    for i in range(8):
+        photo(photos / "photos" / f"more_{i}.jpg", (120, 90), seed=10 + i)
+    run_snakemake(photos, "--config", "images_per_job=3")
+    assert planned_jobs(photos, "--config", "images_per_job=3") == {}
+    photo(photos / "photos" / "late.jpg", (120, 90), seed=99)
+    jobs = planned_jobs(photos, "--config", "images_per_job=3")
+    shard_jobs = {k: v for k, v in jobs.items() if k.startswith("resize_shard_")}
+    assert len(shard_jobs) == 1 and jobs["all"] == 1, jobs

@@ -5,11 +5,19 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from inputs import ConfigError, check_dirs, find_images, plan_outputs  # noqa: E402
+from inputs import (  # noqa: E402
+    ConfigError,
+    auto_images_per_job,
+    check_dirs,
+    find_images,
+    plan_outputs,
+    shard_outputs,
+)
 from resize import ResizeSpec  # noqa: E402
 from settings import coerce_numbers, config_errors  # noqa: E402
 from synthetic import demo_manifest  # noqa: E402
@@ -56,6 +64,16 @@ except (ConfigError, ValueError) as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None
 
 RESIZED = [escape_braces(f"{OUTPUT_DIR}/{out}") for out in PLAN]
+IMAGES_PER_JOB = config["images_per_job"] or auto_images_per_job(len(PLAN))
+SHARDS = shard_outputs(PLAN, IMAGES_PER_JOB) if IMAGES_PER_JOB > 1 else {}
+# The interpreter that runs this Snakefile runs the jobs too (a venv needs no activation);
+# with --sdm conda, the rule's own env provides `python`.
+PYTHON = (
+    "python"
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    else sys.executable
+)
+RESIZE_SCRIPT = str(Path(workflow.basedir) / "workflow" / "scripts" / "resize.py")
 
 
 def resize_input(wildcards):

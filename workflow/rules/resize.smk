@@ -1,21 +1,56 @@
-# The per-image rule: one job resizes one image with the shared transform in
-# workflow/scripts/resize.py. The spec is a param, so a config change re-runs exactly the
-# jobs whose result it changes.
+# The resize rules: every job runs the shared transform (workflow/scripts/resize.py) through
+# its lean command-line entry point. The spec is a param, so a config change re-runs exactly
+# the jobs whose result it changes.
+#
+# images_per_job = 1: rule `resize`, one job per image.
+# images_per_job > 1 (or 0 = automatic): rules `resize_shard_NNNN`, one job per shard of
+# images; every image still has its own declared output and log, but a rerun redoes its
+# whole shard. Shards are chosen by a hash of the path, so adding an image touches one shard.
 
 
-rule resize:
-    input:
-        resize_input,
-    output:
-        f"{OUTPUT_DIR}/{{image}}",
-    log:
-        "logs/resize/{image}.log",
-    benchmark:
-        "benchmarks/resize/{image}.tsv"
-    conda:
-        "../envs/imageprep.yaml"
-    threads: 1
-    params:
-        spec=lambda wildcards: SPEC.for_output(wildcards.image).to_json(),
-    script:
-        "../scripts/resize.py"
+if IMAGES_PER_JOB == 1:
+
+    rule resize:
+        input:
+            resize_input,
+        output:
+            f"{OUTPUT_DIR}/{{image}}",
+        log:
+            "logs/resize/{image}.log",
+        benchmark:
+            "benchmarks/resize/{image}.tsv"
+        conda:
+            "../envs/imageprep.yaml"
+        threads: 1
+        params:
+            spec=lambda wildcards: SPEC.for_output(wildcards.image).to_json(),
+            python=PYTHON,
+            script=RESIZE_SCRIPT,
+        shell:
+            "{params.python:q} {params.script:q} --spec {params.spec:q}"
+            " --inputs {input:q} --outputs {output:q} --logs {log:q}"
+
+else:
+    for shard, members in SHARDS.items():
+
+        rule:
+            name:
+                f"resize_shard_{shard:04d}"
+            input:
+                [escape_braces(f"{INPUT_DIR}/{PLAN[out]}") for out in members],
+            output:
+                [escape_braces(f"{OUTPUT_DIR}/{out}") for out in members],
+            log:
+                [escape_braces(f"logs/resize/{out}.log") for out in members],
+            benchmark:
+                f"benchmarks/resize/shard_{shard:04d}.tsv"
+            conda:
+                "../envs/imageprep.yaml"
+            threads: 1
+            params:
+                spec=SPEC.to_json(),
+                python=PYTHON,
+                script=RESIZE_SCRIPT,
+            shell:
+                "{params.python:q} {params.script:q} --spec {params.spec:q}"
+                " --inputs {input:q} --outputs {output:q} --logs {log:q}"

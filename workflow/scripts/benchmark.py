@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 import engines as eng
 import quality
-from inputs import find_images, plan_outputs
+from inputs import auto_images_per_job, find_images, plan_outputs
 from resize import ResizeSpec
 from settings import load_config
 from synthetic import generate_dataset
@@ -40,7 +40,8 @@ from synthetic import generate_dataset
 REPO = eng.REPO
 FIELDS = [
     "workload", "engine", "workers", "repeat", "status", "wall_s", "cpu_s", "peak_rss_mb",
-    "images", "images_per_s", "speedup", "efficiency", "dag_s", "ssim", "psnr_db", "detail",
+    "child_rss_mb", "images", "images_per_s", "speedup", "efficiency", "dag_s", "ssim",
+    "psnr_db", "detail",
     "cpu_model", "cores", "python", "pillow", "snakemake", "libvips", "timestamp",
 ]  # fmt: skip
 
@@ -57,6 +58,7 @@ class Row:
     wall_s: float | None = None
     cpu_s: float | None = None
     peak_rss_mb: float | None = None
+    child_rss_mb: float | None = None  # largest single worker/job process
     images: int = 0
     images_per_s: float | None = None
     speedup: float | None = None
@@ -91,6 +93,7 @@ class PeakRSS:
 
     def __init__(self) -> None:
         self.peak = 0
+        self.peak_child = 0  # the largest single descendant: a pool worker or a job
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -100,7 +103,10 @@ class PeakRSS:
             total = 0
             for proc in [me, *me.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):  # exited between listing and reading
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
+                    total += rss
+                    if proc is not me:
+                        self.peak_child = max(self.peak_child, rss)
             self.peak = max(self.peak, total)
             self._stop.wait(0.02)
 
@@ -201,20 +207,15 @@ def timed(
         t0 = time.perf_counter()
         info = fn(*args)
         wall = time.perf_counter() - t0
-    return info, wall, cpu_seconds() - cpu0, rss.peak / 2**20
+    return info, wall, cpu_seconds() - cpu0, rss
 
 
-def dag_seconds(plan: Plan) -> float:
+def dag_seconds(plan: Plan, engine: str) -> float:
     """Wall time of a dry run on a cold folder: parsing, discovery and DAG building only."""
-    task = make_task(plan, "snakemake-dry-run")
-    eng.write_snakemake_config(task)
+    task = make_task(plan, f"{engine}-dry-run")
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        eng.snakemake_command(task, max(plan.workers), "--dry-run"), capture_output=True, text=True
-    )
+    eng.run_snakemake(task, eng.SNAKEMAKE_VARIANTS[engine], max(plan.workers), "--dry-run")
     elapsed = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"snakemake --dry-run failed:\n{proc.stderr[-3000:]}")
     shutil.rmtree(task.workdir)
     return elapsed
 
@@ -253,7 +254,8 @@ def run_once(plan: Plan, engine: str, workers: int, repeat: int, refs: Reference
         return row
     if engine in eng.OUTSIDE_REFERENCE or engine == "sequential":
         row.ssim, row.psnr_db = similarity(refs.full_decode, task.output_dir, refs.sums)
-    row.wall_s, row.cpu_s, row.peak_rss_mb = wall, cpu, peak
+    row.wall_s, row.cpu_s, row.peak_rss_mb = wall, cpu, peak.peak / 2**20
+    row.child_rss_mb = peak.peak_child / 2**20 or None
     row.images_per_s = row.images / wall
     return row
 
@@ -266,7 +268,7 @@ def run_benchmark(plan: Plan, progress: bool = True) -> list[Row]:
         for engine in plan.engines
         for workers in ([1] if engine in eng.SINGLE_WORKER else plan.workers)
     ]
-    dag = dag_seconds(plan) if "snakemake" in plan.engines else None
+    dag = {e: dag_seconds(plan, e) for e in plan.engines if e in eng.SNAKEMAKE_VARIANTS}
     rows: list[Row] = []
     failed: set[tuple[str, int]] = set()
     bar = tqdm(total=len(runs) * plan.repeats, disable=not progress, unit="run", file=sys.stderr)
@@ -276,7 +278,7 @@ def run_benchmark(plan: Plan, progress: bool = True) -> list[Row]:
             bar.set_description(f"{engine} N={workers} repeat {repeat}/{plan.repeats}")
             if (engine, workers) not in failed:  # a failed engine is not run again
                 row = run_once(plan, engine, workers, repeat, refs)
-                row.dag_s = dag if engine == "snakemake" else None
+                row.dag_s = dag.get(engine)
                 if row.status == "FAILED":
                     failed.add((engine, workers))
                 rows.append(row)
@@ -315,6 +317,7 @@ def summarize(rows: list[Row]) -> list[dict[str, Any]]:
                 wall_max=max(walls),
                 cpu_s=statistics.median(r.cpu_s for r in timed_rows),
                 peak_rss_mb=max(r.peak_rss_mb for r in timed_rows),
+                child_rss_mb=max((r.child_rss_mb or 0) for r in timed_rows) or None,
                 images_per_s=timed_rows[0].images / wall,
                 speedup=base / wall if base else None,
                 efficiency=base / wall / workers if base else None,
@@ -322,7 +325,7 @@ def summarize(rows: list[Row]) -> list[dict[str, Any]]:
                 ssim=timed_rows[0].ssim,
                 dag_s=timed_rows[0].dag_s,
             )
-            if engine == "snakemake" and base and entry["dag_s"] is not None:
+            if engine in eng.SNAKEMAKE_VARIANTS and base and entry["dag_s"] is not None:
                 # Core time per image beyond the loop's own work, after the DAG was built.
                 extra = (wall - entry["dag_s"]) * workers - base
                 entry["overhead_ms_per_job"] = 1000 * extra / timed_rows[0].images
@@ -391,15 +394,63 @@ def write_summary(
         if s["engine"] == "process-pool" and s.get("detail")
     ][:1]
     for s in summary:
-        if s["engine"] == "snakemake" and "overhead_ms_per_job" in s:
+        if "overhead_ms_per_job" in s:
             notes.append(
-                f"- `snakemake` N={s['workers']}: {s['dag_s']:.2f} s before the first job "
+                f"- `{s['engine']}` N={s['workers']}: {s['dag_s']:.2f} s before the first job "
                 f"(dry run: parse, discovery, DAG), then {s['overhead_ms_per_job']:.0f} ms of "
                 "extra core time per image beyond the loop's own work (job start-up, "
                 f"scheduling, bookkeeping); Snakemake {s['detail'].replace('=', ': ')}"
             )
-    lines += ["", *notes, ""]
-    path.write_text("\n".join(lines))
+    lines += [
+        "",
+        *notes,
+        "",
+        "## Targets (ratios measured in this run)",
+        "",
+        *target_lines(summary),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def target_lines(summary: list[dict[str, Any]]) -> list[str]:
+    """The performance targets, each as a ratio between engines of this one run."""
+    by = {(s["engine"], s["workers"]): s for s in summary if "wall_s" in s}
+    if not by:
+        return ["- no engine was timed"]
+    top = max(workers for _, workers in by)
+    seq, pool = by.get(("sequential", 1)), by.get(("process-pool", top))
+    smk, vips = by.get(("snakemake", top)), by.get(("pyvips", 1))
+    article = by.get(("article-loop", 1))
+    lines = []
+    if seq and pool:
+        ratio = seq["wall_s"] / pool["wall_s"]
+        lines.append(f"- process-pool N={top} vs sequential: {ratio:.2f}× faster (target ≥ 1.8×)")
+    if smk and pool:
+        ratio = smk["wall_s"] / pool["wall_s"]
+        lines.append(
+            f"- snakemake N={top} wall / process-pool N={top} wall: {ratio:.2f}× (target ≤ 1.10×)"
+        )
+    if seq and vips:
+        ratio = vips["wall_s"] / seq["wall_s"]
+        lines.append(
+            f"- single-core throughput, our loop vs pyvips N=1: {ratio:.2f}× (target ≥ 1.0×), "
+            f"our SSIM vs full decode ≥ {_fmt(seq.get('ssim'), '.4f')} (target ≥ 0.99)"
+        )
+    ours = [s for (e, _), s in by.items() if e not in eng.OUTSIDE_REFERENCE]
+    if article and ours:
+        best = min(ours, key=lambda s: s["wall_s"])
+        ratio = article["wall_s"] / best["wall_s"]
+        lines.append(
+            f"- fastest of ours ({best['engine']} N={best['workers']}) vs article-loop: "
+            f"{ratio:.2f}× faster (target ≥ 3×)"
+        )
+    workers = [s["child_rss_mb"] for (e, _), s in by.items() if e == "process-pool"]
+    if any(workers):
+        lines.append(
+            f"- peak RSS of one process-pool worker: {max(w or 0 for w in workers):.0f} MB "
+            "(target ≤ 300 MB)"
+        )
+    return lines
 
 
 def plot(
@@ -488,6 +539,42 @@ def build_plan(
     )
 
 
+def dry_run_scale(n_images: int, config: dict[str, Any], out_dir: Path) -> str:
+    """Time ``snakemake -n`` (parse, discovery, DAG) on n empty image files, as shipped."""
+    folder = Path("resources") / "datasets" / f"dry-run-{n_images}"
+    if not (folder / ".complete").exists():
+        for i in range(n_images):  # 1000 files a folder, like a real large collection
+            path = folder / f"{i // 1000:03d}" / f"img_{i:06d}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        (folder / ".complete").touch()
+    scratch = out_dir / "scratch-dry-run"
+    shutil.rmtree(scratch, ignore_errors=True)
+    out = scratch / "out"
+    keys = set(ResizeSpec.__dataclass_fields__) | {"extensions", "images_per_job"}
+    task = eng.Task(
+        folder.resolve(),
+        out.resolve(),
+        [],
+        ResizeSpec(),
+        {k: config[k] for k in keys if k in config},
+        scratch.resolve(),
+    )
+    variant = eng.SNAKEMAKE_VARIANTS["snakemake"]
+    _, wall, _, rss = timed(lambda: eng.run_snakemake(task, variant, 2, "--dry-run") or {})
+    shutil.rmtree(scratch, ignore_errors=True)
+    per_job = config["images_per_job"] or auto_images_per_job(n_images)
+    report = (
+        f"# Dry run at scale\n\n- `snakemake -n` over {n_images:,} images "
+        f"(empty files, {per_job} image(s) per job, {variant.describe()}): "
+        f"{wall:.1f} s wall, {rss.peak_child / 2**20:.0f} MB peak RSS of the snakemake process "
+        "(targets: < 60 s, < 1 GB)\n"
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "dry-run-scale.md").write_text(report)
+    return report
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -503,12 +590,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out-dir", type=Path, help="default: <benchmark.out_dir>/<workload>")
     p.add_argument("--keep-scratch", action="store_true", help="keep each engine's outputs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--dry-run-scale",
+        type=int,
+        metavar="N",
+        help="instead: time `snakemake -n` on N empty image files (DAG size and memory)",
+    )
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config = load_config(args.configfile)
+    if args.dry_run_scale:
+        out_dir = args.out_dir or Path(config["benchmark"]["out_dir"])
+        print(dry_run_scale(args.dry_run_scale, config, out_dir))
+        return 0
     workload = args.workload or ("folder" if args.input_dir else config["benchmark"]["workload"])
     cores = len(os.sched_getaffinity(0))
     input_dir = args.input_dir or dataset(config, workload, cores)

@@ -80,33 +80,74 @@ def thread_pool(task: Task, workers: int) -> dict[str, Any]:
     return {}
 
 
-def snakemake_command(task: Task, workers: int, *extra: str) -> list[str]:
+@dataclass(frozen=True)
+class SnakemakeVariant:
+    """How the `snakemake` engines run the workflow: as shipped, per image, or bare."""
+
+    images_per_job: int | None  # None: as configured (automatic by default)
+    workflow_profile: bool  # profiles/default (the shipped runtime settings) or none
+
+    def args(self) -> list[str]:
+        return [] if self.workflow_profile else ["--workflow-profile", "none"]
+
+    def describe(self) -> str:
+        profile = "profiles/default" if self.workflow_profile else "no profile (defaults)"
+        per_job = {None: "images_per_job as configured", 1: "one job per image"}.get(
+            self.images_per_job, f"images_per_job={self.images_per_job}"
+        )
+        return f"{profile}, {per_job}"
+
+
+SNAKEMAKE_VARIANTS = {
+    "snakemake": SnakemakeVariant(None, True),
+    "snakemake-per-image": SnakemakeVariant(1, True),
+    "snakemake-defaults": SnakemakeVariant(1, False),
+}
+
+
+def snakemake_command(
+    task: Task, variant: SnakemakeVariant, workers: int, *extra: str
+) -> list[str]:
     return [
         sys.executable, "-m", "snakemake",
         "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(task.workdir),
         "--cores", str(workers),
         "--quiet", "all",
-        *task.options.get("snakemake_args", ()),
+        *variant.args(),
         *extra,
     ]  # fmt: skip
 
 
-def write_snakemake_config(task: Task) -> None:
+def write_snakemake_config(task: Task, variant: SnakemakeVariant) -> None:
     """The run's own config/config.yaml in the scratch workdir: same spec, our folders."""
     config = {**task.config, "input_dir": str(task.input_dir), "output_dir": str(task.output_dir)}
+    if variant.images_per_job is not None:
+        config["images_per_job"] = variant.images_per_job
     path = task.workdir / "config" / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=True))
 
 
-def snakemake(task: Task, workers: int) -> dict[str, Any]:
-    """The real workflow, cold: ``snakemake --cores N`` on a fresh scratch folder."""
-    write_snakemake_config(task)
-    proc = subprocess.run(snakemake_command(task, workers), capture_output=True, text=True)
+def run_snakemake(task: Task, variant: SnakemakeVariant, workers: int, *extra: str) -> None:
+    write_snakemake_config(task, variant)
+    proc = subprocess.run(
+        snakemake_command(task, variant, workers, *extra), capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return {"settings": " ".join(task.options.get("snakemake_args", ())) or "defaults"}
+
+
+def snakemake_engine(name: str) -> "Engine":
+    """The real workflow, cold: ``snakemake --cores N`` on a fresh scratch folder."""
+    variant = SNAKEMAKE_VARIANTS[name]
+
+    def engine(task: Task, workers: int) -> dict[str, Any]:
+        run_snakemake(task, variant, workers)
+        return {"settings": variant.describe()}
+
+    engine.__doc__ = f"snakemake --cores N: {variant.describe()}"
+    return engine
 
 
 def pyvips_available() -> bool:
@@ -152,7 +193,7 @@ ENGINES: dict[str, Engine] = {
     "sequential": sequential,
     "process-pool": process_pool,
     "thread-pool": thread_pool,
-    "snakemake": snakemake,
+    **{name: snakemake_engine(name) for name in SNAKEMAKE_VARIANTS},
     "pyvips": pyvips_engine,
     "article-loop": article_loop,
 }

@@ -1,16 +1,17 @@
 """The one per-image transform: every engine (Snakemake rule, loop, pools, benchmark) calls
 :func:`resize_image`, so outputs are byte-identical whichever engine ran them.
 
-Run as ``python resize.py SPEC_JSON SRC DST`` or from a Snakemake ``script:`` rule.
+Run as ``python resize.py --spec JSON --inputs SRC... --outputs DST... [--logs LOG...]``
+(what the Snakemake rules do), or import :func:`resize_image`.
 """
 
+import contextlib
 import json
 import math
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -248,7 +249,7 @@ def resize_image(
         return _resize_open(im, src, dst, spec)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _input_errors(src: Path) -> Iterator[None]:
     """Turn what Pillow and the OS raise for a bad input into an ImageError naming it."""
     try:
@@ -316,37 +317,38 @@ def _pad(im: Image.Image, spec: ResizeSpec) -> Image.Image:
     return canvas
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Lean command-line entry point: ``resize.py SPEC_JSON SRC DST [SRC DST ...]``."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) < 3 or len(args) % 2 == 0:
-        print("usage: resize.py SPEC_JSON SRC DST [SRC DST ...]", file=sys.stderr)
-        return 2
-    spec = ResizeSpec.from_json(args[0])
-    try:
-        for src, dst in zip(args[1::2], args[2::2], strict=True):
-            resize_image(src, dst, spec)
-    except ImageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+def run_jobs(
+    srcs: Sequence[str], dsts: Sequence[str], logs: Sequence[str] | None, spec: ResizeSpec
+) -> int:
+    """Resize each src to its dst, one log per image (or stderr); 1 at the first bad image."""
+    for i, (src, dst) in enumerate(zip(srcs, dsts, strict=True)):
+        with open(logs[i], "w") if logs else contextlib.nullcontext(sys.stderr) as log:
+            try:
+                width, height = resize_image(src, dst, spec)
+            except ImageError as exc:
+                print(f"error: {exc}", file=log)
+                if logs:
+                    print(f"error: {exc}", file=sys.stderr)
+                return 1
+            print(f"{src} -> {dst} {width}x{height}", file=log)
     return 0
 
 
-def _run_from_snakemake(smk: Any) -> None:
-    with open(smk.log[0], "w", buffering=1) as log:
-        sys.stderr = log
-        spec = ResizeSpec.from_json(smk.params.spec)
-        try:
-            for src, dst in zip(smk.input, smk.output, strict=True):
-                size = resize_image(src, dst, spec)
-                print(f"{src} -> {dst} {size[0]}x{size[1]}", file=log)
-        except ImageError as exc:
-            print(f"error: {exc}", file=log)
-            raise SystemExit(f"error: {exc}") from None
+def main(argv: list[str] | None = None) -> int:
+    """The lean entry point the Snakemake rules call: a fresh interpreter imports only this
+    module and Pillow, so a job starts in tens of milliseconds."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="Resize images with the imageprep transform.")
+    p.add_argument("--spec", required=True, help="ResizeSpec as JSON")
+    p.add_argument("--inputs", nargs="+", required=True)
+    p.add_argument("--outputs", nargs="+", required=True)
+    p.add_argument("--logs", nargs="+", help="one log file per image (default: stderr)")
+    args = p.parse_args(argv)
+    if len(args.inputs) != len(args.outputs) or (args.logs and len(args.logs) != len(args.inputs)):
+        p.error("--inputs, --outputs and --logs need the same number of paths")
+    return run_jobs(args.inputs, args.outputs, args.logs, ResizeSpec.from_json(args.spec))
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        _run_from_snakemake(snakemake)  # noqa: F821  (injected by Snakemake's script: directive)
-    else:
-        sys.exit(main())
+    sys.exit(main())
