@@ -45,13 +45,22 @@ def digests(folder):
     }
 
 
+def run_cli(folder, *args):
+    """The benchmark's command line, run in folder; fails the test if it fails."""
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
 def test_cli_runs_every_engine_and_writes_reports(tmp_path):
     tiny_config(tmp_path)
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--keep-scratch", "--no-progress"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_cli(tmp_path, "--keep-scratch", "--no-progress")
     out = tmp_path / "results" / "benchmark" / "tiny"
     rows = read_csv(out / "timings.csv")
     assert list(rows[0]) == bench.FIELDS
@@ -140,9 +149,9 @@ def test_auto_chunksize():
     ]  # fmt: skip
 
 
-def test_cli_help():
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True)
-    assert proc.returncode == 0 and "--workload" in proc.stdout and "--input-dir" in proc.stdout
+def test_cli_help(tmp_path):
+    out = run_cli(tmp_path, "--help").stdout
+    assert "--workload" in out and "--input-dir" in out and "--dry-run-scale" in out
 
 
 def test_generator_is_deterministic_sized_and_cached(tmp_path):
@@ -170,11 +179,7 @@ def test_shipped_workloads_match_the_article(workload):
 
 def test_dry_run_scale_reports_time_and_memory(tmp_path):
     tiny_config(tmp_path)
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--dry-run-scale", "300"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_cli(tmp_path, "--dry-run-scale", "300")
     report = (tmp_path / "results" / "benchmark" / "dry-run-scale.md").read_text()
     assert "`snakemake -n` over 300 images" in report and "MB peak RSS" in report
     assert len(list((tmp_path / "resources" / "datasets" / "dry-run-300").rglob("*.jpg"))) == 300

@@ -388,11 +388,8 @@ def write_summary(
             f"| {_fmt(s.get('speedup'), '.2f', '×')} | {_fmt(s.get('efficiency'), '.0%')} "
             f"| {closeness} | {status} |"
         )
-    notes = [
-        f"- `process-pool` settings: {s['detail']}"
-        for s in summary
-        if s["engine"] == "process-pool" and s.get("detail")
-    ][:1]
+    pool = [f"N={s['workers']}: {s['detail']}" for s in summary if s["engine"] == "process-pool"]
+    notes = [f"- `process-pool` settings: {'; '.join(pool)}"] if pool else []
     for s in summary:
         if "overhead_ms_per_job" in s:
             notes.append(
