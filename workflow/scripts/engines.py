@@ -32,7 +32,7 @@ class Task:
     spec: ResizeSpec
     config: dict[str, Any]  # workflow config for the snakemake engine (spec keys etc.)
     workdir: Path  # scratch folder the snakemake engine runs in
-    options: dict[str, Any] = field(default_factory=dict)  # e.g. chunksize, snakemake_args
+    options: dict[str, Any] = field(default_factory=dict)  # e.g. chunksize
 
 
 def sequential(task: Task, workers: int) -> dict[str, Any]:
