@@ -77,10 +77,13 @@ def test_cli_runs_every_engine_and_writes_reports(tmp_path):
         if outside or r["engine"] == "sequential":  # closeness to the full-decode reference
             assert 0.5 < float(r["ssim"]) <= 1 and float(r["psnr_db"]) > 20, r
     assert [float(r["ssim"]) for r in rows if r["engine"] == "sequential"] == [1.0]
-    assert all(float(r["dag_s"]) > 0 for r in rows if r["engine"] == "snakemake")
+    snakemake_rows = [r for r in rows if r["engine"] == "snakemake"]
+    assert all(0 < float(r["start_s"]) < float(r["dag_s"]) for r in snakemake_rows)
+    assert all(r["start_s"] == "" for r in rows if r["engine"] not in eng.SNAKEMAKE_VARIANTS)
     summary = (out / "summary.md").read_text()
     assert all(f"| {e} |" in summary for e in eng.ENGINES)
     assert "before the first job" in summary and "chunksize=1" in summary
+    assert "fixed start alone" in summary and "from its first job on" in summary
     for png in ("speedup.png", "throughput.png"):
         assert Image.open(out / png).size[0] > 100
     # Every byte-identical engine's last outputs, checked here independently of the harness.
@@ -183,3 +186,14 @@ def test_dry_run_scale_reports_time_and_memory(tmp_path):
     report = (tmp_path / "results" / "benchmark" / "dry-run-scale.md").read_text()
     assert "`snakemake -n` over 300 images" in report and "MB peak RSS" in report
     assert len(list((tmp_path / "resources" / "datasets" / "dry-run-300").rglob("*.jpg"))) == 300
+
+
+def test_floor_lines_compare_snakemake_start_with_the_target_budget():
+    pool = {"wall_s": 6.0}
+    smk = {"wall_s": 9.0, "start_s": 0.75, "dag_s": 1.5}
+    over, after = bench.floor_lines(smk, pool)
+    assert "leaves 0.60 s" in over and "(0.75 s" in over and "exceeds it" in over
+    assert "1.50 s before the first job" in over
+    assert "1.25× the process-pool wall" in after  # (9.0 - 1.5) / 6.0
+    assert "fits in it" in bench.floor_lines({**smk, "start_s": 0.5}, pool)[0]
+    assert bench.floor_lines({**smk, "start_s": None}, pool) == []
