@@ -18,3 +18,4 @@ rule all:
     default_target: True
     input:
         RESIZED,
+        FAILED_MANIFEST if SKIP else [],

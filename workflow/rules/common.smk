@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import contains_wildcard
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from snakemake.utils import validate
 
@@ -18,6 +19,7 @@ from inputs import (  # noqa: E402
     plan_outputs,
     shard_outputs,
 )
+from failures import FAILED_TSV, merge_records, read_record, record_path  # noqa: E402
 from resize import ResizeSpec  # noqa: E402
 from settings import coerce_numbers, config_errors  # noqa: E402
 from synthetic import demo_manifest  # noqa: E402
@@ -32,11 +34,6 @@ INPUT_DIR = os.path.normpath(config["input_dir"])
 OUTPUT_DIR = os.path.normpath(config["output_dir"])
 BENCHMARK_DIR = os.path.normpath(config["benchmark"]["out_dir"])
 DEMO = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
-
-
-def escape_braces(path):
-    """A literal path as a Snakemake pattern: braces in file names are not wildcards."""
-    return path.replace("{", "{{").replace("}", "}}")
 
 
 def discover_inputs():
@@ -56,6 +53,36 @@ def discover_inputs():
     return found
 
 
+def unplannable(plan):
+    """Inputs no job can take, found before any job runs: (input path, reason) each.
+
+    Snakemake reads "{name}" in any path as a wildcard and has no escape for it, so such
+    file names cannot be declared; a dangling symlink has nothing to read.
+    """
+    found = {}
+    for out, rel in plan.items():
+        src = f"{INPUT_DIR}/{rel}"
+        if contains_wildcard(rel) or contains_wildcard(out):
+            found[out] = (
+                src,
+                "name contains {...}, which Snakemake reads as a wildcard; "
+                "rename the file (the pool engine takes it as it is)",
+            )
+        elif os.path.islink(src) and not os.path.exists(src):
+            found[out] = (src, f"broken symlink (to {os.readlink(src)})")
+    return found
+
+
+def forget_stale_records(plan):
+    """Skip mode: a record that says "ok" for an image that is gone (deleted by the user)
+    is dropped, so that the image is made again."""
+    for out in plan:
+        record = record_path(OUTPUT_DIR, out)
+        if os.path.exists(record) and not os.path.exists(f"{OUTPUT_DIR}/{out}"):
+            if read_record(record)[0] == "ok":
+                os.unlink(record)
+
+
 try:
     SPEC = ResizeSpec.from_config(config)
     check_dirs(INPUT_DIR, OUTPUT_DIR)
@@ -63,7 +90,29 @@ try:
 except (ConfigError, ValueError) as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None
 
-RESIZED = [escape_braces(f"{OUTPUT_DIR}/{out}") for out in PLAN]
+SKIP = config["on_error"] == "skip"
+UNPLANNABLE = unplannable(PLAN)
+if UNPLANNABLE and not SKIP:
+    raise WorkflowError(
+        f"{len(UNPLANNABLE)} input(s) cannot be processed (on_error: skip would process "
+        "the others and list these in failed.tsv):\n  "
+        + "\n  ".join(f"{src}: {reason}" for src, reason in UNPLANNABLE.values())
+    )
+for out in UNPLANNABLE:
+    del PLAN[out]
+if SKIP:
+    forget_stale_records(PLAN)
+FAILED_MANIFEST = f"{OUTPUT_DIR}/{FAILED_TSV}"
+
+
+def declared(out):
+    """What a resize job declares for one output: the image itself (on_error: fail) or
+    its outcome record (on_error: skip), since a skipped image has no file to declare.
+    """
+    return record_path(OUTPUT_DIR, out) if SKIP else f"{OUTPUT_DIR}/{out}"
+
+
+RESIZED = [declared(out) for out in PLAN]
 IMAGES_PER_JOB = config["images_per_job"] or auto_images_per_job(len(PLAN))
 SHARDS = shard_outputs(PLAN, IMAGES_PER_JOB) if IMAGES_PER_JOB > 1 else {}
 # The interpreter that runs this Snakefile runs the jobs too (a venv needs no activation);
@@ -79,7 +128,7 @@ RESIZE_SCRIPT = str(Path(workflow.basedir) / "workflow" / "scripts" / "resize.py
 def resize_input(wildcards):
     """The input image of one output; unknown names are not ours to make."""
     try:
-        return escape_braces(f"{INPUT_DIR}/{PLAN[wildcards.image]}")
+        return f"{INPUT_DIR}/{PLAN[wildcards.image]}"
     except KeyError:
         raise WorkflowError(
             f"{OUTPUT_DIR}/{wildcards.image} has no input image in {INPUT_DIR}"

@@ -6,6 +6,10 @@
 # images_per_job > 1 (or 0 = automatic): rules `resize_shard_NNNN`, one job per shard of
 # images; every image still has its own declared output and log, but a rerun redoes its
 # whole shard. Shards are chosen by a hash of the path, so adding an image touches one shard.
+#
+# on_error: fail (default): each job declares its images; a bad one fails the job.
+# on_error: skip: each job declares one outcome record per image (failures.py) and writes the
+# images beside them; rule failed_manifest collects the failures into failed.tsv.
 
 
 if IMAGES_PER_JOB == 1:
@@ -14,7 +18,7 @@ if IMAGES_PER_JOB == 1:
         input:
             resize_input,
         output:
-            f"{OUTPUT_DIR}/{{image}}",
+            declared("{image}"),
         log:
             "logs/resize/{image}.log",
         benchmark:
@@ -26,9 +30,12 @@ if IMAGES_PER_JOB == 1:
             spec=lambda wildcards: SPEC.for_output(wildcards.image).to_json(),
             python=PYTHON,
             script=RESIZE_SCRIPT,
+            images=lambda wildcards: f"{OUTPUT_DIR}/{wildcards.image}",
+            records=lambda wildcards, output: list(output) if SKIP else [],
         shell:
             "{params.python:q} {params.script:q} --spec {params.spec:q}"
-            " --inputs {input:q} --outputs {output:q} --logs {log:q}"
+            " --inputs {input:q} --outputs {params.images:q} --logs {log:q}"
+            " --records {params.records:q}"
 
 else:
     for shard, members in SHARDS.items():
@@ -37,11 +44,11 @@ else:
             name:
                 f"resize_shard_{shard:04d}"
             input:
-                [escape_braces(f"{INPUT_DIR}/{PLAN[out]}") for out in members],
+                [f"{INPUT_DIR}/{PLAN[out]}" for out in members],
             output:
-                [escape_braces(f"{OUTPUT_DIR}/{out}") for out in members],
+                [declared(out) for out in members],
             log:
-                [escape_braces(f"logs/resize/{out}.log") for out in members],
+                [f"logs/resize/{out}.log" for out in members],
             benchmark:
                 f"benchmarks/resize/shard_{shard:04d}.tsv"
             conda:
@@ -51,6 +58,25 @@ else:
                 spec=SPEC.to_json(),
                 python=PYTHON,
                 script=RESIZE_SCRIPT,
+                images=[f"{OUTPUT_DIR}/{out}" for out in members],
+                records=lambda wildcards, output: list(output) if SKIP else [],
             shell:
                 "{params.python:q} {params.script:q} --spec {params.spec:q}"
-                " --inputs {input:q} --outputs {output:q} --logs {log:q}"
+                " --inputs {input:q} --outputs {params.images:q} --logs {log:q}"
+                " --records {params.records:q}"
+
+
+if SKIP:
+
+    rule failed_manifest:
+        input:
+            RESIZED,
+        output:
+            FAILED_MANIFEST,
+        log:
+            "logs/failed_manifest.log",
+        localrule: True
+        params:
+            known=sorted(UNPLANNABLE.values()),
+        run:
+            merge_records(input, params.known, output[0])

@@ -6,11 +6,14 @@ Run as ``python resize.py --spec JSON --inputs SRC... --outputs DST... [--logs L
 """
 
 import contextlib
+import glob
 import json
 import math
 import os
+import re
 import sys
 import threading
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -221,10 +224,32 @@ def _colour_family(mode: str) -> str:
     return {"L": "grey", "LA": "grey", "I": "grey", "I;16": "grey", "CMYK": "cmyk"}.get(mode, "rgb")
 
 
+# Name of the temp file an output is written to before its rename: ".NAME.PID-THREAD.tmp".
+_TEMP_NAME = re.compile(r"^\..+\.\d+-\d+\.tmp$")
+
+
+def _temp_path(dst: Path) -> Path:
+    return dst.parent / f".{dst.name}.{os.getpid()}-{threading.get_ident()}.tmp"
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> int:
+    """Delete temp files left under ``folder`` by writers that were killed; they are never
+    outputs (and never inputs: discovery skips hidden files). Returns how many."""
+    stale = [p for p in Path(folder).rglob(".*.tmp") if _TEMP_NAME.match(p.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
 def _save_atomically(im: Image.Image, dst: Path, fmt: str, **params: Any) -> None:
-    """Write next to dst, then rename, so no reader ever sees a half-written image."""
+    """Write next to dst, then rename, so no reader ever sees a half-written image. A temp
+    file of dst left by a killed run is removed first: one dst has one writer at a time."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.parent / f".{dst.name}.{os.getpid()}-{threading.get_ident()}.tmp"
+    own = re.compile(rf"^\.{re.escape(dst.name)}\.\d+-\d+\.tmp$")
+    for stale in dst.parent.glob(f".{glob.escape(dst.name)}.*.tmp"):
+        if own.match(stale.name):  # not ".a.jpg.x.jpg.1-2.tmp", another output's
+            stale.unlink(missing_ok=True)
+    tmp = _temp_path(dst)
     try:
         with open(tmp, "wb") as fh:
             im.save(fh, format=fmt, **params)
@@ -243,37 +268,90 @@ def resize_image(
     written to ``dst`` then.
     """
     src, dst = Path(src), Path(dst)
-    with _input_errors(src):
+    # Pillow's own guard stays on, at our limit: it refuses images over twice max_pixels
+    # while opening them, and _check_pixels the rest before any pixel is decoded.
+    Image.MAX_IMAGE_PIXELS = spec.max_pixels
+    with warnings.catch_warnings(), _input_errors(src):
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         im = Image.open(src)
     with im:
         return _resize_open(im, src, dst, spec)
 
 
 @contextlib.contextmanager
-def _input_errors(src: Path) -> Iterator[None]:
-    """Turn what Pillow and the OS raise for a bad input into an ImageError naming it."""
+def _input_errors(src: Path, fmt: str | None = None) -> Iterator[None]:
+    """Turn what Pillow and the OS raise for a bad input into an ImageError naming it, with
+    the reason a person would give ("truncated JPEG", "not an image (text)")."""
     try:
         yield
     except UnidentifiedImageError:
-        raise ImageError(src, "not an image Pillow can read") from None
+        raise ImageError(src, _unidentified_reason(src)) from None
     except Image.DecompressionBombError as exc:
-        raise ImageError(src, str(exc)) from None
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(pixels[1]):,} pixels" if pixels else "image"
+        raise ImageError(
+            src, f"{size} exceeds max_pixels={Image.MAX_IMAGE_PIXELS:,} (decompression bomb?)"
+        ) from None
+    except FileNotFoundError as exc:
+        if src.is_symlink():
+            raise ImageError(src, f"broken symlink (to {os.readlink(src)})") from None
+        raise ImageError(src, exc.strerror or str(exc)) from None
+    except (PermissionError, IsADirectoryError) as exc:
         raise ImageError(src, exc.strerror or str(exc)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(src, f"cannot decode ({exc})") from None
+        kind = fmt or _sniff_format(src)
+        if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
+            raise ImageError(src, f"truncated {kind} ({exc})") from None
+        raise ImageError(src, f"corrupt {kind} ({exc})") from None
+
+
+# Formats people meet in photo folders that Pillow cannot decode: (magic test, name).
+_UNREADABLE_FORMATS = (
+    (lambda head: head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1"), "HEIC"),
+    (lambda head: head.startswith(b"\xff\x0a") or head[4:8] == b"JXL ", "JPEG XL"),
+    (lambda head: head.startswith(b"%PDF"), "PDF"),
+    (lambda head: b"<svg" in head, "SVG"),
+)
+
+
+# Leading bytes of the formats Pillow reads most, to name a file it failed to open.
+_MAGIC = {b"\xff\xd8": "JPEG", b"\x89PNG": "PNG", b"GIF8": "GIF", b"II*\x00": "TIFF",
+          b"MM\x00*": "TIFF", b"BM": "BMP", b"RIFF": "WEBP"}  # fmt: skip
+
+
+def _sniff_format(src: Path) -> str:
+    with contextlib.suppress(OSError), open(src, "rb") as fh:
+        head = fh.read(4)
+        return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), "image")
+    return "image"
+
+
+def _unidentified_reason(src: Path) -> str:
+    """Why Pillow could not even identify ``src``: empty, text, a known unsupported format."""
+    with open(src, "rb") as fh:
+        head = fh.read(512)
+    if not head:
+        return "empty file (0 bytes)"
+    for test, name in _UNREADABLE_FORMATS:
+        if test(head):
+            return f"{name} file: a format Pillow cannot read"
+    if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return "not an image (text file)"
+    return "not an image Pillow can read"
+
+
+def _check_pixels(im: Image.Image, src: Path, max_pixels: int) -> None:
+    if im.width * im.height > max_pixels:
+        raise ImageError(src, f"{im.width:,}×{im.height:,} exceeds max_pixels={max_pixels:,}")
 
 
 def _resize_open(im: Image.Image, src: Path, dst: Path, spec: ResizeSpec) -> tuple[int, int]:
-    if im.width * im.height > spec.max_pixels:
-        raise ImageError(
-            src, f"{im.width}x{im.height} pixels exceeds max_pixels={spec.max_pixels:,}"
-        )
+    _check_pixels(im, src, spec.max_pixels)
     in_format = im.format or "PNG"
     out_format = in_format if spec.format == "same" else FORMATS[spec.format][0]
     if out_format not in STORABLE:
         out_format = "PNG"  # e.g. PPM/ICO inputs with format: same keep their name, PNG bytes
-    with _input_errors(src):
+    with _input_errors(src, im.format):
         orientation = im.getexif().get(EXIF_ORIENTATION_TAG, 1)
     transpose = ORIENTATION_TRANSPOSE.get(orientation)
 
@@ -288,7 +366,7 @@ def _resize_open(im: Image.Image, src: Path, dst: Path, spec: ResizeSpec) -> tup
     # All crops are centred, so flips leave the box unchanged.
     if spec.jpeg_draft and im.format == "JPEG" and spec.resample != "nearest":
         box = _draft(im, out_size, box)
-    with _input_errors(src):
+    with _input_errors(src, im.format):
         im.load()
     icc = im.info.get("icc_profile")
 
@@ -317,20 +395,48 @@ def _pad(im: Image.Image, spec: ResizeSpec) -> Image.Image:
     return canvas
 
 
+def try_resize(
+    src: str | os.PathLike, dst: str | os.PathLike, spec: ResizeSpec
+) -> tuple[tuple[int, int] | None, ImageError | None]:
+    """:func:`resize_image`, with a bad input returned rather than raised. Its old output,
+    made from an earlier version of the input, is removed: it no longer matches the input."""
+    try:
+        return resize_image(src, dst, spec), None
+    except ImageError as exc:
+        Path(dst).unlink(missing_ok=True)
+        return None, exc
+
+
 def run_jobs(
-    srcs: Sequence[str], dsts: Sequence[str], logs: Sequence[str] | None, spec: ResizeSpec
+    srcs: Sequence[str],
+    dsts: Sequence[str],
+    logs: Sequence[str] | None,
+    spec: ResizeSpec,
+    records: Sequence[str] | None = None,
 ) -> int:
-    """Resize each src to its dst, one log per image (or stderr); 1 at the first bad image."""
+    """Resize each src to its dst, one log per image (or stderr).
+
+    Without ``records`` (on_error: fail) the first bad image ends the job with status 1. With
+    them (on_error: skip) every image gets a record, ok or failed with the reason, and the
+    job succeeds: the records, not the images, are then what the rule declares.
+    """
+    from failures import write_record
+
     for i, (src, dst) in enumerate(zip(srcs, dsts, strict=True)):
         with open(logs[i], "w") if logs else contextlib.nullcontext(sys.stderr) as log:
-            try:
-                width, height = resize_image(src, dst, spec)
-            except ImageError as exc:
-                print(f"error: {exc}", file=log)
+            size, error = try_resize(src, dst, spec)
+            if error:
+                print(f"error: {error}", file=log)
+                if records:
+                    print(f"skipped: {error}", file=sys.stderr)
+                    write_record(records[i], src, error.reason)
+                    continue
                 if logs:
-                    print(f"error: {exc}", file=sys.stderr)
+                    print(f"error: {error}", file=sys.stderr)
                 return 1
-            print(f"{src} -> {dst} {width}x{height}", file=log)
+            print(f"{src} -> {dst} {size[0]}x{size[1]}", file=log)
+            if records:
+                write_record(records[i], src, None)
     return 0
 
 
@@ -344,10 +450,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inputs", nargs="+", required=True)
     p.add_argument("--outputs", nargs="+", required=True)
     p.add_argument("--logs", nargs="+", help="one log file per image (default: stderr)")
+    p.add_argument(
+        "--records", nargs="*", help="on_error: skip: one outcome record per image (failures.py)"
+    )
     args = p.parse_args(argv)
-    if len(args.inputs) != len(args.outputs) or (args.logs and len(args.logs) != len(args.inputs)):
-        p.error("--inputs, --outputs and --logs need the same number of paths")
-    return run_jobs(args.inputs, args.outputs, args.logs, ResizeSpec.from_json(args.spec))
+    for name in ("outputs", "logs", "records"):
+        if getattr(args, name) and len(getattr(args, name)) != len(args.inputs):
+            p.error(f"--inputs and --{name} need the same number of paths")
+    spec = ResizeSpec.from_json(args.spec)
+    return run_jobs(args.inputs, args.outputs, args.logs, spec, args.records)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,78 @@
+"""The failure manifest of ``on_error: skip``: ``failed.tsv`` next to the outputs, one row per
+image that was skipped, whichever engine ran. Snakemake builds it from one small record per
+image (the skip-mode rule's declared output, so a skipped image is not re-run on every
+invocation); the pool writes it directly. Format: config/README.md, "failed.tsv".
+"""
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+FAILED_TSV = "failed.tsv"
+RECORD_DIR = ".imageprep"  # inside output_dir: per-image records of skip mode
+HEADER = ("path", "reason")
+
+
+def record_path(output_dir: str, out_relpath: str) -> str:
+    """Where skip mode keeps the record of one output (relative to output_dir)."""
+    return f"{output_dir}/{RECORD_DIR}/{out_relpath}.tsv"
+
+
+def _cell(text: str) -> str:
+    """A TSV cell: file names may hold tabs, newlines and backslashes."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def _uncell(text: str) -> str:
+    out, chars = [], iter(text)
+    for ch in chars:
+        if ch == "\\":
+            ch = {"t": "\t", "n": "\n", "\\": "\\"}[next(chars)]
+        out.append(ch)
+    return "".join(out)
+
+
+def _write_atomically(path: str | os.PathLike, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_record(path: str | os.PathLike, src: str, reason: str | None) -> None:
+    """One image's outcome: ``ok`` or ``failed`` with the reason."""
+    status = "failed" if reason else "ok"
+    _write_atomically(path, f"{status}\t{_cell(src)}\t{_cell(reason or '')}\n")
+
+
+def read_record(path: str | os.PathLike) -> tuple[str, str, str]:
+    """(status, source path, reason) of a record written by :func:`write_record`."""
+    status, src, reason = Path(path).read_text().rstrip("\n").split("\t")
+    return status, _uncell(src), _uncell(reason)
+
+
+def write_failed_tsv(path: str | os.PathLike, failures: Iterable[tuple[str, str]]) -> None:
+    """The manifest: a header, then (path, reason) rows sorted by path; header only if none."""
+    rows = sorted(set(failures))
+    lines = ["\t".join(HEADER)] + [f"{_cell(src)}\t{_cell(reason)}" for src, reason in rows]
+    _write_atomically(path, "\n".join(lines) + "\n")
+
+
+def read_failed_tsv(path: str | os.PathLike) -> list[tuple[str, str]]:
+    lines = Path(path).read_text().splitlines()
+    if tuple(lines[0].split("\t")) != HEADER:
+        raise ValueError(f"{path}: not a failure manifest (header {lines[0]!r})")
+    return [tuple(map(_uncell, line.split("\t"))) for line in lines[1:]]  # type: ignore[misc]
+
+
+def merge_records(
+    records: Iterable[str | os.PathLike], known: Iterable[tuple[str, str]], path: str
+) -> None:
+    """failed.tsv from the per-image records plus failures known before any job ran."""
+    failed = [(src, reason) for src, reason in known]
+    for record in records:
+        status, src, reason = read_record(record)
+        if status == "failed":
+            failed.append((src, reason))
+    write_failed_tsv(path, failed)

@@ -1,0 +1,224 @@
+"""The hand-written parallel path as a command: the same job as ``snakemake --cores N`` (same
+config, same images, same transform), run by ``concurrent.futures.ProcessPoolExecutor``.
+
+    python workflow/scripts/pool.py                       # config/config.yaml, all cores
+    python workflow/scripts/pool.py --workers 2 --resume --on-error skip
+
+What a bare ``pool.map`` script does not: a bad image stops the run with one line naming it
+(or, with ``--on-error skip``, is listed in failed.tsv); a worker that dies is reported with
+the image it was resizing; Ctrl-C stops within one image per worker, without tracebacks;
+``--resume`` skips outputs already complete and newer than their input. Outputs are written
+atomically by the transform, so an interrupted run never leaves a partial image.
+"""
+
+import argparse
+import multiprocessing as mp
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engines import auto_chunksize
+from failures import FAILED_TSV, write_failed_tsv
+from inputs import check_dirs, find_images, plan_outputs
+from resize import ResizeSpec, remove_stale_temps, try_resize
+from settings import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_DIR = "resources/demo"
+IDLE, STOPPED = -1, -2  # worker slot values besides the index of the image in progress
+# Test-only hook: a worker kills itself (SIGKILL) when it reaches the image of this name.
+CRASH_HOOK = "IMAGEPREP_TEST_CRASH_ON"
+
+
+class PoolError(Exception):
+    """The run cannot go on; the message is the one line the user sees."""
+
+
+@dataclass
+class Outcome:
+    done: int = 0
+    skipped_complete: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+# Worker state, set by _init_worker in each worker process.
+_slots: Any = None  # shared array: per worker, the index of the image in progress
+_slot = -1
+_stop: Any = None  # shared flag: the parent asks the workers to stop after this image
+
+
+def _init_worker(slots: Any, counter: Any, stop: Any) -> None:
+    """Ctrl-C is the parent's to handle (no traceback from every worker); a worker stopped
+    by the pool (SIGTERM, after another one died) marks its slot so it is not blamed."""
+    global _slots, _slot, _stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    with counter.get_lock():
+        _slot, counter.value = counter.value, counter.value + 1
+    _slots, _stop = slots, stop
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _slots[_slot] = STOPPED
+    os._exit(128 + signum)
+
+
+def _resize_chunk(
+    chunk: Sequence[tuple[int, str, str]], spec: ResizeSpec
+) -> list[tuple[int, str | None]]:
+    """Resize a few images in a worker; (index, failure reason or None) for each one done."""
+    crash_on = os.environ.get(CRASH_HOOK)
+    results = []
+    for index, src, dst in chunk:
+        if _stop.value:
+            break
+        _slots[_slot] = index
+        if crash_on and Path(src).name == crash_on:
+            os.kill(os.getpid(), signal.SIGKILL)
+        _, error = try_resize(src, dst, spec)
+        _slots[_slot] = IDLE
+        results.append((index, error.reason if error else None))
+    return results
+
+
+def is_complete(src: str, dst: str) -> bool:
+    """An output of an earlier run that --resume keeps: present and newer than its input
+    (outputs appear by rename, so a present one is whole)."""
+    try:
+        return os.stat(dst).st_mtime_ns >= os.stat(src).st_mtime_ns
+    except FileNotFoundError:
+        return False
+
+
+def run_pool(
+    pairs: Sequence[tuple[str, str]],
+    spec: ResizeSpec,
+    workers: int,
+    on_error: str = "fail",
+    chunksize: int = 0,
+) -> Outcome:
+    """Resize every (src, dst) pair on ``workers`` processes.
+
+    Raises PoolError at the first bad image (on_error: fail) or when a worker dies, naming the
+    image; KeyboardInterrupt after the workers have stopped. Finished outputs are kept.
+    """
+    outcome = Outcome()
+    jobs = [(i, src, dst) for i, (src, dst) in enumerate(pairs)]
+    chunksize = chunksize or auto_chunksize(len(jobs), workers)
+    chunks = [jobs[i : i + chunksize] for i in range(0, len(jobs), chunksize)]
+    slots = mp.Array("q", [IDLE] * workers, lock=False)
+    stop = mp.Value("b", 0, lock=False)
+    initargs = (slots, mp.Value("i", 0), stop)
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
+        futures = [pool.submit(_resize_chunk, chunk, spec) for chunk in chunks]
+        try:
+            for future in as_completed(futures):
+                for index, reason in future.result():
+                    outcome.done += 1
+                    if reason is None:
+                        continue
+                    outcome.failures.append((pairs[index][0], reason))
+                    if on_error == "fail":
+                        stop.value = 1
+                        raise PoolError(f"{pairs[index][0]}: {reason}")
+        except BrokenProcessPool:
+            crashed = [pairs[i][0] for i in slots if i >= 0]
+            where = f"while resizing {', '.join(crashed)}" if crashed else "between images"
+            raise PoolError(f"a worker process died {where}; finished outputs are kept") from None
+        except BaseException:  # PoolError, Ctrl-C: let running images finish, start no more
+            stop.value = 1
+            for future in futures:
+                future.cancel()
+            raise
+    return outcome
+
+
+def plan_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(input, output) paths of every image, exactly as the Snakefile plans them."""
+    input_dir, output_dir = config["input_dir"], config["output_dir"]
+    if os.path.normpath(input_dir) == DEMO_DIR and not Path(input_dir).is_dir():
+        from synthetic import demo_manifest, write_demo_set
+
+        items = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
+        write_demo_set(items, [f"{DEMO_DIR}/{i.name}" for i in items], config["demo"]["seed"])
+    if not Path(input_dir).is_dir():
+        raise PoolError(f"input_dir: {input_dir!r} is not a folder (from {Path.cwd()})")
+    check_dirs(input_dir, output_dir)
+    found = find_images(input_dir, config["extensions"])
+    if not found:
+        raise PoolError(
+            f"input_dir: no files ending in {', '.join(config['extensions'])} under {input_dir!r}"
+        )
+    plan = plan_outputs(found, config["format"])
+    return [(f"{input_dir}/{src}", f"{output_dir}/{out}") for out, src in plan.items()]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--configfile", default=str(REPO / "config" / "config.yaml"))
+    p.add_argument("--input-dir", help="overrides input_dir of the config")
+    p.add_argument("--output-dir", help="overrides output_dir of the config")
+    p.add_argument("--on-error", choices=["fail", "skip"], help="overrides on_error")
+    p.add_argument("--workers", type=int, default=0, help="worker processes (0: all cores)")
+    p.add_argument("--chunksize", type=int, default=0, help="images per task (0: automatic)")
+    p.add_argument("--resume", action="store_true", help="keep complete, up-to-date outputs")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in (
+            ("input_dir", args.input_dir),
+            ("output_dir", args.output_dir),
+            ("on_error", args.on_error),
+        )
+        if value
+    }
+    try:
+        config = load_config(args.configfile, overrides)
+        pairs = plan_pairs(config)
+        spec = ResizeSpec.from_config(config)
+    except (PoolError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    output_dir = config["output_dir"]
+    todo = pairs
+    if args.resume:
+        remove_stale_temps(output_dir)
+        todo = [(src, dst) for src, dst in pairs if not is_complete(src, dst)]
+    workers = args.workers or len(os.sched_getaffinity(0))
+    try:
+        outcome = run_pool(todo, spec, workers, config["on_error"], args.chunksize)
+    except PoolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished outputs are kept; run again with --resume to do the rest",
+            file=sys.stderr,
+        )
+        return 130
+    if config["on_error"] == "skip":
+        write_failed_tsv(Path(output_dir) / FAILED_TSV, outcome.failures)
+        for src, reason in outcome.failures:
+            print(f"skipped: {src}: {reason}", file=sys.stderr)
+    kept = len(pairs) - len(todo)
+    print(
+        f"{outcome.done - len(outcome.failures)} images resized into {output_dir}"
+        + (f", {kept} already complete" if kept else "")
+        + (f", {len(outcome.failures)} skipped (failed.tsv)" if outcome.failures else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
