@@ -1,6 +1,7 @@
 """The one transform, on real image files: geometry, orientation, modes, formats, errors."""
 
 import hashlib
+import os
 import pickle
 
 import pytest
@@ -8,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from imagefactory import photo, quadrants, stored_with_orientation
-from resize import ImageError, ResizeSpec, output_relpath, resize_image
+from imagefactory import bad_inputs, photo, quadrants, stored_with_orientation
+from resize import ImageError, ResizeSpec, output_relpath, remove_stale_temps, resize_image
 from resize import main as resize_main
 
 
@@ -185,6 +186,29 @@ def test_max_pixels_refuses_large_image(tmp_path):
     src = photo(tmp_path / "big.png", (200, 100))
     with pytest.raises(ImageError, match=r"big.png: 200×100 exceeds max_pixels=10,000"):
         resize_image(src, tmp_path / "o.png", spec(max_pixels=10_000))
+    # Over twice the limit, Pillow's own guard (kept on, at our limit) refuses it at open.
+    with pytest.raises(ImageError, match=r"big.png: 20,000 pixels exceeds max_pixels=5,000 \("):
+        resize_image(src, tmp_path / "o.png", spec(max_pixels=5_000))
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_every_bad_input_gets_its_reason_and_no_output(tmp_path):
+    for name, reason in bad_inputs(tmp_path / "in").items():
+        with pytest.raises(ImageError) as info:
+            resize_image(tmp_path / "in" / name, tmp_path / "out" / name, spec())
+        assert str(info.value).startswith(f"{tmp_path / 'in' / name}: {reason}"), info.value
+    assert not (tmp_path / "out").exists()
+
+
+def test_stale_temp_of_a_killed_writer_is_removed_but_not_a_neighbours(tmp_path):
+    src = photo(tmp_path / "a.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".a.jpg.123-456.tmp").write_bytes(b"half")
+    (out / ".a.jpg.x.jpg.123-456.tmp").write_bytes(b"another output's")
+    resize_image(src, out / "a.jpg", spec())
+    assert sorted(p.name for p in out.iterdir()) == [".a.jpg.x.jpg.123-456.tmp", "a.jpg"]
+    assert remove_stale_temps(tmp_path) == 1 and sorted(os.listdir(out)) == ["a.jpg"]
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,7 @@ def run_pool(
                         stop.value = 1
                         raise PoolError(f"{pairs[index][0]}: {reason}")
         except BrokenProcessPool:
+            pool.shutdown(wait=True)  # the others are stopped (STOPPED) before we look
             crashed = [pairs[i][0] for i in slots if i >= 0]
             where = f"while resizing {', '.join(crashed)}" if crashed else "between images"
             raise PoolError(f"a worker process died {where}; finished outputs are kept") from None

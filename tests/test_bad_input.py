@@ -1,0 +1,193 @@
+"""Bad inputs, in both paths (the real snakemake CLI and the pool command), in both on_error
+modes: one clear line naming the file and the reason, or a correct output; never a partial
+file; failed.tsv in skip mode; nothing written outside output_dir, logs/ and benchmarks/."""
+
+import hashlib
+
+import pytest
+from PIL import Image
+
+from conftest import run_pool, run_snakemake, write_config
+from failures import read_failed_tsv
+from imagefactory import ODD_NAMES, bad_inputs, odd_inputs, photo
+
+GOOD = ["good_1.jpg", "sub/good_2.png"]
+
+
+def digests(folder):
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.relative_to(folder).as_posix().startswith(".imageprep/")
+    }
+
+
+def tree(folder):
+    return {
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if ".snakemake" not in p.parts
+    }
+
+
+@pytest.fixture
+def mixed(workdir):
+    """photos/ with good images and one of each kind of bad file; returns the reasons."""
+    for i, name in enumerate(GOOD):
+        photo(workdir / "photos" / name, (300, 200), seed=i)
+    return bad_inputs(workdir / "photos")
+
+
+def assert_decodable(folder):
+    for path in folder.rglob("*"):
+        if path.is_file() and path.suffix in (".jpg", ".png", ".gif"):
+            with Image.open(path) as im:
+                im.load()  # raises on a truncated or corrupt file
+
+
+def test_snakemake_fail_mode_stops_with_one_line_naming_the_file(workdir):
+    photo(workdir / "photos" / "good.jpg")
+    bad_inputs(workdir / "bad")
+    (workdir / "photos" / "truncated.jpg").write_bytes(
+        (workdir / "bad" / "truncated.jpg").read_bytes()
+    )
+    proc = run_snakemake(workdir, "--config", "images_per_job=1", check=False)
+    assert proc.returncode != 0
+    assert "error: photos/truncated.jpg: truncated JPEG" in proc.stderr
+    assert not (workdir / "results" / "truncated.jpg").exists()
+    log = (workdir / "logs" / "resize" / "truncated.jpg.log").read_text()
+    assert "photos/truncated.jpg: truncated JPEG" in log
+    assert_decodable(workdir / "results")
+
+
+@pytest.mark.parametrize("name", ["dangling.jpg", "a{b}.jpg"])
+def test_snakemake_fail_mode_refuses_unplannable_inputs_before_any_job(workdir, name):
+    photo(workdir / "photos" / "good.jpg")
+    if name == "dangling.jpg":
+        (workdir / "photos" / name).symlink_to(workdir / "nowhere.jpg")
+        reason = "broken symlink (to "
+    else:
+        photo(workdir / "photos" / name)
+        reason = "which Snakemake reads as a wildcard"
+    proc = run_snakemake(workdir, check=False)
+    assert proc.returncode != 0
+    assert f"photos/{name}: " in proc.stderr and reason in proc.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_pool_fail_mode_stops_with_one_line_naming_the_file(workdir):
+    photo(workdir / "photos" / "good.jpg")
+    bad_inputs(workdir / "bad")
+    (workdir / "photos" / "zero.jpg").write_bytes(b"")
+    proc = run_pool(workdir, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == "error: photos/zero.jpg: empty file (0 bytes)"
+    assert "Traceback" not in proc.stderr
+    assert not (workdir / "results" / "zero.jpg").exists()
+    assert_decodable(workdir / "results")
+
+
+@pytest.mark.parametrize("images_per_job", [1, 3])
+def test_skip_mode_both_paths_list_every_bad_file_and_agree(mixed, workdir, images_per_job):
+    reasons = mixed
+    run_snakemake(workdir, "--config", "on_error=skip", f"images_per_job={images_per_job}")
+    proc = run_pool(workdir, "--output-dir", "pooled", "--on-error", "skip")
+    for out in ("results", "pooled"):
+        rows = dict(read_failed_tsv(workdir / out / "failed.tsv"))
+        assert sorted(rows) == sorted(f"photos/{name}" for name in reasons), out
+        for name, reason in reasons.items():
+            assert reason in rows[f"photos/{name}"], (out, name, rows[f"photos/{name}"])
+        assert sorted(digests(workdir / out)) == sorted([*GOOD, "failed.tsv"]), out
+        assert_decodable(workdir / out)
+    assert digests(workdir / "results") == digests(workdir / "pooled")
+    assert "2 images resized" in proc.stderr and "7 skipped (failed.tsv)" in proc.stderr
+    # Skipped images are not retried on every run; a deleted output is made again.
+    skip = ("--config", "on_error=skip", f"images_per_job={images_per_job}")
+    assert "Nothing to be done" in run_snakemake(workdir, *skip, "--dry-run").stdout
+    (workdir / "results" / "good_1.jpg").unlink()
+    run_snakemake(workdir, *skip)
+    assert digests(workdir / "results") == digests(workdir / "pooled")
+
+
+def test_a_bad_file_that_is_fixed_is_made_and_leaves_the_manifest(mixed, workdir):
+    run_snakemake(workdir, "--config", "on_error=skip")
+    photo(workdir / "photos" / "zero.jpg", seed=5)  # the user replaces the broken file
+    run_snakemake(workdir, "--config", "on_error=skip")
+    rows = dict(read_failed_tsv(workdir / "results" / "failed.tsv"))
+    assert "photos/zero.jpg" not in rows and len(rows) == len(mixed) - 1
+    assert Image.open(workdir / "results" / "zero.jpg").size == (600, 600)
+
+
+def test_odd_but_valid_inputs_give_identical_outputs_in_both_paths(workdir):
+    names = odd_inputs(workdir / "photos", workdir / "outside")
+    run_snakemake(workdir)
+    run_pool(workdir, "--output-dir", "pooled")
+    made = digests(workdir / "results")
+    assert sorted(made) == sorted(ODD_NAMES) == sorted(names)
+    assert made == digests(workdir / "pooled")
+    for name in names:
+        assert Image.open(workdir / "results" / name).size == (600, 600), name
+
+
+def test_wildcard_like_name_is_skipped_by_snakemake_and_made_by_the_pool(workdir):
+    photo(workdir / "photos" / "good.jpg")
+    photo(workdir / "photos" / "a{b}.jpg", seed=3)
+    run_snakemake(workdir, "--config", "on_error=skip")
+    rows = read_failed_tsv(workdir / "results" / "failed.tsv")
+    assert [src for src, _ in rows] == ["photos/a{b}.jpg"] and "wildcard" in rows[0][1]
+    run_pool(workdir, "--output-dir", "pooled")
+    assert Image.open(workdir / "pooled" / "a{b}.jpg").size == (600, 600)
+
+
+def test_nothing_is_written_outside_output_logs_and_benchmarks(mixed, workdir):
+    before = tree(workdir)
+    run_snakemake(workdir, "--config", "on_error=skip")
+    run_pool(workdir, "--output-dir", "pooled", "--on-error", "skip")
+    added = tree(workdir) - before
+    assert added and all(
+        p.split("/")[0] in {"results", "pooled", "logs", "benchmarks"} for p in added
+    ), sorted(added)
+    assert not [p for p in added if p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"sise": [1, 1]}, "'sise' was unexpected"),
+        ({"input_dir": "nowhere"}, "input_dir: 'nowhere' is not a folder"),
+        ({"output_dir": "photos"}, "output_dir: 'photos' is inside input_dir"),
+        ({"output_dir": "photos/out"}, "output_dir: 'photos/out' is inside input_dir"),
+        ({"on_error": "ignore"}, "on_error: 'ignore' is not one of ['fail', 'skip']"),
+    ],
+)
+def test_pool_refuses_bad_config_before_any_work(workdir, config, message):
+    photo(workdir / "photos" / "a.jpg")
+    write_config(workdir, **{"input_dir": "photos", "output_dir": "results", **config})
+    proc = run_pool(workdir, check=False)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert not (workdir / "results").exists() and not (workdir / "photos" / "out").exists()
+
+
+def test_pool_reports_no_images_and_collisions(workdir):
+    (workdir / "photos" / "readme.txt").write_text("no images")
+    proc = run_pool(workdir, check=False)
+    assert proc.returncode == 2 and "input_dir: no files ending in" in proc.stderr
+    photo(workdir / "photos" / "a.jpg")
+    photo(workdir / "photos" / "a.png")
+    proc = run_pool(workdir, check=False)
+    assert proc.returncode == 0
+    write_config(workdir, input_dir="photos", output_dir="results", format="jpeg")
+    proc = run_pool(workdir, check=False)
+    assert proc.returncode == 2 and "a.jpg and a.png would both write a.jpg" in proc.stderr
+
+
+def test_unreadable_file_in_both_paths(workdir, unprivileged):
+    photo(workdir / "photos" / "good.jpg")
+    locked = photo(workdir / "photos" / "locked.jpg", seed=1)
+    locked.chmod(0)
+    proc = run_snakemake(workdir, check=False, prefix=unprivileged)
+    assert proc.returncode != 0
+    assert "error: photos/locked.jpg: Permission denied" in proc.stderr
+    proc = run_pool(workdir, "--on-error", "skip", "--output-dir", "pooled", prefix=unprivileged)
+    assert read_failed_tsv(workdir / "pooled" / "failed.tsv") == [
+        ("photos/locked.jpg", "Permission denied")
+    ]
+    assert Image.open(workdir / "pooled" / "good.jpg").size == (600, 600)

@@ -1,0 +1,147 @@
+"""Interrupted and crashing runs, both paths: SIGKILL in the middle, a pool worker that dies,
+Ctrl-C. Afterwards no visible output is partial, finished outputs are kept, and a rerun
+(snakemake --rerun-incomplete; pool.py --resume) gives the bytes of an uninterrupted run."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+from conftest import REPO, run_pool, run_snakemake
+from imagefactory import photo
+from resize import ResizeSpec, resize_image
+from test_bad_input import assert_decodable, digests
+
+POOL = [sys.executable, str(REPO / "workflow" / "scripts" / "pool.py"), "--workers", "2"]
+POOL += ["--configfile", "config/config.yaml"]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def many_photos(workdir, count, size=(1024, 768)):
+    """``count`` images (a few distinct ones, copied: the run's length is what matters)."""
+    seeds = [photo(workdir / "seeds" / f"{i}.jpg", size, seed=i) for i in range(4)]
+    for i in range(count):
+        shutil.copy(seeds[i % 4], workdir / "photos" / f"img_{i:03d}.jpg")
+    shutil.rmtree(workdir / "seeds")
+    return sorted((workdir / "photos").iterdir())
+
+
+def uninterrupted(workdir, srcs):
+    """What an uninterrupted run makes: the transform, image by image."""
+    for src in srcs:
+        resize_image(src, workdir / "reference" / src.name, ResizeSpec())
+    return digests(workdir / "reference")
+
+
+def start(cmd, workdir):
+    """Start ``cmd`` in its own process group (like a shell job), logging to files."""
+    log = open(workdir / "run.log", "w")  # noqa: SIM115 - closed by the caller's wait
+    return subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=log, start_new_session=True)
+
+
+def wait_for_outputs(folder, count, proc, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if folder.is_dir() and sum(1 for p in folder.glob("img_*.jpg")) >= count:
+            return
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        time.sleep(0.005)
+    raise AssertionError(f"no {count} outputs in {timeout} s")
+
+
+def temp_files(folder):
+    return sorted(p.name for p in folder.rglob("*.tmp"))
+
+
+def test_snakemake_killed_mid_run_then_rerun_incomplete_gives_the_same_bytes(workdir):
+    srcs = many_photos(workdir, 40)
+    cmd = [*SNAKEMAKE, "--directory", str(workdir), "--cores", "2"]
+    proc = start([*cmd, "--config", "images_per_job=1"], workdir)
+    wait_for_outputs(workdir / "results", 6, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    made = sorted((workdir / "results").glob("img_*.jpg"))
+    assert 6 <= len(made) < 40
+    assert_decodable(workdir / "results")  # whatever is visible is whole
+    # A killed Snakemake leaves its lock behind: --unlock, then redo what was incomplete.
+    run_snakemake(workdir, "--unlock")
+    run_snakemake(workdir, "--rerun-incomplete", "--config", "images_per_job=1")
+    assert digests(workdir / "results") == uninterrupted(workdir, srcs)
+    assert temp_files(workdir / "results") == []
+
+
+def test_pool_killed_mid_run_then_resume_gives_the_same_bytes(workdir):
+    srcs = many_photos(workdir, 60)
+    proc = start([*POOL, "--chunksize", "2"], workdir)
+    wait_for_outputs(workdir / "results", 6, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert_decodable(workdir / "results")
+    kept = {p.name: p.stat().st_mtime_ns for p in (workdir / "results").glob("img_*.jpg")}
+    assert 6 <= len(kept) < 60
+    out = run_pool(workdir, "--resume")
+    assert f"{len(kept)} already complete" in out.stderr
+    assert digests(workdir / "results") == uninterrupted(workdir, srcs)
+    after = {name: (workdir / "results" / name).stat().st_mtime_ns for name in kept}
+    assert after == kept  # finished outputs were kept, not redone
+    assert temp_files(workdir / "results") == []
+
+
+def test_resume_redoes_outputs_older_than_their_input(workdir):
+    srcs = many_photos(workdir, 3)
+    run_pool(workdir)
+    os.utime(srcs[1], ns=(time.time_ns() + 10**9,) * 2)  # the input changed after the run
+    (workdir / "results" / ".img_002.jpg.999-1.tmp").write_bytes(b"half an image")
+    out = run_pool(workdir, "--resume")
+    assert "1 images resized" in out.stderr and "2 already complete" in out.stderr
+    assert temp_files(workdir / "results") == []
+
+
+def test_pool_worker_that_dies_is_reported_with_its_image(workdir):
+    srcs = many_photos(workdir, 30)
+    env = {**os.environ, "IMAGEPREP_TEST_CRASH_ON": "img_017.jpg"}
+    proc = run_pool(workdir, "--chunksize", "1", check=False, env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: a worker process died while resizing photos/img_017.jpg; finished outputs are kept"
+    )
+    assert "Traceback" not in proc.stderr
+    assert not (workdir / "results" / "img_017.jpg").exists()
+    assert_decodable(workdir / "results")
+    reference = uninterrupted(workdir, srcs)
+    made = digests(workdir / "results")
+    assert made and all(made[name] == reference[name] for name in made)
+
+
+def test_ctrl_c_stops_the_pool_promptly_without_tracebacks(workdir):
+    many_photos(workdir, 400)
+    proc = start([*POOL, "--chunksize", "4"], workdir)
+    wait_for_outputs(workdir / "results", 2, proc)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    t0 = time.monotonic()
+    proc.wait(timeout=30)
+    assert time.monotonic() - t0 < 5
+    log = (workdir / "run.log").read_text()
+    assert proc.returncode == 130, log
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log
+    assert log.strip().splitlines()[-1].startswith("interrupted: finished outputs are kept")
+    made = list((workdir / "results").glob("img_*.jpg"))
+    assert len(made) < 400 and temp_files(workdir / "results") == []
+    assert_decodable(workdir / "results")
+
+
+@pytest.mark.parametrize("size", [(1, 1)])
+def test_all_outputs_are_images_even_tiny_ones(workdir, size):
+    # Guard for assert_decodable itself: a truncated file must not pass it.
+    photo(workdir / "results" / "ok.jpg", (64, 48))
+    assert_decodable(workdir / "results")
+    data = (workdir / "results" / "ok.jpg").read_bytes()
+    (workdir / "results" / "cut.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(OSError):
+        assert_decodable(workdir / "results")
+    assert Image.open(workdir / "results" / "ok.jpg").size == (64, 48)
