@@ -1,8 +1,10 @@
 """The one transform, on real image files: geometry, orientation, modes, formats, errors."""
 
+import contextlib
 import hashlib
 import os
 import pickle
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -275,3 +277,25 @@ def test_command_line_entry_point_logs_each_image(tmp_path):
     assert "bad.jpg: not an image" in logs[2].read_text() and not outs[2].exists()
     with pytest.raises(SystemExit):
         resize_main([*args, "--outputs", str(outs[0])])  # counts differ
+
+
+def test_readers_never_see_a_partial_output(tmp_path):
+    """Watch the output path while a slow (large PNG) encode runs: whenever the file exists,
+    it has its final size, because it appears by rename."""
+    src = photo(tmp_path / "a.png", (400, 300))
+    dst = tmp_path / "out.png"
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            with contextlib.suppress(FileNotFoundError):
+                seen.add(dst.stat().st_size)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        resize_image(src, dst, spec(size=(3000, 2200), format="png"))
+    finally:
+        done.set()
+        watcher.join()
+    assert seen <= {dst.stat().st_size} and dst.stat().st_size > 1_000_000
