@@ -66,7 +66,7 @@ def unplannable(plan):
             found[out] = (
                 src,
                 "name contains {...}, which Snakemake reads as a wildcard; "
-                "rename the file (the pool engine takes it as it is)",
+                "rename the file (workflow/scripts/pool.py takes it as it is)",
             )
         elif os.path.islink(src) and not os.path.exists(src):
             found[out] = (src, f"broken symlink (to {os.readlink(src)})")
