@@ -1,6 +1,8 @@
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,13 +13,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_snakemake(
-    workdir: Path, *args: str, check: bool = True, prefix: Sequence[str] = ()
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    prefix: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """The real snakemake CLI on the repo's Snakefile, run in ``workdir`` (after ``prefix``,
     a command that runs it, such as ``unshare -U``)."""
     cmd = [*prefix, sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
     cmd += ["--directory", str(workdir), "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=os.environ)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env or os.environ)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
@@ -59,3 +65,51 @@ def unprivileged() -> list[str]:
     if subprocess.run(["unshare", "-U", "true"], capture_output=True).returncode != 0:
         pytest.skip("running as root, and `unshare -U` (to drop root's file access) fails here")
     return ["unshare", "-U"]
+
+
+CLUSTER = REPO / "tests" / "cluster"
+
+
+def _slurm_answers(env: dict[str, str]) -> bool:
+    probe = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True,
+                           env=env, timeout=30)  # fmt: skip
+    return probe.returncode == 0 and probe.stdout.strip() in ("idle", "mix", "alloc")
+
+
+def _no_cluster(reason: str) -> None:
+    """Skip the SLURM tests, or fail them where a cluster is promised (CI sets
+    IMAGEPREP_REQUIRE_SLURM=1 after tests/cluster/up.sh)."""
+    if os.environ.get("IMAGEPREP_REQUIRE_SLURM") == "1":
+        pytest.fail(f"IMAGEPREP_REQUIRE_SLURM=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """Environment for commands that talk to a real SLURM cluster: the one .ci/run started
+    (SLURM_CONF and PATH point at it), or a private one started here with
+    tests/cluster/up.sh when this machine can (root, Debian's slurm packages installed)."""
+    if shutil.which("sbatch") is None:
+        _no_cluster("sbatch is not on the PATH (tests/cluster/install.sh installs SLURM)")
+    try:
+        import snakemake_executor_plugin_slurm  # noqa: F401
+    except ImportError:
+        _no_cluster("snakemake-executor-plugin-slurm is missing (requirements-cluster.txt)")
+    env = dict(os.environ)
+    if env.get("SLURM_CONF") and _slurm_answers(env):
+        yield env
+        return
+    if os.geteuid() != 0 or shutil.which("slurmctld") is None:
+        _no_cluster("no SLURM cluster answers, and this machine cannot start one (needs root)")
+    # Not under pytest's tmp folder: that is private to root, and munged runs as munge.
+    state = Path(tempfile.mkdtemp(prefix="imageprep-slurm-"))
+    up = subprocess.run([str(CLUSTER / "up.sh"), str(state)], capture_output=True, text=True)
+    if up.returncode != 0:
+        subprocess.run([str(CLUSTER / "down.sh"), str(state)], capture_output=True)
+        _no_cluster(f"tests/cluster/up.sh failed:\n{up.stderr[-2000:]}")
+    env["SLURM_CONF"] = str(state / "slurm.conf")
+    env["PATH"] = f"{state / 'bin'}:{env['PATH']}"
+    try:
+        yield env
+    finally:
+        subprocess.run([str(CLUSTER / "down.sh"), str(state), "--purge"], capture_output=True)

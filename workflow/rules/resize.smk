@@ -7,6 +7,9 @@
 # images; every image still has its own declared output and log, but a rerun redoes its
 # whole shard. Shards are chosen by a hash of the path, so adding an image touches one shard.
 #
+# Group "resize" is ignored locally; on a cluster, --group-components resize=N (the SLURM
+# profile) submits N per-image jobs as one job. Each shard is one submission of its own.
+#
 # on_error: fail (default): each job declares its images; a bad one fails the job.
 # on_error: skip: each job declares one outcome record per image (failures.py) and writes the
 # images beside them; rule failed_manifest collects the failures into failed.tsv.
@@ -25,6 +28,8 @@ if IMAGES_PER_JOB == 1:
             "benchmarks/resize/{image}.tsv"
         conda:
             "../envs/imageprep.yaml"
+        group:
+            "resize"
         threads: 1
         params:
             spec=lambda wildcards: SPEC.for_output(wildcards.image).to_json(),

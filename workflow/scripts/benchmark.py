@@ -552,7 +552,7 @@ def build_plan(
     bench = {**config["benchmark"], **{k: v for k, v in overrides.items() if v is not None}}
     cores = len(os.sched_getaffinity(0))
     max_workers = bench["max_workers"] or cores
-    names = [e for e in bench["engines"] if e != "pyvips" or eng.pyvips_available()]
+    names = [e for e in bench["engines"] if eng.available(e)]
     relpaths = find_images(input_dir, config["extensions"])
     if not relpaths:
         raise SystemExit(f"error: no images under {input_dir}")

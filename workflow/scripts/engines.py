@@ -5,6 +5,7 @@ with the same spec on the same (src, dst) pairs, so their outputs must be byte-i
 """
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -86,12 +87,16 @@ class SnakemakeVariant:
 
     images_per_job: int | None  # None: as configured (automatic by default)
     workflow_profile: bool  # profiles/default (the shipped runtime settings) or none
+    profile: str | None = None  # a profile under profiles/ on top, e.g. "slurm"
 
     def args(self) -> list[str]:
-        return [] if self.workflow_profile else ["--workflow-profile", "none"]
+        args = [] if self.workflow_profile else ["--workflow-profile", "none"]
+        return args + (["--profile", str(REPO / "profiles" / self.profile)] if self.profile else [])
 
     def describe(self) -> str:
         profile = "profiles/default" if self.workflow_profile else "no profile (defaults)"
+        if self.profile:
+            profile += f" + profiles/{self.profile}"
         per_job = {None: "images_per_job as configured", 1: "one job per image"}.get(
             self.images_per_job, f"images_per_job={self.images_per_job}"
         )
@@ -102,6 +107,7 @@ SNAKEMAKE_VARIANTS = {
     "snakemake": SnakemakeVariant(None, True),
     "snakemake-per-image": SnakemakeVariant(1, True),
     "snakemake-defaults": SnakemakeVariant(1, False),
+    "snakemake-slurm": SnakemakeVariant(None, True, "slurm"),
 }
 
 
@@ -148,6 +154,27 @@ def snakemake_engine(name: str) -> "Engine":
 
     engine.__doc__ = f"snakemake --cores N: {variant.describe()}"
     return engine
+
+
+def slurm_available() -> bool:
+    """Whether jobs can be submitted to SLURM from here: sbatch on the PATH, the plugin
+    installed, and a controller that answers."""
+    if shutil.which("sbatch") is None:
+        return False
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return False
+    try:
+        probe = subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def available(engine: str) -> bool:
+    """Engines that need something optional run only where it is there."""
+    return {"pyvips": pyvips_available, "snakemake-slurm": slurm_available}.get(
+        engine, lambda: True
+    )()
 
 
 def pyvips_available() -> bool:
