@@ -442,14 +442,16 @@ def target_lines(summary: list[dict[str, Any]]) -> list[str]:
     if smk and pool:
         ratio = smk["wall_s"] / pool["wall_s"]
         lines.append(
-            f"- snakemake N={top} wall / process-pool N={top} wall: {ratio:.2f}× (target ≤ 1.10×)"
+            f"- snakemake N={top} wall / process-pool N={top} wall: {ratio:.2f}× "
+            "(target on seed: ≤ 1.10×)"
         )
         lines += floor_lines(smk, pool)
     if seq and vips:
         ratio = vips["wall_s"] / seq["wall_s"]
         lines.append(
-            f"- single-core throughput, our loop vs pyvips N=1: {ratio:.2f}× (target ≥ 1.0×), "
-            f"our SSIM vs full decode ≥ {_fmt(seq.get('ssim'), '.4f')} (target ≥ 0.99)"
+            f"- single-core throughput, our loop vs pyvips N=1: {ratio:.2f}× (target on "
+            f"camera: ≥ 1.0×), our SSIM vs full decode ≥ {_fmt(seq.get('ssim'), '.4f')} "
+            "(target ≥ 0.99)"
         )
     ours = [s for (e, _), s in by.items() if e not in eng.OUTSIDE_REFERENCE]
     if article and ours:
@@ -457,7 +459,7 @@ def target_lines(summary: list[dict[str, Any]]) -> list[str]:
         ratio = article["wall_s"] / best["wall_s"]
         lines.append(
             f"- fastest of ours ({best['engine']} N={best['workers']}) vs article-loop: "
-            f"{ratio:.2f}× faster (target ≥ 3×)"
+            f"{ratio:.2f}× faster (target on camera: ≥ 3×)"
         )
     workers = [s["child_rss_mb"] for (e, _), s in by.items() if e == "process-pool"]
     if any(workers):
@@ -470,16 +472,16 @@ def target_lines(summary: list[dict[str, Any]]) -> list[str]:
 
 def floor_lines(smk: dict[str, Any], pool: dict[str, Any]) -> list[str]:
     """What Snakemake costs before its first job, against the budget the 1.10× target leaves:
-    when the fixed start alone exceeds it, no rule design can meet the target on this run."""
+    when that alone exceeds it, no rule design can meet the target on this run."""
     if smk.get("start_s") is None or smk.get("dag_s") is None:
         return []
     budget = 0.10 * pool["wall_s"]
     after_start = (smk["wall_s"] - smk["dag_s"]) / pool["wall_s"]
-    verdict = "exceeds" if smk["start_s"] > budget else "fits in"
+    verdict = "exceeds" if smk["dag_s"] > budget else "fits in"
     return [
-        f"  - the target leaves {budget:.2f} s for all of Snakemake's overhead; its fixed start "
-        f"alone ({smk['start_s']:.2f} s for `snakemake --version`: Python + import) {verdict} "
-        f"it; parse, discovery and DAG bring it to {smk['dag_s']:.2f} s before the first job",
+        f"  - the target leaves {budget:.2f} s for all of Snakemake's overhead; the time before "
+        f"its first job ({smk['dag_s']:.2f} s: a dry run, i.e. Python and Snakemake's import, "
+        f"{smk['start_s']:.2f} s of it, then parsing, discovery and the DAG) {verdict} it",
         f"  - from its first job on, snakemake takes {after_start:.2f}× the process-pool wall",
     ]
 
