@@ -26,10 +26,10 @@ if IMAGES_PER_JOB == 1:
             "logs/resize/{image}.log",
         benchmark:
             "benchmarks/resize/{image}.tsv"
-        conda:
-            "../envs/imageprep.yaml"
         group:
             "resize"
+        conda:
+            "../envs/imageprep.yaml"
         threads: 1
         params:
             spec=lambda wildcards: SPEC.for_output(wildcards.image).to_json(),
