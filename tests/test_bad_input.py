@@ -145,7 +145,7 @@ def test_nothing_is_written_outside_output_logs_and_benchmarks(mixed, workdir):
     assert added and all(
         p.split("/")[0] in {"results", "pooled", "logs", "benchmarks"} for p in added
     ), sorted(added)
-    assert not [p for p in added if p.endswith(".tmp")]
+    assert not [p for p in added if p.endswith((".part", ".tmp"))]
 
 
 @pytest.mark.parametrize(
@@ -191,3 +191,16 @@ def test_unreadable_file_in_both_paths(workdir, unprivileged):
         ("photos/locked.jpg", "Permission denied")
     ]
     assert Image.open(workdir / "pooled" / "good.jpg").size == (600, 600)
+
+
+def test_pool_fail_mode_stops_soon_after_the_bad_image(workdir):
+    seed = photo(workdir / "seed.jpg", (640, 480))
+    for i in range(1, 40):
+        (workdir / "photos" / f"img_{i:03d}.jpg").write_bytes(seed.read_bytes())
+    (workdir / "photos" / "img_000.jpg").write_bytes(b"")  # first image of the first task
+    proc = run_pool(workdir, "--chunksize", "20", check=False)
+    assert proc.returncode == 1 and "img_000.jpg: empty file" in proc.stderr
+    # Every worker stops after its current image, not at the end of its task of 20.
+    assert len(list((workdir / "results").glob("*.jpg"))) < 10
+    proc = run_pool(workdir, "--chunksize", "-1", check=False)
+    assert proc.returncode == 2 and "must be 0 or more" in proc.stderr

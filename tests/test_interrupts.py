@@ -55,7 +55,7 @@ def wait_for_outputs(folder, count, proc, timeout=120):
 
 
 def temp_files(folder):
-    return sorted(p.name for p in folder.rglob("*.tmp"))
+    return sorted(p.name for p in folder.rglob("*.part"))
 
 
 def test_snakemake_killed_mid_run_then_rerun_incomplete_gives_the_same_bytes(workdir):
@@ -96,7 +96,7 @@ def test_resume_redoes_outputs_older_than_their_input(workdir):
     srcs = many_photos(workdir, 3)
     run_pool(workdir)
     os.utime(srcs[1], ns=(time.time_ns() + 10**9,) * 2)  # the input changed after the run
-    (workdir / "results" / ".img_002.jpg.999-1.tmp").write_bytes(b"half an image")
+    (workdir / "results" / ".img_002.jpg.part").write_bytes(b"half an image")
     out = run_pool(workdir, "--resume")
     assert "1 images resized" in out.stderr and "2 already complete" in out.stderr
     assert temp_files(workdir / "results") == []

@@ -202,15 +202,22 @@ def test_every_bad_input_gets_its_reason_and_no_output(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_stale_temp_of_a_killed_writer_is_removed_but_not_a_neighbours(tmp_path):
+def test_part_file_of_a_killed_writer_is_replaced_but_not_a_neighbours(tmp_path):
     src = photo(tmp_path / "a.jpg")
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".a.jpg.123-456.tmp").write_bytes(b"half")
-    (out / ".a.jpg.x.jpg.123-456.tmp").write_bytes(b"another output's")
+    (out / ".a.jpg.part").write_bytes(b"half")  # what a killed writer leaves
+    (out / ".a.jpg.x.jpg.part").write_bytes(b"another output's")
     resize_image(src, out / "a.jpg", spec())
-    assert sorted(p.name for p in out.iterdir()) == [".a.jpg.x.jpg.123-456.tmp", "a.jpg"]
+    assert sorted(p.name for p in out.iterdir()) == [".a.jpg.x.jpg.part", "a.jpg"]
     assert remove_stale_temps(tmp_path) == 1 and sorted(os.listdir(out)) == ["a.jpg"]
+
+
+def test_names_at_the_length_limit_still_write_atomically(tmp_path):
+    name = "ü" * 125 + ".jpg"  # 254 bytes: the longest name most filesystems allow
+    out = tmp_path / "out" / name
+    resize_image(photo(tmp_path / "a.jpg"), out, spec())
+    assert Image.open(out).size == (120, 80) and os.listdir(out.parent) == [name]
 
 
 @pytest.mark.parametrize(

@@ -50,11 +50,12 @@ def test_slurm_run_gives_the_local_bytes_in_few_submissions(
 ):
     proc = on_slurm(photos, slurm, "--config", f"images_per_job={images_per_job}")
     assert len(submissions(proc)) == expected_submissions, proc.stderr[-3000:]
+    for name in NAMES:  # the logs the jobs on the cluster wrote
+        log = (photos / "logs" / "resize" / f"{name}.log").read_text()
+        assert log.endswith(f"-> results/{name} 600x600\n"), log
     run_snakemake(photos, "--config", f"images_per_job={images_per_job}", "output_dir=local")
     assert sorted(digests(photos / "results")) == sorted(NAMES)
     assert digests(photos / "results") == digests(photos / "local")
-    for name in NAMES:
-        assert (photos / "logs" / "resize" / f"{name}.log").read_text().endswith("600x600\n")
 
 
 def test_group_components_sets_the_batch_size(photos, slurm):

@@ -100,7 +100,7 @@ if UNPLANNABLE and not SKIP:
     )
 for out in UNPLANNABLE:
     del PLAN[out]
-if SKIP:
+if SKIP and workflow.is_main_process:  # not in the jobs' own Snakemake (cluster nodes)
     forget_stale_records(PLAN)
 FAILED_MANIFEST = f"{OUTPUT_DIR}/{FAILED_TSV}"
 

@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from resize import write_atomically
+
 FAILED_TSV = "failed.tsv"
 RECORD_DIR = ".imageprep"  # inside output_dir: per-image records of skip mode
 HEADER = ("path", "reason")
@@ -33,11 +35,7 @@ def _uncell(text: str) -> str:
 
 
 def _write_atomically(path: str | os.PathLike, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomically(path, lambda fh: fh.write(text.encode()))
 
 
 def write_record(path: str | os.PathLike, src: str, reason: str | None) -> None:

@@ -70,9 +70,10 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _resize_chunk(
-    chunk: Sequence[tuple[int, str, str]], spec: ResizeSpec
+    chunk: Sequence[tuple[int, str, str]], spec: ResizeSpec, on_error: str
 ) -> list[tuple[int, str | None]]:
-    """Resize a few images in a worker; (index, failure reason or None) for each one done."""
+    """Resize a few images in a worker; (index, failure reason or None) for each one done.
+    In fail mode the first failure stops every worker after its current image."""
     crash_on = os.environ.get(CRASH_HOOK)
     results = []
     for index, src, dst in chunk:
@@ -81,9 +82,16 @@ def _resize_chunk(
         _slots[_slot] = index
         if crash_on and Path(src).name == crash_on:
             os.kill(os.getpid(), signal.SIGKILL)
-        _, error = try_resize(src, dst, spec)
+        try:
+            _, error = try_resize(src, dst, spec)
+            reason = error.reason if error else None
+        except Exception as exc:  # not the input's fault (full disk, unwritable folder...)
+            reason = f"{type(exc).__name__}: {exc}"
         _slots[_slot] = IDLE
-        results.append((index, error.reason if error else None))
+        results.append((index, reason))
+        if reason and on_error == "fail":
+            _stop.value = 1
+            break
     return results
 
 
@@ -116,7 +124,7 @@ def run_pool(
     stop = mp.Value("b", 0, lock=False)
     initargs = (slots, mp.Value("i", 0), stop)
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
-        futures = [pool.submit(_resize_chunk, chunk, spec) for chunk in chunks]
+        futures = [pool.submit(_resize_chunk, chunk, spec, on_error) for chunk in chunks]
         try:
             for future in as_completed(futures):
                 for index, reason in future.result():
@@ -142,8 +150,9 @@ def run_pool(
 
 def plan_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
     """(input, output) paths of every image, exactly as the Snakefile plans them."""
-    input_dir, output_dir = config["input_dir"], config["output_dir"]
-    if os.path.normpath(input_dir) == DEMO_DIR and not Path(input_dir).is_dir():
+    input_dir = os.path.normpath(config["input_dir"])  # as the Snakefile names them
+    output_dir = os.path.normpath(config["output_dir"])
+    if input_dir == DEMO_DIR and not Path(input_dir).is_dir():
         from synthetic import demo_manifest, write_demo_set
 
         items = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
@@ -160,14 +169,21 @@ def plan_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
     return [(f"{input_dir}/{src}", f"{output_dir}/{out}") for out, src in plan.items()]
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--configfile", default=str(REPO / "config" / "config.yaml"))
     p.add_argument("--input-dir", help="overrides input_dir of the config")
     p.add_argument("--output-dir", help="overrides output_dir of the config")
     p.add_argument("--on-error", choices=["fail", "skip"], help="overrides on_error")
-    p.add_argument("--workers", type=int, default=0, help="worker processes (0: all cores)")
-    p.add_argument("--chunksize", type=int, default=0, help="images per task (0: automatic)")
+    p.add_argument("--workers", type=_count, default=0, help="worker processes (0: all cores)")
+    p.add_argument("--chunksize", type=_count, default=0, help="images per task (0: automatic)")
     p.add_argument("--resume", action="store_true", help="keep complete, up-to-date outputs")
     return p.parse_args(argv)
 
@@ -198,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = args.workers or len(os.sched_getaffinity(0))
     try:
         outcome = run_pool(todo, spec, workers, config["on_error"], args.chunksize)
-    except PoolError as exc:
+    except (PoolError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -6,18 +6,17 @@ Run as ``python resize.py --spec JSON --inputs SRC... --outputs DST... [--logs L
 """
 
 import contextlib
-import glob
+import hashlib
 import json
 import math
 import os
 import re
 import sys
-import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image, ImageColor, UnidentifiedImageError
 
@@ -224,39 +223,48 @@ def _colour_family(mode: str) -> str:
     return {"L": "grey", "LA": "grey", "I": "grey", "I;16": "grey", "CMYK": "cmyk"}.get(mode, "rgb")
 
 
-# Name of the temp file an output is written to before its rename: ".NAME.PID-THREAD.tmp".
-_TEMP_NAME = re.compile(r"^\..+\.\d+-\d+\.tmp$")
+# An output is written to ".NAME.part" next to it, then renamed into place. One output has
+# one writer at a time, so the name needs no pid: a part file left by a killed writer is
+# simply overwritten when that output is written again.
+PART_SUFFIX = ".part"
+_PART_NAME = re.compile(r"^\..+\.part$")
+NAME_MAX = 255
 
 
-def _temp_path(dst: Path) -> Path:
-    return dst.parent / f".{dst.name}.{os.getpid()}-{threading.get_ident()}.tmp"
+def part_path(dst: str | os.PathLike) -> Path:
+    """Where ``dst`` is written before its rename (a hashed name if NAME.part is too long)."""
+    dst = Path(dst)
+    name = f".{dst.name}{PART_SUFFIX}"
+    if len(name.encode()) > NAME_MAX:
+        name = f".{hashlib.sha1(dst.name.encode()).hexdigest()}{PART_SUFFIX}"
+    return dst.parent / name
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> int:
-    """Delete temp files left under ``folder`` by writers that were killed; they are never
+    """Delete part files left under ``folder`` by writers that were killed; they are never
     outputs (and never inputs: discovery skips hidden files). Returns how many."""
-    stale = [p for p in Path(folder).rglob(".*.tmp") if _TEMP_NAME.match(p.name)]
+    stale = [p for p in Path(folder).rglob(f".*{PART_SUFFIX}") if _PART_NAME.match(p.name)]
     for path in stale:
         path.unlink(missing_ok=True)
     return len(stale)
 
 
-def _save_atomically(im: Image.Image, dst: Path, fmt: str, **params: Any) -> None:
-    """Write next to dst, then rename, so no reader ever sees a half-written image. A temp
-    file of dst left by a killed run is removed first: one dst has one writer at a time."""
+def write_atomically(dst: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Write through ``write`` to the part file, then rename: no reader ever sees half a file."""
+    dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    own = re.compile(rf"^\.{re.escape(dst.name)}\.\d+-\d+\.tmp$")
-    for stale in dst.parent.glob(f".{glob.escape(dst.name)}.*.tmp"):
-        if own.match(stale.name):  # not ".a.jpg.x.jpg.1-2.tmp", another output's
-            stale.unlink(missing_ok=True)
-    tmp = _temp_path(dst)
+    tmp = part_path(dst)
     try:
         with open(tmp, "wb") as fh:
-            im.save(fh, format=fmt, **params)
+            write(fh)
         os.replace(tmp, dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _save_atomically(im: Image.Image, dst: Path, fmt: str, **params: Any) -> None:
+    write_atomically(dst, lambda fh: im.save(fh, format=fmt, **params))
 
 
 def resize_image(
