@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
+from atomic import remove_stale_temps
+from diagnose import ImageError
 from imagefactory import bad_inputs, photo, quadrants, stored_with_orientation
-from resize import ImageError, ResizeSpec, output_relpath, remove_stale_temps, resize_image
+from resize import ResizeSpec, output_relpath, resize_image
 from resize import main as resize_main
 
 

@@ -13,12 +13,16 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from inputs import (  # noqa: E402
     ConfigError,
+    Found,
     auto_images_per_job,
     check_dirs,
-    find_images,
     plan_outputs,
+    refusal_message,
+    scan_images,
     shard_outputs,
 )
+from atomic import check_writable  # noqa: E402
+from diagnose import OutputError  # noqa: E402
 from failures import FAILED_TSV, merge_records, read_record, record_path  # noqa: E402
 from resize import ResizeSpec  # noqa: E402
 from settings import coerce_numbers, config_errors  # noqa: E402
@@ -37,15 +41,15 @@ DEMO = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
 
 
 def discover_inputs():
-    """Relative paths of the images to process: the demo manifest or a folder scan."""
+    """The images to process (relative paths): the demo manifest or a folder scan."""
     if Path(INPUT_DIR).resolve() == Path(DEMO_DIR).resolve():
-        return sorted(item.name for item in DEMO)
+        return Found(sorted(item.name for item in DEMO))
     if not Path(INPUT_DIR).is_dir():
         raise ConfigError(
             f"input_dir: {INPUT_DIR!r} is not a folder (from {Path.cwd()})"
         )
-    found = find_images(INPUT_DIR, config["extensions"])
-    if not found:
+    found = scan_images(INPUT_DIR, config["extensions"])
+    if not found.images:
         raise ConfigError(
             f"input_dir: no files ending in {', '.join(config['extensions'])} "
             f"under {INPUT_DIR!r}"
@@ -53,23 +57,24 @@ def discover_inputs():
     return found
 
 
-def unplannable(plan):
+def unplannable(plan, refused):
     """Inputs no job can take, found before any job runs: (input path, reason) each.
 
-    Snakemake reads "{name}" in any path as a wildcard and has no escape for it, so such
-    file names cannot be declared; a dangling symlink has nothing to read.
+    ``refused`` are those discovery refuses in both paths (dangling symlinks, FIFOs, line
+    breaks); Snakemake also reads "{name}" in any path as a wildcard and has no escape for
+    it, so such file names cannot be declared here.
     """
     found = {}
     for out, rel in plan.items():
         src = f"{INPUT_DIR}/{rel}"
-        if contains_wildcard(rel) or contains_wildcard(out):
+        if rel in refused:
+            found[out] = (src, refused[rel])
+        elif contains_wildcard(rel) or contains_wildcard(out):
             found[out] = (
                 src,
                 "name contains {...}, which Snakemake reads as a wildcard; "
                 "rename the file (workflow/scripts/pool.py takes it as it is)",
             )
-        elif os.path.islink(src) and not os.path.exists(src):
-            found[out] = (src, f"broken symlink (to {os.readlink(src)})")
     return found
 
 
@@ -86,18 +91,20 @@ def forget_stale_records(plan):
 try:
     SPEC = ResizeSpec.from_config(config)
     check_dirs(INPUT_DIR, OUTPUT_DIR)
-    PLAN = plan_outputs(discover_inputs(), SPEC.format)
+    FOUND = discover_inputs()
+    PLAN = plan_outputs(FOUND.images, SPEC.format)
 except (ConfigError, ValueError) as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None
 
+if workflow.is_main_process:  # once per run, not in every job's own Snakemake
+    try:
+        check_writable(OUTPUT_DIR)
+    except OutputError as exc:
+        raise WorkflowError(str(exc)) from None
 SKIP = config["on_error"] == "skip"
-UNPLANNABLE = unplannable(PLAN)
+UNPLANNABLE = unplannable(PLAN, FOUND.refused)
 if UNPLANNABLE and not SKIP:
-    raise WorkflowError(
-        f"{len(UNPLANNABLE)} input(s) cannot be processed (on_error: skip would process "
-        "the others and list these in failed.tsv):\n  "
-        + "\n  ".join(f"{src}: {reason}" for src, reason in UNPLANNABLE.values())
-    )
+    raise WorkflowError(refusal_message(UNPLANNABLE.values()))
 for out in UNPLANNABLE:
     del PLAN[out]
 if SKIP and workflow.is_main_process:  # not in the jobs' own Snakemake (cluster nodes)

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from resize import write_atomically
+from atomic import write_atomically
 
 FAILED_TSV = "failed.tsv"
 RECORD_DIR = ".imageprep"  # inside output_dir: per-image records of skip mode
@@ -34,14 +34,10 @@ def _uncell(text: str) -> str:
     return "".join(out)
 
 
-def _write_atomically(path: str | os.PathLike, text: str) -> None:
-    write_atomically(path, lambda fh: fh.write(text.encode()))
-
-
 def write_record(path: str | os.PathLike, src: str, reason: str | None) -> None:
     """One image's outcome: ``ok`` or ``failed`` with the reason."""
     status = "failed" if reason else "ok"
-    _write_atomically(path, f"{status}\t{_cell(src)}\t{_cell(reason or '')}\n")
+    write_atomically(path, f"{status}\t{_cell(src)}\t{_cell(reason or '')}\n".encode())
 
 
 def read_record(path: str | os.PathLike) -> tuple[str, str, str]:
@@ -54,7 +50,7 @@ def write_failed_tsv(path: str | os.PathLike, failures: Iterable[tuple[str, str]
     """The manifest: a header, then (path, reason) rows sorted by path; header only if none."""
     rows = sorted(set(failures))
     lines = ["\t".join(HEADER)] + [f"{_cell(src)}\t{_cell(reason)}" for src, reason in rows]
-    _write_atomically(path, "\n".join(lines) + "\n")
+    write_atomically(path, ("\n".join(lines) + "\n").encode())
 
 
 def read_failed_tsv(path: str | os.PathLike) -> list[tuple[str, str]]:

@@ -5,8 +5,10 @@ import math
 import os
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from diagnose import path_reason
 from resize import output_relpath
 
 
@@ -14,22 +16,67 @@ class ConfigError(ValueError):
     """A config value that cannot work; the message starts with the key."""
 
 
+@dataclass
+class Found:
+    """What discovery found: every matching name, and those no job can take."""
+
+    images: list[str] = field(default_factory=list)  # relative to input_dir, POSIX, sorted
+    refused: dict[str, str] = field(default_factory=dict)  # image -> reason, before any job
+
+
+LINE_BREAK_REASON = "name contains a line break, which Snakemake cannot track; rename the file"
+
+
+def scan_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> Found:
+    """Image paths under ``input_dir`` (see :func:`find_images`), and the ones refused up front
+    by both paths alike: dangling symlinks, FIFOs, devices and sockets (reading them would
+    fail or block), and names with a line break.
+
+    The file type comes from the directory listing (no stat per image); only symlinks and
+    entries that are not regular files cost a stat.
+    """
+    wanted = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+    found = Found()
+    folders = [(Path(input_dir), "")]
+    while folders:
+        folder, prefix = folders.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                rel = prefix + entry.name
+                if entry.is_dir():
+                    if not entry.is_symlink():  # as os.walk: linked folders are not followed
+                        folders.append((Path(entry.path), rel + "/"))
+                    continue
+                if not entry.name.lower().endswith(wanted):
+                    continue
+                found.images.append(rel)
+                reason = None if entry.is_file() else path_reason(entry.path)
+                if "\n" in rel or "\r" in rel:
+                    reason = LINE_BREAK_REASON
+                if reason:
+                    found.refused[rel] = reason
+    found.images.sort()
+    return found
+
+
 def find_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> list[str]:
     """Image paths under ``input_dir``, relative to it, POSIX-style, sorted.
 
     Extensions match case-insensitively; hidden files and folders (``.name``) are skipped,
-    which also keeps half-written ``.tmp`` outputs of an interrupted run out.
+    which also keeps the ``.NAME.part`` files of an interrupted run out.
     """
-    wanted = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
-    root = Path(input_dir)
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        rel = Path(folder).relative_to(root)
-        for name in files:
-            if not name.startswith(".") and name.lower().endswith(wanted):
-                found.append((rel / name).as_posix())
-    return sorted(found)
+    return scan_images(input_dir, extensions).images
+
+
+def refusal_message(refused: Iterable[tuple[str, str]]) -> str:
+    """The one message both paths give when on_error: fail meets inputs no job can take."""
+    rows = sorted(refused)
+    return (
+        f"{len(rows)} input(s) cannot be processed (on_error: skip would process the others "
+        "and list these in failed.tsv):\n  " + "\n  ".join(f"{src}: {why}" for src, why in rows)
+    )
 
 
 def plan_outputs(relpaths: Iterable[str], fmt: str) -> dict[str, str]:

@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from atomic import check_writable, remove_stale_temps
+from diagnose import OutputError
 from engines import auto_chunksize
 from failures import FAILED_TSV, write_failed_tsv
-from inputs import check_dirs, find_images, plan_outputs
-from resize import ResizeSpec, remove_stale_temps, try_resize
+from inputs import check_dirs, plan_outputs, refusal_message, scan_images
+from resize import ResizeSpec, try_resize
 from settings import load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,9 +73,10 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def _resize_chunk(
     chunk: Sequence[tuple[int, str, str]], spec: ResizeSpec, on_error: str
-) -> list[tuple[int, str | None]]:
-    """Resize a few images in a worker; (index, failure reason or None) for each one done.
-    In fail mode the first failure stops every worker after its current image."""
+) -> list[tuple[int, str | None, str | None]]:
+    """Resize a few images in a worker; (index, the image's failure reason, a failure that
+    ends the run) for each one done. A bad image in fail mode, or a failure of the
+    environment in any mode, stops every worker after its current image."""
     crash_on = os.environ.get(CRASH_HOOK)
     results = []
     for index, src, dst in chunk:
@@ -82,14 +85,17 @@ def _resize_chunk(
         _slots[_slot] = index
         if crash_on and Path(src).name == crash_on:
             os.kill(os.getpid(), signal.SIGKILL)
+        reason = fatal = None
         try:
-            _, error = try_resize(src, dst, spec)
+            error = try_resize(src, dst, spec).error
             reason = error.reason if error else None
-        except Exception as exc:  # not the input's fault (full disk, unwritable folder...)
-            reason = f"{type(exc).__name__}: {exc}"
+        except OutputError as exc:  # full disk, read-only folder: not the image's fault
+            fatal = str(exc)
+        except Exception as exc:  # a bug of ours: say so in one line, for every mode
+            fatal = f"{src}: unexpected {type(exc).__name__} ({exc}); please report this bug"
         _slots[_slot] = IDLE
-        results.append((index, reason))
-        if reason and on_error == "fail":
+        results.append((index, reason, fatal))
+        if fatal or (reason and on_error == "fail"):
             _stop.value = 1
             break
     return results
@@ -127,7 +133,9 @@ def run_pool(
         futures = [pool.submit(_resize_chunk, chunk, spec, on_error) for chunk in chunks]
         try:
             for future in as_completed(futures):
-                for index, reason in future.result():
+                for index, reason, fatal in future.result():
+                    if fatal:
+                        raise PoolError(f"{fatal}; finished outputs are kept")
                     outcome.done += 1
                     if reason is None:
                         continue
@@ -148,8 +156,9 @@ def run_pool(
     return outcome
 
 
-def plan_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """(input, output) paths of every image, exactly as the Snakefile plans them."""
+def plan_pairs(config: dict[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(input, output) paths of every image, exactly as the Snakefile plans them, and the
+    (input, reason) of those refused before any work, as the Snakefile refuses them."""
     input_dir = os.path.normpath(config["input_dir"])  # as the Snakefile names them
     output_dir = os.path.normpath(config["output_dir"])
     if input_dir == DEMO_DIR and not Path(input_dir).is_dir():
@@ -160,13 +169,19 @@ def plan_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
     if not Path(input_dir).is_dir():
         raise PoolError(f"input_dir: {input_dir!r} is not a folder (from {Path.cwd()})")
     check_dirs(input_dir, output_dir)
-    found = find_images(input_dir, config["extensions"])
-    if not found:
+    found = scan_images(input_dir, config["extensions"])
+    if not found.images:
         raise PoolError(
             f"input_dir: no files ending in {', '.join(config['extensions'])} under {input_dir!r}"
         )
-    plan = plan_outputs(found, config["format"])
-    return [(f"{input_dir}/{src}", f"{output_dir}/{out}") for out, src in plan.items()]
+    plan = plan_outputs(found.images, config["format"])
+    pairs = [
+        (f"{input_dir}/{src}", f"{output_dir}/{out}")
+        for out, src in plan.items()
+        if src not in found.refused
+    ]
+    refused = [(f"{input_dir}/{src}", reason) for src, reason in found.refused.items()]
+    return pairs, sorted(refused)
 
 
 def _count(text: str) -> int:
@@ -201,12 +216,21 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         config = load_config(args.configfile, overrides)
-        pairs = plan_pairs(config)
+        pairs, refused = plan_pairs(config)
         spec = ResizeSpec.from_config(config)
     except (PoolError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    skip = config["on_error"] == "skip"
+    if refused and not skip:  # as the Snakefile: before any work, every one named
+        print(f"error: {refusal_message(refused)}", file=sys.stderr)
+        return 1
     output_dir = config["output_dir"]
+    try:
+        check_writable(output_dir)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     todo = pairs
     if args.resume:
         remove_stale_temps(output_dir)
@@ -223,13 +247,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    if config["on_error"] == "skip":
-        write_failed_tsv(Path(output_dir) / FAILED_TSV, outcome.failures)
-        for src, reason in outcome.failures:
+    resized = outcome.done - len(outcome.failures)
+    if skip:
+        outcome.failures += refused
+        try:
+            write_failed_tsv(Path(output_dir) / FAILED_TSV, outcome.failures)
+        except OutputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for src, reason in sorted(outcome.failures):
             print(f"skipped: {src}: {reason}", file=sys.stderr)
     kept = len(pairs) - len(todo)
     print(
-        f"{outcome.done - len(outcome.failures)} images resized into {output_dir}"
+        f"{resized} images resized into {output_dir}"
         + (f", {kept} already complete" if kept else "")
         + (f", {len(outcome.failures)} skipped (failed.tsv)" if outcome.failures else ""),
         file=sys.stderr,

@@ -6,19 +6,23 @@ Run as ``python resize.py --spec JSON --inputs SRC... --outputs DST... [--logs L
 """
 
 import contextlib
-import hashlib
+import functools
+import importlib
+import io
 import json
 import math
 import os
-import re
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from PIL import Image, ImageColor, UnidentifiedImageError
+from PIL import Image, ImageColor, ImageFile, UnidentifiedImageError
+
+from atomic import write_atomically
+from diagnose import ImageError, OutputError, input_errors, not_a_file_reason, path_reason
 
 MODES = ("stretch", "fit", "fill", "pad")
 RESAMPLE = {
@@ -30,13 +34,23 @@ RESAMPLE = {
 }
 # Output format -> (Pillow format name, file extension).
 FORMATS = {"jpeg": ("JPEG", ".jpg"), "png": ("PNG", ".png"), "webp": ("WEBP", ".webp")}
+# Extensions imageprep writes -> Pillow format: an output's bytes are always the format its
+# name says. With format: same, other inputs get a new extension (see output_relpath).
+WRITTEN = {
+    **dict.fromkeys((".jpg", ".jpeg", ".jpe", ".jfif"), "JPEG"),
+    **{".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"},
+    **{".bmp": "BMP", ".gif": "GIF"},
+}
+# format: same, for inputs whose format imageprep does not write: an MPO (a camera's JPEG
+# with previews) becomes the JPEG of its primary image; ICO, PPM, TGA... become PNG.
+SAME_FALLBACK = {".mpo": ".jpg"}
 # Image modes each output format can store as they are; others are converted.
 STORABLE = {
     "JPEG": {"L", "RGB", "CMYK"},
     "PNG": {"L", "LA", "RGB", "RGBA", "I;16"},
     "WEBP": {"RGB", "RGBA"},
     "TIFF": {"L", "LA", "RGB", "RGBA", "CMYK", "I;16"},
-    "BMP": {"L", "RGB", "RGBA"},
+    "BMP": {"L", "RGB"},  # Pillow writes RGBA BMPs that readers (Pillow too) open as RGB
     "GIF": {"L", "RGB", "RGBA"},
 }
 LOSSY = {"JPEG", "WEBP"}
@@ -53,19 +67,14 @@ ORIENTATION_TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 EXIF_ORIENTATION_TAG = 0x0112
+# Formats whose orientation tag Pillow applies itself while loading (TiffImagePlugin).
+SELF_ORIENTING = {"TIFF"}
+# Formats libjpeg decodes, whose draft (DCT-domain downscale) we can use.
+DRAFTABLE = {"JPEG", "MPO"}
 # JPEG decode-time downscale keeps >= DRAFT_GAP decoded pixels per output pixel, so the final
 # filter still reduces what libjpeg decoded; 1.25 keeps SSIM >= 0.99 against a full decode at
 # ~3.5x the speed on 12-MP photos (docs/performance.md has the measurements).
 DRAFT_GAP = 1.25
-
-
-class ImageError(Exception):
-    """A bad input image: the message names the file and the reason."""
-
-    def __init__(self, path: str | os.PathLike, reason: str):
-        super().__init__(f"{os.fspath(path)}: {reason}")
-        self.path = os.fspath(path)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -130,10 +139,85 @@ DEFAULT_SPEC = ResizeSpec()
 
 
 def output_relpath(relpath: str, fmt: str) -> str:
-    """Where an input's output goes, relative to output_dir: same path, new extension."""
-    if fmt == "same":
+    """Where an input's output goes, relative to output_dir: same path, new extension.
+
+    ``format: same`` keeps the name when imageprep writes that format; an input of another
+    format (``.mpo``, ``.ico``, ``.ppm``...) gets the extension of what it is written as.
+    """
+    stem, ext = os.path.splitext(relpath)
+    if fmt != "same":
+        return stem + FORMATS[fmt][1]
+    if ext.lower() in WRITTEN:
         return relpath
-    return os.path.splitext(relpath)[0] + FORMATS[fmt][1]
+    return stem + SAME_FALLBACK.get(ext.lower(), ".png")
+
+
+def output_format(name: str) -> str:
+    """The Pillow format an output named ``name`` is written in (from its extension)."""
+    try:
+        return WRITTEN[os.path.splitext(name)[1].lower()]
+    except KeyError:
+        raise ValueError(f"{name}: imageprep writes only {', '.join(WRITTEN)} files") from None
+
+
+def open_input(src: Path) -> BinaryIO:
+    """Open ``src`` for reading, refusing what is not a regular file (after symlinks): a
+    FIFO or a device would block or never end. O_NONBLOCK makes the open itself safe, and
+    the check is on the opened file, so nothing can swap it in between."""
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ImageError(src, path_reason(src) or exc.strerror or str(exc)) from None
+    reason = not_a_file_reason(os.fstat(fd).st_mode)
+    if reason:
+        os.close(fd)
+        raise ImageError(src, reason)
+    return os.fdopen(fd, "rb")
+
+
+# Extensions of the formats most folders hold -> (Pillow plugin, format): the common case
+# imports one plugin, as Image.open does, and tries that format first.
+_USUAL = {
+    **dict.fromkeys((".jpg", ".jpeg", ".jpe", ".jfif"), ("Jpeg", "JPEG")),
+    **{".png": ("Png", "PNG"), ".gif": ("Gif", "GIF"), ".bmp": ("Bmp", "BMP")},
+    **{".tif": ("Tiff", "TIFF"), ".tiff": ("Tiff", "TIFF"), ".webp": ("WebP", "WEBP")},
+}
+# Pillow's own first guesses when a name says nothing (Image.preinit), tried before the rest.
+_FIRST_PLUGINS = ("PIL.BmpImagePlugin", "PIL.GifImagePlugin", "PIL.JpegImagePlugin",
+                  "PIL.PpmImagePlugin", "PIL.PngImagePlugin")  # fmt: skip
+
+
+def open_image(fh: BinaryIO, name: str) -> Image.Image:
+    """Identify and open an image the same way in every process: the format its extension
+    names first, then every other format in one fixed order.
+
+    Image.open alone tries formats in the order their plugins were imported, which depends
+    on what the process opened before (after a .tga, a valid .ico is read as a bad TGA).
+    """
+    ext = os.path.splitext(name)[1].lower()
+    if ext in _USUAL:
+        plugin, first = _USUAL[ext]
+        importlib.import_module(f"PIL.{plugin}ImagePlugin")
+    else:
+        Image.init()
+        first = Image.registered_extensions().get(ext)
+        first = first if first in Image.OPEN else None  # .mpo: opened by the JPEG plugin
+    if first:
+        with contextlib.suppress(UnidentifiedImageError):
+            return Image.open(fh, formats=[first])
+    return Image.open(fh, formats=_other_formats(first))
+
+
+@functools.cache
+def _other_formats(first: str | None) -> tuple[str, ...]:
+    Image.init()
+
+    def rank(fmt: str) -> tuple[bool, int, str, str]:
+        module = Image.OPEN[fmt][0].__module__
+        usual = module in _FIRST_PLUGINS
+        return not usual, _FIRST_PLUGINS.index(module) if usual else 0, module, fmt
+
+    return tuple(fmt for fmt in sorted(Image.OPEN, key=rank) if fmt != first)
 
 
 def _geometry(
@@ -181,9 +265,14 @@ def _working_mode(im: Image.Image) -> Image.Image:
         has_alpha = mode == "PA" or "transparency" in im.info
         return im.convert("RGBA" if has_alpha else "RGB")
     if mode == "1":
-        return im.convert("L")
+        return im.convert("LA" if "transparency" in im.info else "L")
     if mode.startswith("I;16") or mode in ("I", "F"):
-        return im.convert("I") if mode != "I" else im
+        levels = _levels16(im)
+        if "transparency" not in im.info:
+            return levels
+        # Pillow has no 16-bit grey with alpha: keep the transparency, in 8 bits.
+        grey = levels.point(lambda v: v / 257).convert("L")
+        return Image.merge("LA", (grey, _transparent_value_mask(im)))
     if mode in ("L", "RGB") and "transparency" in im.info:
         return im.convert(mode + "A" if mode == "L" else "RGBA")
     if mode in ("RGBa", "La"):
@@ -191,6 +280,44 @@ def _working_mode(im: Image.Image) -> Image.Image:
     if mode in ("L", "LA", "RGB", "RGBA", "CMYK"):
         return im
     return im.convert("RGB")  # YCbCr, LAB, HSV, ...
+
+
+def _levels16(im: Image.Image) -> Image.Image:
+    """A 16-bit or wider grey image as mode I holding 0..65535 (black..white).
+
+    16-bit images are that already. Integer images whose values fit 0..65535 are read as
+    16-bit levels; others are stretched from their own min..max. Float images (PFM, float
+    TIFF) map 0.0..1.0 to black..white when every value lies in [0, 1], else their own
+    finite min..max; NaN becomes black, +inf white. A constant image outside those
+    ranges is black. (config/README.md documents this for users.)
+    """
+    if im.mode != "F":
+        im = im if im.mode == "I" else im.convert("I")
+        low, high = im.getextrema()
+        if low >= 0 and high <= 65535:
+            return im
+        scale = 65535 / (high - low) if high > low else 0
+        return im.point(lambda v: (v - low) * scale)
+    import numpy as np  # only for float images: resize jobs start without numpy
+
+    values = np.asarray(im, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    if low >= 0 and high <= 1:
+        low, high = 0.0, 1.0
+    values = np.nan_to_num(values, nan=low, posinf=high, neginf=low)
+    scale = 65535 / (high - low) if high > low else 0
+    levels = np.clip(np.rint((values - low) * scale), 0, 65535).astype(np.int32)
+    return Image.fromarray(levels, "I")
+
+
+def _transparent_value_mask(im: Image.Image) -> Image.Image:
+    """Alpha (L) for an image whose tRNS names one transparent grey value: Pillow's own
+    conversion compares 8-bit clipped values, so it misses 16-bit ones."""
+    import numpy as np  # only for 16-bit images with a transparent value
+
+    opaque = np.asarray(im) != im.info["transparency"]
+    return Image.fromarray((opaque * 255).astype(np.uint8), "L")
 
 
 def _to_storable(im: Image.Image, fmt: str, background: str) -> Image.Image:
@@ -223,144 +350,61 @@ def _colour_family(mode: str) -> str:
     return {"L": "grey", "LA": "grey", "I": "grey", "I;16": "grey", "CMYK": "cmyk"}.get(mode, "rgb")
 
 
-# An output is written to ".NAME.part" next to it, then renamed into place. One output has
-# one writer at a time, so the name needs no pid: a part file left by a killed writer is
-# simply overwritten when that output is written again.
-PART_SUFFIX = ".part"
-_PART_NAME = re.compile(r"^\..+\.part$")
-NAME_MAX = 255
-
-
-def part_path(dst: str | os.PathLike) -> Path:
-    """Where ``dst`` is written before its rename (a hashed name if NAME.part is too long)."""
-    dst = Path(dst)
-    name = f".{dst.name}{PART_SUFFIX}"
-    if len(name.encode()) > NAME_MAX:
-        name = f".{hashlib.sha1(dst.name.encode()).hexdigest()}{PART_SUFFIX}"
-    return dst.parent / name
-
-
-def remove_stale_temps(folder: str | os.PathLike) -> int:
-    """Delete part files left under ``folder`` by writers that were killed; they are never
-    outputs (and never inputs: discovery skips hidden files). Returns how many."""
-    stale = [p for p in Path(folder).rglob(f".*{PART_SUFFIX}") if _PART_NAME.match(p.name)]
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return len(stale)
-
-
-def write_atomically(dst: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
-    """Write through ``write`` to the part file, then rename: no reader ever sees half a file."""
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = part_path(dst)
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _save_atomically(im: Image.Image, dst: Path, fmt: str, **params: Any) -> None:
-    write_atomically(dst, lambda fh: im.save(fh, format=fmt, **params))
-
-
 def resize_image(
-    src: str | os.PathLike, dst: str | os.PathLike, spec: ResizeSpec
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    spec: ResizeSpec,
+    notes: list[str] | None = None,
 ) -> tuple[int, int]:
     """Resize one image file to ``dst`` as ``spec`` says; returns the output (width, height).
 
-    Raises :class:`ImageError` naming the file for anything wrong with the input; nothing is
-    written to ``dst`` then.
+    The output format is the one ``dst``'s extension names. Raises :class:`ImageError` naming
+    the file for anything wrong with the input (nothing is written to ``dst`` then), and
+    :class:`OutputError` when ``dst`` cannot be written. Pillow's warnings about the input
+    ("Corrupt EXIF data") are appended to ``notes`` if given, never printed.
     """
     src, dst = Path(src), Path(dst)
+    out_format = output_format(dst.name)
     # Pillow's own guard stays on, at our limit: it refuses images over twice max_pixels
     # while opening them, and _check_pixels the rest before any pixel is decoded.
     Image.MAX_IMAGE_PIXELS = spec.max_pixels
-    with warnings.catch_warnings(), _input_errors(src):
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        im = Image.open(src)
-    with im:
-        return _resize_open(im, src, dst, spec)
-
-
-@contextlib.contextmanager
-def _input_errors(src: Path, fmt: str | None = None) -> Iterator[None]:
-    """Turn what Pillow and the OS raise for a bad input into an ImageError naming it, with
-    the reason a person would give ("truncated JPEG", "not an image (text)")."""
-    try:
-        yield
-    except UnidentifiedImageError:
-        raise ImageError(src, _unidentified_reason(src)) from None
-    except Image.DecompressionBombError as exc:
-        pixels = re.search(r"\((\d+) pixels\)", str(exc))
-        size = f"{int(pixels[1]):,} pixels" if pixels else "image"
-        raise ImageError(
-            src, f"{size} exceeds max_pixels={Image.MAX_IMAGE_PIXELS:,} (decompression bomb?)"
-        ) from None
-    except FileNotFoundError as exc:
-        if src.is_symlink():
-            raise ImageError(src, f"broken symlink (to {os.readlink(src)})") from None
-        raise ImageError(src, exc.strerror or str(exc)) from None
-    except (PermissionError, IsADirectoryError) as exc:
-        raise ImageError(src, exc.strerror or str(exc)) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        kind = fmt or _sniff_format(src)
-        if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
-            raise ImageError(src, f"truncated {kind} ({exc})") from None
-        raise ImageError(src, f"corrupt {kind} ({exc})") from None
-
-
-# Formats people meet in photo folders that Pillow cannot decode: (magic test, name).
-_UNREADABLE_FORMATS = (
-    (lambda head: head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1"), "HEIC"),
-    (lambda head: head.startswith(b"\xff\x0a") or head[4:8] == b"JXL ", "JPEG XL"),
-    (lambda head: head.startswith(b"%PDF"), "PDF"),
-    (lambda head: b"<svg" in head, "SVG"),
-)
-
-
-# Leading bytes of the formats Pillow reads most, to name a file it failed to open.
-_MAGIC = {b"\xff\xd8": "JPEG", b"\x89PNG": "PNG", b"GIF8": "GIF", b"II*\x00": "TIFF",
-          b"MM\x00*": "TIFF", b"BM": "BMP", b"RIFF": "WEBP"}  # fmt: skip
-
-
-def _sniff_format(src: Path) -> str:
-    with contextlib.suppress(OSError), open(src, "rb") as fh:
-        head = fh.read(4)
-        return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), "image")
-    return "image"
-
-
-def _unidentified_reason(src: Path) -> str:
-    """Why Pillow could not even identify ``src``: empty, text, a known unsupported format."""
-    with open(src, "rb") as fh:
-        head = fh.read(512)
-    if not head:
-        return "empty file (0 bytes)"
-    for test, name in _UNREADABLE_FORMATS:
-        if test(head):
-            return f"{name} file: a format Pillow cannot read"
-    if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
-        return "not an image (text file)"
-    return "not an image Pillow can read"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with input_errors(src):
+            fh = open_input(src)
+        with fh:
+            with input_errors(src):
+                im = open_image(fh, src.name)
+            with im, input_errors(src, im.format):
+                out = _transform(im, src, spec, out_format)
+                data = _encode(out, im, out_format, spec)
+    if notes is not None:
+        notes.extend(
+            dict.fromkeys(
+                " ".join(str(w.message).split())
+                for w in caught
+                if issubclass(w.category, UserWarning)
+            )
+        )
+    write_atomically(dst, data)
+    return out.size
 
 
 def _check_pixels(im: Image.Image, src: Path, max_pixels: int) -> None:
+    if im.width == 0 or im.height == 0:
+        if isinstance(im, ImageFile.StubImageFile):
+            im.load()  # a format without a decoder here (HDF5, WMF): that is the reason
+        raise ImageError(src, f"image has no pixels ({im.width}×{im.height})")
     if im.width * im.height > max_pixels:
         raise ImageError(src, f"{im.width:,}×{im.height:,} exceeds max_pixels={max_pixels:,}")
 
 
-def _resize_open(im: Image.Image, src: Path, dst: Path, spec: ResizeSpec) -> tuple[int, int]:
+def _transform(im: Image.Image, src: Path, spec: ResizeSpec, out_format: str) -> Image.Image:
+    """Decode (reduced where the draft allows), orient, resize, pad: the output's pixels."""
     _check_pixels(im, src, spec.max_pixels)
-    in_format = im.format or "PNG"
-    out_format = in_format if spec.format == "same" else FORMATS[spec.format][0]
-    if out_format not in STORABLE:
-        out_format = "PNG"  # e.g. PPM/ICO inputs with format: same keep their name, PNG bytes
-    with _input_errors(src, im.format):
-        orientation = im.getexif().get(EXIF_ORIENTATION_TAG, 1)
+    # TIFF orientation is applied by Pillow itself while loading (and im.size is already
+    # upright); every other format's EXIF orientation is ours to apply.
+    orientation = 1 if im.format in SELF_ORIENTING else im.getexif().get(EXIF_ORIENTATION_TAG, 1)
     transpose = ORIENTATION_TRANSPOSE.get(orientation)
 
     # Geometry in upright coordinates, mapped back to the stored orientation: we resize
@@ -372,13 +416,10 @@ def _resize_open(im: Image.Image, src: Path, dst: Path, spec: ResizeSpec) -> tup
         out_size = (out_size[1], out_size[0])
         box = (box[1], box[0], box[3], box[2])
     # All crops are centred, so flips leave the box unchanged.
-    if spec.jpeg_draft and im.format == "JPEG" and spec.resample != "nearest":
+    if spec.jpeg_draft and im.format in DRAFTABLE and spec.resample != "nearest":
         box = _draft(im, out_size, box)
-    with _input_errors(src, im.format):
-        im.load()
-    icc = im.info.get("icc_profile")
+    im.load()
 
-    in_family = _colour_family(im.mode)
     work = _working_mode(im)
     resized = work.resize(out_size, RESAMPLE[spec.resample], box=box)
     if transpose is not None:
@@ -386,15 +427,22 @@ def _resize_open(im: Image.Image, src: Path, dst: Path, spec: ResizeSpec) -> tup
     if spec.mode == "pad":
         resized = _pad(resized, spec)
     out = _to_storable(resized, out_format, spec.background)
-    out.info = {}  # metadata is not carried implicitly: only what we pass below
+    out.info = {}  # metadata is not carried implicitly: only what _encode passes
+    return out
 
+
+def _encode(out: Image.Image, im: Image.Image, out_format: str, spec: ResizeSpec) -> bytes:
+    """The output file's bytes, made in memory: encoding is the image's business, writing
+    them the environment's (write_atomically)."""
     params: dict[str, Any] = {}
     if out_format in LOSSY:
         params["quality"] = spec.quality
-    if icc and out_format in ICC_FORMATS and _colour_family(out.mode) == in_family:
+    icc = im.info.get("icc_profile")
+    if icc and out_format in ICC_FORMATS and _colour_family(out.mode) == _colour_family(im.mode):
         params["icc_profile"] = icc
-    _save_atomically(out, dst, out_format, **params)
-    return out.size
+    buffer = io.BytesIO()
+    out.save(buffer, format=out_format, **params)
+    return buffer.getvalue()
 
 
 def _pad(im: Image.Image, spec: ResizeSpec) -> Image.Image:
@@ -403,16 +451,37 @@ def _pad(im: Image.Image, spec: ResizeSpec) -> Image.Image:
     return canvas
 
 
-def try_resize(
-    src: str | os.PathLike, dst: str | os.PathLike, spec: ResizeSpec
-) -> tuple[tuple[int, int] | None, ImageError | None]:
+@dataclass
+class Attempt:
+    """What came of one image: its output size, or the bad input's error; Pillow's notes."""
+
+    size: tuple[int, int] | None = None
+    error: ImageError | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def try_resize(src: str | os.PathLike, dst: str | os.PathLike, spec: ResizeSpec) -> Attempt:
     """:func:`resize_image`, with a bad input returned rather than raised. Its old output,
-    made from an earlier version of the input, is removed: it no longer matches the input."""
+    made from an earlier version of the input, is removed: it no longer matches the input.
+    OutputError (the environment's failure) is raised: it is never one image's fault."""
+    attempt = Attempt()
     try:
-        return resize_image(src, dst, spec), None
+        attempt.size = resize_image(src, dst, spec, attempt.notes)
     except ImageError as exc:
-        Path(dst).unlink(missing_ok=True)
-        return None, exc
+        attempt.error = exc
+        try:
+            Path(dst).unlink(missing_ok=True)
+        except OSError as unlink_error:
+            raise OutputError(dst, unlink_error.strerror or str(unlink_error)) from None
+    return attempt
+
+
+def log_line(src: str, dst: str, attempt: Attempt) -> str:
+    """One line per image for its log: what was made, with Pillow's warnings attached."""
+    if attempt.error:
+        return f"error: {attempt.error}"
+    line = f"{src} -> {dst} {attempt.size[0]}x{attempt.size[1]}"
+    return line + "".join(f" (warning: {note})" for note in attempt.notes)
 
 
 def run_jobs(
@@ -426,25 +495,27 @@ def run_jobs(
 
     Without ``records`` (on_error: fail) the first bad image ends the job with status 1. With
     them (on_error: skip) every image gets a record, ok or failed with the reason, and the
-    job succeeds: the records, not the images, are then what the rule declares.
+    job succeeds: the records, not the images, are then what the rule declares. A failure of
+    the environment (full disk, read-only folder) ends the job with status 1 in both modes.
     """
     from failures import write_record
 
-    for i, (src, dst) in enumerate(zip(srcs, dsts, strict=True)):
-        with open(logs[i], "w") if logs else contextlib.nullcontext(sys.stderr) as log:
-            size, error = try_resize(src, dst, spec)
-            if error:
-                print(f"error: {error}", file=log)
+    try:
+        for i, (src, dst) in enumerate(zip(srcs, dsts, strict=True)):
+            with open(logs[i], "w") if logs else contextlib.nullcontext(sys.stderr) as log:
+                attempt = try_resize(src, dst, spec)
+                if logs or not attempt.error:
+                    print(log_line(src, dst, attempt), file=log)
+                if attempt.error and records:
+                    print(f"skipped: {attempt.error}", file=sys.stderr)
+                elif attempt.error:
+                    print(f"error: {attempt.error}", file=sys.stderr)
+                    return 1
                 if records:
-                    print(f"skipped: {error}", file=sys.stderr)
-                    write_record(records[i], src, error.reason)
-                    continue
-                if logs:
-                    print(f"error: {error}", file=sys.stderr)
-                return 1
-            print(f"{src} -> {dst} {size[0]}x{size[1]}", file=log)
-            if records:
-                write_record(records[i], src, None)
+                    write_record(records[i], src, attempt.error and attempt.error.reason)
+    except (OutputError, OSError) as exc:  # OSError: a log that cannot be written
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

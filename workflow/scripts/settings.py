@@ -57,12 +57,33 @@ def config_errors(config: dict[str, Any], schema: dict[str, Any] | None = None) 
     return lines
 
 
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``; any problem is a ValueError of one line that names the
+    file (and line and column), as Snakemake reports a bad config file."""
+    try:
+        with open(path) as fh:
+            data = yaml.safe_load(fh)
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ValueError(f"{where}: invalid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path}: a config file must be a mapping of keys, not {type(data).__name__}"
+        )
+    return data
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """A config file checked exactly as the Snakefile checks it, with schema defaults filled."""
     from snakemake.utils import validate
 
-    with open(path) as fh:
-        config = yaml.safe_load(fh) or {}
+    config = read_yaml(path)
     config.update(overrides or {})
     coerce_numbers(config)
     if errors := config_errors(config):

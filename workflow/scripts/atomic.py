@@ -1,0 +1,72 @@
+"""Atomic writes for every file imageprep makes (images, records, failed.tsv): a reader, a
+killed writer or a full disk never leaves half a file under an output's name.
+
+An output is written to ".NAME.part" next to it, then renamed into place. One output has one
+writer at a time, so the name needs no pid: a part file left by a killed writer is simply
+overwritten when that output is written again.
+"""
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from diagnose import OutputError
+
+PART_SUFFIX = ".part"
+_PART_NAME = re.compile(r"^\..+\.part$")
+NAME_MAX = 255
+
+
+def part_path(dst: str | os.PathLike) -> Path:
+    """Where ``dst`` is written before its rename (a hashed name if NAME.part is too long)."""
+    dst = Path(dst)
+    name = f".{dst.name}{PART_SUFFIX}"
+    if len(name.encode()) > NAME_MAX:
+        name = f".{hashlib.sha1(dst.name.encode()).hexdigest()}{PART_SUFFIX}"
+    return dst.parent / name
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> int:
+    """Delete part files left under ``folder`` by writers that were killed; they are never
+    outputs (and never inputs: discovery skips hidden files). Returns how many."""
+    stale = [p for p in Path(folder).rglob(f".*{PART_SUFFIX}") if _PART_NAME.match(p.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def write_atomically(dst: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to the part file, then rename it to ``dst``.
+
+    Any OSError here is the environment's (full disk, read-only or unwritable folder), never
+    the input's: it is raised as OutputError naming ``dst``, and no part file is left.
+    """
+    dst = Path(dst)
+    tmp = part_path(dst)
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, dst)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(dst, exc.strerror or str(exc)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Fail before any work if nothing can be written where ``folder`` is (or would be
+    made): a read-only file system or a folder without write permission is the run's
+    problem, not any image's. Probes by creating and removing an empty file."""
+    existing = Path(folder).absolute()
+    while not existing.is_dir() and existing != existing.parent:
+        existing = existing.parent
+    probe = existing / f".imageprep-probe-{os.getpid()}{PART_SUFFIX}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(folder, exc.strerror or str(exc)) from None
