@@ -26,7 +26,7 @@ from imagefactory import (
     special_files,
 )
 from inputs import scan_images
-from resize import ResizeSpec, output_format, output_relpath, resize_image, try_resize
+from resize import ResizeSpec, output_format, output_relpath, resize_image
 
 FIT = ResizeSpec(mode="fit")
 PLUGIN = REPO / "tests" / "faulty_plugin"  # sitecustomize: decoders that fail oddly
@@ -121,6 +121,11 @@ def test_float_images_map_their_value_range(tail, tmp_path):
     assert np.abs(hdr - unit).max() <= 8  # [-3, 250] stretched from its own min..max
     grey8 = made(tail / "float32.tif", tmp_path / "d", fmt="jpeg")
     assert grey8.mode == "L" and 60 < np.asarray(grey8).mean() < 200
+    # Values inside [0, 1] keep their meaning: mid-greys stay mid-grey, not stretched.
+    mid = Image.fromarray(np.linspace(0.25, 0.75, 64 * 48, dtype=np.float32).reshape(48, 64))
+    mid.save(tmp_path / "mid.tif")
+    levels = np.asarray(made(tmp_path / "mid.tif", tmp_path / "e", ResizeSpec(size=(64, 48))))
+    assert levels.min() > 16000 and levels.max() < 49600
 
 
 def test_integer_images_outside_16_bits_are_stretched(tmp_path):
@@ -147,18 +152,31 @@ def test_transparency_is_kept_or_flattened_onto_background(tail, tmp_path):
 # Identification
 
 
+def resize_cli(pairs: list[tuple[Path, Path]], records: Path) -> subprocess.CompletedProcess:
+    """The transform's command (what the rules run) on ``pairs``, in one fresh process, in
+    skip mode (one record per image), so that every image is tried whatever came before."""
+    cmd = [sys.executable, str(REPO / "workflow/scripts/resize.py"), "--spec", FIT.to_json()]
+    cmd += ["--inputs", *(str(src) for src, _ in pairs)]
+    cmd += ["--outputs", *(str(dst) for _, dst in pairs)]
+    cmd += ["--records", *(str(records / f"{i}.tsv") for i in range(len(pairs)))]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
 def test_identification_does_not_depend_on_what_was_opened_before(tail, tmp_path):
-    fresh = subprocess.run(
-        [sys.executable, str(REPO / "workflow/scripts/resize.py"), "--spec", FIT.to_json(),
-         "--inputs", str(tail / "icon.ico"), "--outputs", str(tmp_path / "fresh.png")],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert "Traceback" not in fresh.stderr
-    Image.open(tail / "picture.tga").load()  # registers TGA before ICO in this process
-    assert not try_resize(tail / "picture.tga", tmp_path / "tga.png", FIT).error
-    attempt = try_resize(tail / "icon.ico", tmp_path / "after_tga.png", FIT)
-    assert attempt.error is None and attempt.size == (600, 600)
-    assert (tmp_path / "after_tga.png").read_bytes() == (tmp_path / "fresh.png").read_bytes()
+    misnamed = tmp_path / "icon_saved_as.png"  # its extension names another format
+    misnamed.write_bytes((tail / "icon.ico").read_bytes())
+    icons = [tail / "icon.ico", misnamed]
+    alone = [(src, tmp_path / "alone" / f"{src.stem}.png") for src in icons]
+    resize_cli(alone, tmp_path / "r1")
+    # In a fresh process, opening a TGA first registers Pillow's TGA reader before its ICO
+    # reader; a TGA reader accepts this icon's header (TGA has no magic number).
+    after = [(src, tmp_path / "after" / f"{src.stem}.png") for src in icons]
+    resize_cli([(tail / "picture.tga", tmp_path / "after" / "tga.png"), *after], tmp_path / "r2")
+    for (_, first), (_, second) in zip(alone, after, strict=True):
+        assert first.read_bytes() == second.read_bytes(), second.name
+        assert Image.open(second).size == (600, 600)
 
 
 def test_any_order_of_files_gives_the_same_bytes_and_reasons(tail, tmp_path):
@@ -231,13 +249,15 @@ def test_a_decoder_that_raises_anything_is_that_images_failure(tmp_path):
 
 def test_pillow_warnings_go_to_the_images_log_line_not_stderr(tail, tmp_path):
     cmd = [sys.executable, str(REPO / "workflow/scripts/resize.py"), "--spec", FIT.to_json()]
-    cmd += ["--inputs", str(tail / "bad_exif.jpg"), str(tail / "bad_apng.png")]
-    cmd += ["--outputs", str(tmp_path / "a.jpg"), str(tmp_path / "b.png")]
-    cmd += ["--logs", str(tmp_path / "a.log"), str(tmp_path / "b.log")]
+    names = ["bad_exif.jpg", "bad_apng.png", "bad_exif.jpg"]  # a warning seen twice, too
+    cmd += ["--inputs", *(str(tail / name) for name in names)]
+    cmd += ["--outputs", *(str(tmp_path / f"{i}_{name}") for i, name in enumerate(names))]
+    cmd += ["--logs", *(str(tmp_path / f"{i}.log") for i in range(3))]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert proc.stderr == ""
-    assert "(warning: Corrupt EXIF data." in (tmp_path / "a.log").read_text()
-    assert "(warning: Invalid APNG" in (tmp_path / "b.log").read_text()
+    assert "(warning: Corrupt EXIF data." in (tmp_path / "0.log").read_text()
+    assert "(warning: Invalid APNG" in (tmp_path / "1.log").read_text()
+    assert "(warning: Corrupt EXIF data." in (tmp_path / "2.log").read_text()
 
 
 # Both paths, end to end

@@ -369,7 +369,7 @@ def resize_image(
     # while opening them, and _check_pixels the rest before any pixel is decoded.
     Image.MAX_IMAGE_PIXELS = spec.max_pixels
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.simplefilter("always")  # PYTHONWARNINGS=error must not fail an image
         with input_errors(src):
             fh = open_input(src)
         with fh:
