@@ -2,30 +2,14 @@
 modes: one clear line naming the file and the reason, or a correct output; never a partial
 file; failed.tsv in skip mode; nothing written outside output_dir, logs/ and benchmarks/."""
 
-import hashlib
-
 import pytest
 from PIL import Image
 
-from conftest import run_pool, run_snakemake, write_config
-from failures import read_failed_tsv
+from helpers import assert_decodable, digests, run_pool, run_snakemake, tree, write_config
 from imagefactory import ODD_NAMES, bad_inputs, odd_inputs, photo
+from imageprep.records import read_failed_tsv
 
 GOOD = ["good_1.jpg", "sub/good_2.png"]
-
-
-def digests(folder):
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.relative_to(folder).as_posix().startswith(".imageprep/")
-    }
-
-
-def tree(folder):
-    return {
-        p.relative_to(folder).as_posix() for p in folder.rglob("*") if ".snakemake" not in p.parts
-    }
 
 
 @pytest.fixture
@@ -34,13 +18,6 @@ def mixed(workdir):
     for i, name in enumerate(GOOD):
         photo(workdir / "photos" / name, (300, 200), seed=i)
     return bad_inputs(workdir / "photos")
-
-
-def assert_decodable(folder):
-    for path in folder.rglob("*"):
-        if path.is_file() and path.suffix in (".jpg", ".png", ".gif"):
-            with Image.open(path) as im:
-                im.load()  # raises on a truncated or corrupt file
 
 
 def test_snakemake_fail_mode_stops_with_one_line_naming_the_file(workdir):

@@ -14,9 +14,9 @@ from PIL import Image
 
 import benchmark as bench
 import engines as eng
-from conftest import REPO, run_snakemake
-from settings import load_config
-from synthetic import generate_dataset
+from helpers import REPO, run_snakemake
+from imageprep.config import load_config
+from imageprep.synthetic import generate_dataset
 
 SCRIPT = REPO / "workflow" / "scripts" / "benchmark.py"
 

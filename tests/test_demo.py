@@ -7,8 +7,8 @@ import sys
 
 from PIL import Image
 
-from conftest import REPO
-from synthetic import demo_manifest, write_demo_set
+from helpers import REPO
+from imageprep.synthetic import demo_manifest, write_demo_set
 
 
 def checkout_copy(dest):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import run_pool, run_snakemake, write_config
+from helpers import run_pool, run_snakemake, write_config
 from imagefactory import photo
 
 

@@ -2,7 +2,13 @@
 
 import pytest
 
-from failures import merge_records, read_failed_tsv, read_record, write_failed_tsv, write_record
+from imageprep.records import (
+    merge_records,
+    read_failed_tsv,
+    read_record,
+    write_failed_tsv,
+    write_record,
+)
 
 NAMES = ["plain.jpg", "tab\there.jpg", "new\nline.jpg", "back\\slash.jpg", "ünï cødé.jpg"]
 

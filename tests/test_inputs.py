@@ -2,7 +2,8 @@
 
 import pytest
 
-from inputs import (
+from imageprep.config import coerce_numbers, config_errors
+from imageprep.plan import (
     ConfigError,
     auto_images_per_job,
     check_dirs,
@@ -10,7 +11,6 @@ from inputs import (
     plan_outputs,
     shard_outputs,
 )
-from settings import coerce_numbers, config_errors
 
 
 def touch(path):

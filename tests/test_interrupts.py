@@ -12,10 +12,10 @@ import time
 import pytest
 from PIL import Image
 
-from conftest import REPO, run_pool, run_snakemake
+from helpers import REPO, assert_decodable, digests, run_pool, run_snakemake
 from imagefactory import photo
-from resize import ResizeSpec, resize_image
-from test_bad_input import assert_decodable, digests
+from imageprep.spec import ResizeSpec
+from imageprep.transform import resize_image
 
 POOL = [sys.executable, str(REPO / "workflow" / "scripts" / "pool.py"), "--workers", "2"]
 POOL += ["--configfile", "config/config.yaml"]

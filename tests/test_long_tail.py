@@ -2,7 +2,6 @@
 the right output or one clear line, the same in both paths, whatever the process opened
 before, in any order, with any number of workers; never a traceback, never a hang."""
 
-import hashlib
 import os
 import random
 import re
@@ -15,9 +14,7 @@ import numpy as np
 import pytest
 from PIL import EpsImagePlugin, Image
 
-from conftest import REPO, run_pool, run_snakemake, write_config
-from diagnose import ImageError
-from failures import read_failed_tsv
+from helpers import REPO, digests, run_pool, run_snakemake, write_config
 from imagefactory import (
     ORIENTATION_INVERSE,
     long_tail_inputs,
@@ -25,8 +22,11 @@ from imagefactory import (
     quadrants,
     special_files,
 )
-from inputs import scan_images
-from resize import ResizeSpec, output_format, output_relpath, resize_image
+from imageprep.diagnose import ImageError
+from imageprep.plan import scan_images
+from imageprep.records import read_failed_tsv
+from imageprep.spec import ResizeSpec, output_format, output_relpath
+from imageprep.transform import resize_image
 
 FIT = ResizeSpec(mode="fit")
 PLUGIN = REPO / "tests" / "faulty_plugin"  # sitecustomize: decoders that fail oddly
@@ -261,14 +261,6 @@ def test_pillow_warnings_go_to_the_images_log_line_not_stderr(tail, tmp_path):
 
 
 # Both paths, end to end
-
-
-def digests(folder: Path) -> dict[str, str]:
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and ".imageprep" not in p.parts
-    }
 
 
 @pytest.mark.timeout(600)

@@ -6,7 +6,8 @@ from PIL import Image
 
 import quality
 from imagefactory import photo
-from resize import ResizeSpec, resize_image
+from imageprep.spec import ResizeSpec
+from imageprep.transform import resize_image
 
 
 def test_psnr_and_ssim_of_identical_and_different_images():

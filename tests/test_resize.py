@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from atomic import remove_stale_temps
-from diagnose import ImageError
 from imagefactory import bad_inputs, photo, quadrants, stored_with_orientation
-from resize import ResizeSpec, output_relpath, resize_image
-from resize import main as resize_main
+from imageprep.atomic import remove_stale_temps
+from imageprep.diagnose import ImageError
+from imageprep.jobs import main as resize_main
+from imageprep.spec import ResizeSpec, output_relpath
+from imageprep.transform import resize_image
 
 
 def spec(**kw) -> ResizeSpec:

@@ -8,10 +8,9 @@ import re
 import pytest
 from PIL import Image
 
-from conftest import REPO, run_snakemake
-from failures import read_failed_tsv
+from helpers import REPO, digests, run_snakemake
 from imagefactory import bad_inputs, photo
-from test_bad_input import digests
+from imageprep.records import read_failed_tsv
 
 NAMES = ["a.jpg", "b.png", "nested/c.jpg", "with space ü.jpeg", "e.jpg", "f.jpg"]
 # The profile as shipped, checking job status sooner (the run is seconds, not hours), and a

@@ -5,7 +5,7 @@ import re
 import pytest
 from PIL import Image
 
-from conftest import run_snakemake, write_config
+from helpers import run_snakemake, write_config
 from imagefactory import photo
 
 NAMES = ["a.jpg", "B.JPG", "nested/deeper/c.png", "with space ünï.jpeg"]

@@ -1,5 +1,6 @@
-# Config validation and input discovery: everything here runs before any job starts, so a
-# bad config or a clash between outputs stops the run with one message and no work done.
+# Config validation and the plan (imageprep.plan, shared with the pool command): everything
+# here runs before any job starts, so a bad config, an unwritable output folder or a clash
+# between outputs stops the run with one message and no work done.
 import os
 import sys
 from pathlib import Path
@@ -11,71 +12,46 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from inputs import (  # noqa: E402
+from imageprep.atomic import check_writable  # noqa: E402
+from imageprep.config import coerce_numbers, config_errors  # noqa: E402
+from imageprep.diagnose import OutputError  # noqa: E402
+from imageprep.plan import (  # noqa: E402
+    DEMO_DIR,
     ConfigError,
-    Found,
     auto_images_per_job,
-    check_dirs,
-    plan_outputs,
+    make_plan,
     refusal_message,
-    scan_images,
     shard_outputs,
 )
-from atomic import check_writable  # noqa: E402
-from diagnose import OutputError  # noqa: E402
-from failures import FAILED_TSV, merge_records, read_record, record_path  # noqa: E402
-from resize import ResizeSpec  # noqa: E402
-from settings import coerce_numbers, config_errors  # noqa: E402
-from synthetic import demo_manifest  # noqa: E402
+from imageprep.records import (  # noqa: E402
+    FAILED_TSV,
+    merge_records,
+    read_record,
+    record_path,
+)
+from imageprep.spec import ResizeSpec  # noqa: E402
+from imageprep.synthetic import demo_manifest  # noqa: E402
 
 coerce_numbers(config)  # --config size=[224,224] arrives as strings
 if errors := config_errors(config):
     raise WorkflowError("Invalid config:\n  " + "\n  ".join(errors))
 validate(config, "../schemas/config.schema.yaml")
 
-DEMO_DIR = "resources/demo"
 INPUT_DIR = os.path.normpath(config["input_dir"])
 OUTPUT_DIR = os.path.normpath(config["output_dir"])
 BENCHMARK_DIR = os.path.normpath(config["benchmark"]["out_dir"])
 DEMO = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
 
 
-def discover_inputs():
-    """The images to process (relative paths): the demo manifest or a folder scan."""
-    if Path(INPUT_DIR).resolve() == Path(DEMO_DIR).resolve():
-        return Found(sorted(item.name for item in DEMO))
-    if not Path(INPUT_DIR).is_dir():
-        raise ConfigError(
-            f"input_dir: {INPUT_DIR!r} is not a folder (from {Path.cwd()})"
+def wildcard_name(rel, out):
+    """Snakemake reads "{name}" in any path as a wildcard and has no escape for it, so such
+    file names cannot be declared (the pool command takes them)."""
+    if contains_wildcard(rel) or contains_wildcard(out):
+        return (
+            "name contains {...}, which Snakemake reads as a wildcard; "
+            "rename the file (workflow/scripts/pool.py takes it as it is)"
         )
-    found = scan_images(INPUT_DIR, config["extensions"])
-    if not found.images:
-        raise ConfigError(
-            f"input_dir: no files ending in {', '.join(config['extensions'])} "
-            f"under {INPUT_DIR!r}"
-        )
-    return found
-
-
-def unplannable(plan, refused):
-    """Inputs no job can take, found before any job runs: (input path, reason) each.
-
-    ``refused`` are those discovery refuses in both paths (dangling symlinks, FIFOs, line
-    breaks); Snakemake also reads "{name}" in any path as a wildcard and has no escape for
-    it, so such file names cannot be declared here.
-    """
-    found = {}
-    for out, rel in plan.items():
-        src = f"{INPUT_DIR}/{rel}"
-        if rel in refused:
-            found[out] = (src, refused[rel])
-        elif contains_wildcard(rel) or contains_wildcard(out):
-            found[out] = (
-                src,
-                "name contains {...}, which Snakemake reads as a wildcard; "
-                "rename the file (workflow/scripts/pool.py takes it as it is)",
-            )
-    return found
+    return None
 
 
 def forget_stale_records(plan):
@@ -90,9 +66,7 @@ def forget_stale_records(plan):
 
 try:
     SPEC = ResizeSpec.from_config(config)
-    check_dirs(INPUT_DIR, OUTPUT_DIR)
-    FOUND = discover_inputs()
-    PLAN = plan_outputs(FOUND.images, SPEC.format)
+    PLAN = make_plan(config, refuse_name=wildcard_name)
 except (ConfigError, ValueError) as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None
 
@@ -102,13 +76,10 @@ if workflow.is_main_process:  # once per run, not in every job's own Snakemake
     except OutputError as exc:
         raise WorkflowError(str(exc)) from None
 SKIP = config["on_error"] == "skip"
-UNPLANNABLE = unplannable(PLAN, FOUND.refused)
-if UNPLANNABLE and not SKIP:
-    raise WorkflowError(refusal_message(UNPLANNABLE.values()))
-for out in UNPLANNABLE:
-    del PLAN[out]
+if PLAN.refused and not SKIP:
+    raise WorkflowError(refusal_message(PLAN.refused.values()))
 if SKIP and workflow.is_main_process:  # not in the jobs' own Snakemake (cluster nodes)
-    forget_stale_records(PLAN)
+    forget_stale_records(PLAN.outputs)
 FAILED_MANIFEST = f"{OUTPUT_DIR}/{FAILED_TSV}"
 
 
@@ -119,9 +90,9 @@ def declared(out):
     return record_path(OUTPUT_DIR, out) if SKIP else f"{OUTPUT_DIR}/{out}"
 
 
-RESIZED = [declared(out) for out in PLAN]
-IMAGES_PER_JOB = config["images_per_job"] or auto_images_per_job(len(PLAN))
-SHARDS = shard_outputs(PLAN, IMAGES_PER_JOB) if IMAGES_PER_JOB > 1 else {}
+RESIZED = [declared(out) for out in PLAN.outputs]
+IMAGES_PER_JOB = config["images_per_job"] or auto_images_per_job(len(PLAN.outputs))
+SHARDS = shard_outputs(PLAN.outputs, IMAGES_PER_JOB) if IMAGES_PER_JOB > 1 else {}
 # The interpreter that runs this Snakefile runs the jobs too (a venv needs no activation);
 # with --sdm conda, the rule's own env provides `python`.
 PYTHON = (
@@ -135,7 +106,7 @@ RESIZE_SCRIPT = str(Path(workflow.basedir) / "workflow" / "scripts" / "resize.py
 def resize_input(wildcards):
     """The input image of one output; unknown names are not ours to make."""
     try:
-        return f"{INPUT_DIR}/{PLAN[wildcards.image]}"
+        return PLAN.source(wildcards.image)
     except KeyError:
         raise WorkflowError(
             f"{OUTPUT_DIR}/{wildcards.image} has no input image in {INPUT_DIR}"

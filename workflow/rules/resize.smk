@@ -1,6 +1,6 @@
-# The resize rules: every job runs the shared transform (workflow/scripts/resize.py) through
-# its lean command-line entry point. The spec is a param, so a config change re-runs exactly
-# the jobs whose result it changes.
+# The resize rules: every job runs workflow/scripts/resize.py, the lean command of the job
+# runner (imageprep.jobs) around the one transform (imageprep.transform). The spec is a
+# param, so a config change re-runs exactly the jobs whose result it changes.
 #
 # images_per_job = 1: rule `resize`, one job per image.
 # images_per_job > 1 (or 0 = automatic): rules `resize_shard_NNNN`, one job per shard of
@@ -49,7 +49,7 @@ else:
             name:
                 f"resize_shard_{shard:04d}"
             input:
-                [f"{INPUT_DIR}/{PLAN[out]}" for out in members],
+                [PLAN.source(out) for out in members],
             output:
                 [declared(out) for out in members],
             log:
@@ -82,6 +82,6 @@ if SKIP:
             "logs/failed_manifest.log",
         localrule: True
         params:
-            known=sorted(UNPLANNABLE.values()),
+            known=sorted(PLAN.refused.values()),
         run:
             merge_records(input, params.known, output[0])

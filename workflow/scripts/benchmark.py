@@ -32,10 +32,10 @@ from tqdm import tqdm
 
 import engines as eng
 import quality
-from inputs import auto_images_per_job, find_images, plan_outputs
-from resize import ResizeSpec
-from settings import load_config
-from synthetic import generate_dataset
+from imageprep.config import load_config
+from imageprep.plan import auto_images_per_job, find_images, plan_outputs
+from imageprep.spec import ResizeSpec
+from imageprep.synthetic import generate_dataset
 
 REPO = eng.REPO
 FIELDS = [

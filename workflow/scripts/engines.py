@@ -18,7 +18,9 @@ from typing import Any
 import yaml
 from PIL import Image
 
-from resize import ResizeSpec, resize_image
+from imageprep.pool import auto_chunksize
+from imageprep.spec import ResizeSpec
+from imageprep.transform import resize_image
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,12 +43,6 @@ def sequential(task: Task, workers: int) -> dict[str, Any]:
     for src, dst in task.pairs:
         resize_image(src, dst, task.spec)
     return {}
-
-
-def auto_chunksize(jobs: int, workers: int) -> int:
-    """Images per task sent to a worker: about eight batches per worker amortise the
-    inter-process round trip, yet leave small enough pieces to even out the end."""
-    return max(1, jobs // (workers * 8))
 
 
 def process_pool(task: Task, workers: int) -> dict[str, Any]:

@@ -13,10 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import imageprep.transform as resize
 import quality
-import resize
-from resize import ResizeSpec, resize_image
-from synthetic import photo_like
+from imageprep.spec import ResizeSpec
+from imageprep.synthetic import photo_like
+from imageprep.transform import resize_image
 
 CASES = [((4000, 3000), (600, 600)), ((4000, 3000), (224, 224)), ((2400, 1800), (300, 200))]
 CASES += [((1600, 1200), (600, 600)), ((4000, 3000), (1000, 750))]

@@ -1,15 +1,19 @@
-"""Which images a run processes and where each output goes: shared by the Snakefile and the
-Python engines so both see exactly the same job list."""
+"""The plan: which images a run processes, where each output goes, which inputs are refused
+before any work, and how outputs are grouped into shards. The Snakefile and the pool both
+call :func:`make_plan`, so both see exactly the same job list."""
 
 import math
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from diagnose import path_reason
-from resize import output_relpath
+from .diagnose import path_reason
+from .spec import output_relpath
+
+DEMO_DIR = "resources/demo"  # the embedded demo set's folder (generated on first use)
 
 
 class ConfigError(ValueError):
@@ -97,6 +101,69 @@ def plan_outputs(relpaths: Iterable[str], fmt: str) -> dict[str, str]:
             + ". Rename one of each pair or choose another format."
         )
     return plan
+
+
+@dataclass
+class Plan:
+    """One run's work: output -> input (relative to output_dir / input_dir), and the inputs
+    refused before any work, output -> (input path, reason)."""
+
+    input_dir: str
+    output_dir: str
+    outputs: dict[str, str]
+    refused: dict[str, tuple[str, str]] = field(default_factory=dict)
+    demo: bool = False  # input_dir is the generated demo set (its files may not exist yet)
+
+    def source(self, out: str) -> str:
+        return f"{self.input_dir}/{self.outputs[out]}"
+
+    def target(self, out: str) -> str:
+        return f"{self.output_dir}/{out}"
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(input path, output path) of every image to make, in output order."""
+        return [(self.source(out), self.target(out)) for out in self.outputs]
+
+
+def is_demo(input_dir: str | os.PathLike) -> bool:
+    return Path(input_dir).resolve() == Path(DEMO_DIR).resolve()
+
+
+def make_plan(
+    config: Mapping[str, Any], refuse_name: Callable[[str, str], str | None] | None = None
+) -> Plan:
+    """The plan for a validated config. ``refuse_name(input, output)`` (relative paths) may
+    refuse names one path cannot take: Snakemake cannot declare ``{word}``.
+
+    Raises ConfigError (one line, naming the key) when the folders or names cannot work.
+    """
+    input_dir = os.path.normpath(config["input_dir"])
+    output_dir = os.path.normpath(config["output_dir"])
+    check_dirs(input_dir, output_dir)
+    demo = is_demo(input_dir)
+    if demo:
+        from .synthetic import demo_manifest
+
+        items = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
+        found = Found(sorted(item.name for item in items))
+    elif not Path(input_dir).is_dir():
+        raise ConfigError(f"input_dir: {input_dir!r} is not a folder (from {Path.cwd()})")
+    else:
+        found = scan_images(input_dir, config["extensions"])
+        if not found.images:
+            raise ConfigError(
+                f"input_dir: no files ending in {', '.join(config['extensions'])} "
+                f"under {input_dir!r}"
+            )
+    outputs = plan_outputs(found.images, config["format"])
+    refused = {}
+    for out, rel in outputs.items():
+        reason = found.refused.get(rel) or (refuse_name and refuse_name(rel, out))
+        if reason:
+            refused[out] = (f"{input_dir}/{rel}", reason)
+    for out in refused:
+        del outputs[out]
+    return Plan(input_dir, output_dir, outputs, refused, demo)
 
 
 def check_dirs(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> None:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from atomic import write_atomically
+from .atomic import write_atomically
 
 FAILED_TSV = "failed.tsv"
 RECORD_DIR = ".imageprep"  # inside output_dir: per-image records of skip mode

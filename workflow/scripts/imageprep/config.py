@@ -8,7 +8,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+REPO = Path(__file__).resolve().parents[3]
+SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 _INTEGER = re.compile(r"[+-]?\d+")
 
 

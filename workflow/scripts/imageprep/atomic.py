@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from diagnose import OutputError
+from .diagnose import OutputError
 
 PART_SUFFIX = ".part"
 _PART_NAME = re.compile(r"^\..+\.part$")

@@ -1,0 +1,71 @@
+"""Helpers the tests share: the real snakemake CLI and pool command run in a folder, a
+config writer, and checks on output folders."""
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_snakemake(
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    prefix: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """The real snakemake CLI on the repo's Snakefile, run in ``workdir`` (after ``prefix``,
+    a command that runs it, such as ``unshare -U``)."""
+    cmd = [*prefix, sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+    cmd += ["--directory", str(workdir), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env or os.environ)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def run_pool(
+    workdir: Path, *args: str, check: bool = True, prefix: Sequence[str] = (), **kw
+) -> subprocess.CompletedProcess:
+    """The pool command (workflow/scripts/pool.py) on ``workdir``'s config, run in it."""
+    cmd = [*prefix, sys.executable, str(REPO / "workflow" / "scripts" / "pool.py")]
+    cmd += ["--configfile", str(workdir / "config" / "config.yaml"), "--workers", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=workdir, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"pool.py failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def write_config(workdir: Path, **config) -> Path:
+    path = workdir / "config" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def digests(folder):
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.relative_to(folder).as_posix().startswith(".imageprep/")
+    }
+
+
+def tree(folder):
+    return {
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if ".snakemake" not in p.parts
+    }
+
+
+def assert_decodable(folder):
+    for path in folder.rglob("*"):
+        if path.is_file() and path.suffix in (".jpg", ".png", ".gif"):
+            with Image.open(path) as im:
+                im.load()  # raises on a truncated or corrupt file

@@ -1,0 +1,257 @@
+"""The hand-written parallel path as a command: the same job as ``snakemake --cores N`` (same
+config, same images, same transform), run by ``concurrent.futures.ProcessPoolExecutor``.
+
+    python workflow/scripts/pool.py                       # config/config.yaml, all cores
+    python workflow/scripts/pool.py --workers 2 --resume --on-error skip
+
+What a bare ``pool.map`` script does not: a bad image stops the run with one line naming it
+(or, with ``--on-error skip``, is listed in failed.tsv); a worker that dies is reported with
+the image it was resizing; Ctrl-C stops within one image per worker, without tracebacks;
+``--resume`` skips outputs already complete and newer than their input. Outputs are written
+atomically by the transform, so an interrupted run never leaves a partial image.
+"""
+
+import argparse
+import multiprocessing as mp
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .atomic import check_writable, remove_stale_temps
+from .config import DEFAULT_CONFIG, load_config
+from .diagnose import OutputError
+from .plan import ConfigError, Plan, make_plan, refusal_message
+from .records import FAILED_TSV, write_failed_tsv
+from .spec import ResizeSpec
+from .transform import try_resize
+
+IDLE, STOPPED = -1, -2  # worker slot values besides the index of the image in progress
+# Test-only hook: a worker kills itself (SIGKILL) when it reaches the image of this name.
+CRASH_HOOK = "IMAGEPREP_TEST_CRASH_ON"
+
+
+class PoolError(Exception):
+    """The run cannot go on; the message is the one line the user sees."""
+
+
+@dataclass
+class Outcome:
+    done: int = 0
+    skipped_complete: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+# Worker state, set by _init_worker in each worker process.
+_slots: Any = None  # shared array: per worker, the index of the image in progress
+_slot = -1
+_stop: Any = None  # shared flag: the parent asks the workers to stop after this image
+
+
+def _init_worker(slots: Any, counter: Any, stop: Any) -> None:
+    """Ctrl-C is the parent's to handle (no traceback from every worker); a worker stopped
+    by the pool (SIGTERM, after another one died) marks its slot so it is not blamed."""
+    global _slots, _slot, _stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    with counter.get_lock():
+        _slot, counter.value = counter.value, counter.value + 1
+    _slots, _stop = slots, stop
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _slots[_slot] = STOPPED
+    os._exit(128 + signum)
+
+
+def _resize_chunk(
+    chunk: Sequence[tuple[int, str, str]], spec: ResizeSpec, on_error: str
+) -> list[tuple[int, str | None, str | None]]:
+    """Resize a few images in a worker; (index, the image's failure reason, a failure that
+    ends the run) for each one done. A bad image in fail mode, or a failure of the
+    environment in any mode, stops every worker after its current image."""
+    crash_on = os.environ.get(CRASH_HOOK)
+    results = []
+    for index, src, dst in chunk:
+        if _stop.value:
+            break
+        _slots[_slot] = index
+        if crash_on and Path(src).name == crash_on:
+            os.kill(os.getpid(), signal.SIGKILL)
+        reason = fatal = None
+        try:
+            error = try_resize(src, dst, spec).error
+            reason = error.reason if error else None
+        except OutputError as exc:  # full disk, read-only folder: not the image's fault
+            fatal = str(exc)
+        except Exception as exc:  # a bug of ours: say so in one line, for every mode
+            fatal = f"{src}: unexpected {type(exc).__name__} ({exc}); please report this bug"
+        _slots[_slot] = IDLE
+        results.append((index, reason, fatal))
+        if fatal or (reason and on_error == "fail"):
+            _stop.value = 1
+            break
+    return results
+
+
+def is_complete(src: str, dst: str) -> bool:
+    """An output of an earlier run that --resume keeps: present and newer than its input
+    (outputs appear by rename, so a present one is whole)."""
+    try:
+        return os.stat(dst).st_mtime_ns >= os.stat(src).st_mtime_ns
+    except FileNotFoundError:
+        return False
+
+
+def auto_chunksize(jobs: int, workers: int) -> int:
+    """Images per task sent to a worker: about eight batches per worker amortise the
+    inter-process round trip, yet leave small enough pieces to even out the end."""
+    return max(1, jobs // (workers * 8))
+
+
+def run_pool(
+    pairs: Sequence[tuple[str, str]],
+    spec: ResizeSpec,
+    workers: int,
+    on_error: str = "fail",
+    chunksize: int = 0,
+) -> Outcome:
+    """Resize every (src, dst) pair on ``workers`` processes.
+
+    Raises PoolError at the first bad image (on_error: fail) or when a worker dies, naming the
+    image; KeyboardInterrupt after the workers have stopped. Finished outputs are kept.
+    """
+    outcome = Outcome()
+    jobs = [(i, src, dst) for i, (src, dst) in enumerate(pairs)]
+    chunksize = chunksize or auto_chunksize(len(jobs), workers)
+    chunks = [jobs[i : i + chunksize] for i in range(0, len(jobs), chunksize)]
+    slots = mp.Array("q", [IDLE] * workers, lock=False)
+    stop = mp.Value("b", 0, lock=False)
+    initargs = (slots, mp.Value("i", 0), stop)
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
+        futures = [pool.submit(_resize_chunk, chunk, spec, on_error) for chunk in chunks]
+        try:
+            for future in as_completed(futures):
+                for index, reason, fatal in future.result():
+                    if fatal:
+                        raise PoolError(f"{fatal}; finished outputs are kept")
+                    outcome.done += 1
+                    if reason is None:
+                        continue
+                    outcome.failures.append((pairs[index][0], reason))
+                    if on_error == "fail":
+                        stop.value = 1
+                        raise PoolError(f"{pairs[index][0]}: {reason}")
+        except BrokenProcessPool:
+            pool.shutdown(wait=True)  # the others are stopped (STOPPED) before we look
+            crashed = [pairs[i][0] for i in slots if i >= 0]
+            where = f"while resizing {', '.join(crashed)}" if crashed else "between images"
+            raise PoolError(f"a worker process died {where}; finished outputs are kept") from None
+        except BaseException:  # PoolError, Ctrl-C: let running images finish, start no more
+            stop.value = 1
+            for future in futures:
+                future.cancel()
+            raise
+    return outcome
+
+
+def plan_run(config: dict[str, Any]) -> Plan:
+    """The Snakefile's plan (imageprep.plan), with the demo set written if it is missing."""
+    plan = make_plan(config)
+    if plan.demo:
+        from .synthetic import demo_manifest, write_demo_set
+
+        items = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
+        missing = [i for i in items if not Path(plan.input_dir, i.name).exists()]
+        paths = [f"{plan.input_dir}/{i.name}" for i in missing]
+        write_demo_set(missing, paths, config["demo"]["seed"])
+    return plan
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--configfile", default=str(DEFAULT_CONFIG))
+    p.add_argument("--input-dir", help="overrides input_dir of the config")
+    p.add_argument("--output-dir", help="overrides output_dir of the config")
+    p.add_argument("--on-error", choices=["fail", "skip"], help="overrides on_error")
+    p.add_argument("--workers", type=_count, default=0, help="worker processes (0: all cores)")
+    p.add_argument("--chunksize", type=_count, default=0, help="images per task (0: automatic)")
+    p.add_argument("--resume", action="store_true", help="keep complete, up-to-date outputs")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in (
+            ("input_dir", args.input_dir),
+            ("output_dir", args.output_dir),
+            ("on_error", args.on_error),
+        )
+        if value
+    }
+    try:
+        config = load_config(args.configfile, overrides)
+        spec = ResizeSpec.from_config(config)
+        plan = plan_run(config)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    pairs, refused = plan.pairs(), sorted(plan.refused.values())
+    skip = config["on_error"] == "skip"
+    if refused and not skip:  # as the Snakefile: before any work, every one named
+        print(f"error: {refusal_message(refused)}", file=sys.stderr)
+        return 1
+    output_dir = plan.output_dir
+    try:
+        check_writable(output_dir)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    todo = pairs
+    if args.resume:
+        remove_stale_temps(output_dir)
+        todo = [(src, dst) for src, dst in pairs if not is_complete(src, dst)]
+    workers = args.workers or len(os.sched_getaffinity(0))
+    try:
+        outcome = run_pool(todo, spec, workers, config["on_error"], args.chunksize)
+    except (PoolError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished outputs are kept; run again with --resume to do the rest",
+            file=sys.stderr,
+        )
+        return 130
+    resized = outcome.done - len(outcome.failures)
+    if skip:
+        outcome.failures += refused
+        try:
+            write_failed_tsv(Path(output_dir) / FAILED_TSV, outcome.failures)
+        except OutputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for src, reason in sorted(outcome.failures):
+            print(f"skipped: {src}: {reason}", file=sys.stderr)
+    kept = len(pairs) - len(todo)
+    print(
+        f"{resized} images resized into {output_dir}"
+        + (f", {kept} already complete" if kept else "")
+        + (f", {len(outcome.failures)} skipped (failed.tsv)" if outcome.failures else ""),
+        file=sys.stderr,
+    )
+    return 0
