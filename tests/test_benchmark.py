@@ -12,10 +12,11 @@ import pytest
 import yaml
 from PIL import Image
 
-import benchmark as bench
-import engines as eng
 from helpers import REPO, run_snakemake
+from imageprep.bench import engines as eng
+from imageprep.bench import report, runner, verify
 from imageprep.config import load_config
+from imageprep.pool import auto_chunksize
 from imageprep.synthetic import generate_dataset
 
 SCRIPT = REPO / "workflow" / "scripts" / "benchmark.py"
@@ -63,7 +64,7 @@ def test_cli_runs_every_engine_and_writes_reports(tmp_path):
     run_cli(tmp_path, "--keep-scratch", "--no-progress")
     out = tmp_path / "results" / "benchmark" / "tiny"
     rows = read_csv(out / "timings.csv")
-    assert list(rows[0]) == bench.FIELDS
+    assert list(rows[0]) == report.FIELDS
     runs = sorted((r["engine"], int(r["workers"])) for r in rows)
     single = [(e, 1) for e in eng.SINGLE_WORKER]
     engines = [e for e in eng.ENGINES if eng.available(e)]
@@ -105,31 +106,86 @@ def lossy_pool(task, workers):
 def test_engine_with_different_outputs_is_failed_not_timed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config(tiny_config(tmp_path))
-    images = bench.dataset(config, "tiny", workers=1)
-    plan = bench.build_plan(
+    images = runner.dataset(config, "tiny", workers=1)
+    plan = runner.build_plan(
         config, "tiny", images, tmp_path / "scratch", engines=["sequential", "thread-pool"]
     )
     plan.engines["lossy-pool"] = lossy_pool
-    rows = bench.run_benchmark(plan, progress=False)
+    rows = runner.run_benchmark(plan, progress=False)
     lossy = [r for r in rows if r.engine == "lossy-pool"]
     assert [r.status for r in lossy] == ["FAILED", "FAILED"]
     assert all(r.wall_s is None and "6 differ" in r.detail for r in lossy)
     assert all(r.status == "ok" and r.wall_s for r in rows if r.engine != "lossy-pool")
-    bench.write_reports(rows, plan, tmp_path / "out", "test")
+    report.write_reports(rows, plan, tmp_path / "out", "test")
     assert "| lossy-pool | 2 | – |" in (tmp_path / "out" / "summary.md").read_text()
     assert "**FAILED**: outputs differ" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def lossy_command(task, workers):
+    """The pool command on a config that asks for another quality: its outputs differ."""
+    config = {**task.config, "quality": task.spec.quality - 1}
+    return eng.pool_command(replace(task, config=config), workers)
+
+
+def test_pool_command_engine_runs_the_shipped_command_and_is_verified(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(tiny_config(tmp_path))
+    images = runner.dataset(config, "tiny", workers=1)
+    plan = runner.build_plan(
+        config,
+        "tiny",
+        images,
+        tmp_path / "scratch",
+        engines=["sequential", "pool-command"],
+        keep_scratch=True,
+    )
+    plan.engines["lossy-command"] = lossy_command
+    rows = runner.run_benchmark(plan, progress=False)
+    command = [r for r in rows if r.engine == "pool-command"]
+    assert [(r.workers, r.status, r.detail) for r in command] == [
+        (1, "ok", "chunksize=1"), (2, "ok", "chunksize=1"),
+    ]  # fmt: skip
+    # The whole command is measured: its own process (and its workers), CPU time included.
+    assert all(r.wall_s and r.cpu_s and r.child_rss_mb and r.speedup for r in command)
+    workdir = tmp_path / "scratch" / "pool-command"
+    written = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    assert written["input_dir"] == str(images) and written["output_dir"] == str(workdir / "out")
+    reference = verify.checksums(tmp_path / "scratch" / "reference" / "out")
+    assert verify.checksums(workdir / "out") == reference and len(reference) == 6
+    lossy = [r for r in rows if r.engine == "lossy-command"]
+    assert [r.status for r in lossy] == ["FAILED", "FAILED"]
+    assert all(r.wall_s is None and "6 differ" in r.detail for r in lossy)
+
+
+def test_targets_are_data_and_the_report_text_follows_them():
+    assert str(report.TARGETS["snakemake_vs_pool"]) == "target on seed: ≤ 1.10×"
+    assert str(report.TARGETS["worker_rss"]) == "target ≤ 300 MB"
+    summary = [
+        {"engine": "sequential", "workers": 1, "wall_s": 4.0, "ssim": 0.995},
+        {"engine": "process-pool", "workers": 2, "wall_s": 2.5, "child_rss_mb": 80.0},
+        {"engine": "pyvips", "workers": 1, "wall_s": 5.0},
+        {"engine": "article-loop", "workers": 1, "wall_s": 10.0},
+    ]
+    assert report.target_lines(summary) == [
+        "- process-pool N=2 vs sequential: 1.60× faster (target ≥ 1.8×)",
+        "- single-core throughput, our loop vs pyvips N=1: 1.25× (target on camera: ≥ 1.0×), "
+        "our SSIM vs full decode ≥ 0.9950 (target ≥ 0.99)",
+        "- fastest of ours (process-pool N=2) vs article-loop: 4.00× faster "
+        "(target on camera: ≥ 3×)",
+        "- peak RSS of one process-pool worker: 80 MB (target ≤ 300 MB)",
+    ]
 
 
 def test_identical_check_catches_a_single_changed_byte(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     generate_dataset(a, 3, (64, 48), seed=0)
     shutil.copytree(a, b)
-    assert bench.differences(bench.checksums(a), bench.checksums(b)) == ""
+    assert verify.differences(verify.checksums(a), verify.checksums(b)) == ""
     data = bytearray((b / "img_00001.jpg").read_bytes())
     data[-3] ^= 1
     (b / "img_00001.jpg").write_bytes(bytes(data))
     (b / "img_00002.jpg").unlink()
-    diff = bench.differences(bench.checksums(a), bench.checksums(b))
+    diff = verify.differences(verify.checksums(a), verify.checksums(b))
     assert diff == "1 missing (e.g. img_00002.jpg); 1 differ (e.g. img_00001.jpg)"
 
 
@@ -147,7 +203,7 @@ def test_benchmark_as_snakemake_target_with_report(tmp_path):
 
 
 def test_auto_chunksize():
-    assert [eng.auto_chunksize(n, w) for n, w in [(6, 2), (1000, 2), (100, 2), (1000, 4)]] == [
+    assert [auto_chunksize(n, w) for n, w in [(6, 2), (1000, 2), (100, 2), (1000, 4)]] == [
         1, 62, 6, 31,
     ]  # fmt: skip
 
@@ -191,9 +247,9 @@ def test_dry_run_scale_reports_time_and_memory(tmp_path):
 def test_floor_lines_compare_snakemake_start_with_the_target_budget():
     pool = {"wall_s": 6.0}
     smk = {"wall_s": 9.0, "start_s": 0.75, "dag_s": 1.5}
-    over, after = bench.floor_lines(smk, pool)
+    over, after = report.floor_lines(smk, pool)
     assert "leaves 0.60 s" in over and "first job (1.50 s" in over and "0.75 s of it" in over
     assert over.endswith("exceeds it")
     assert "1.25× the process-pool wall" in after  # (9.0 - 1.5) / 6.0
-    assert bench.floor_lines({**smk, "dag_s": 0.55}, pool)[0].endswith("fits in it")
-    assert bench.floor_lines({**smk, "start_s": None}, pool) == []
+    assert report.floor_lines({**smk, "dag_s": 0.55}, pool)[0].endswith("fits in it")
+    assert report.floor_lines({**smk, "start_s": None}, pool) == []

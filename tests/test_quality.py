@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import quality
 from imagefactory import photo
+from imageprep.bench import verify
 from imageprep.spec import ResizeSpec
 from imageprep.transform import resize_image
 
@@ -13,11 +13,11 @@ from imageprep.transform import resize_image
 def test_psnr_and_ssim_of_identical_and_different_images():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, size=(64, 80)).astype(np.float64)
-    assert quality.psnr(a, a) == float("inf")
-    assert quality.ssim(a, a) == pytest.approx(1.0)
-    assert quality.psnr(a, np.clip(a + 1, 0, 255)) == pytest.approx(48.13, abs=0.2)
+    assert verify.psnr(a, a) == float("inf")
+    assert verify.ssim(a, a) == pytest.approx(1.0)
+    assert verify.psnr(a, np.clip(a + 1, 0, 255)) == pytest.approx(48.13, abs=0.2)
     noisy = np.clip(a + rng.normal(0, 40, a.shape), 0, 255)
-    assert 0 < quality.ssim(a, noisy) < 0.9
+    assert 0 < verify.ssim(a, noisy) < 0.9
 
 
 @pytest.mark.parametrize("mode", ["stretch", "fit", "fill", "pad"])
@@ -36,6 +36,6 @@ def test_jpeg_draft_holds_quality_against_full_decode(tmp_path, mode, orientatio
     size = resize_image(src, fast, spec)
     assert resize_image(src, full, ResizeSpec(size=(300, 200), mode=mode, jpeg_draft=False)) == size
     assert fast.read_bytes() != full.read_bytes()  # the draft path really was taken
-    a, b = quality.pixels(fast, "L"), quality.pixels(full, "L")
-    assert quality.ssim(a, b) >= 0.99
-    assert quality.psnr(quality.pixels(fast, "RGB"), quality.pixels(full, "RGB")) >= 35
+    a, b = verify.pixels(fast, "L"), verify.pixels(full, "L")
+    assert verify.ssim(a, b) >= 0.99
+    assert verify.psnr(verify.pixels(fast, "RGB"), verify.pixels(full, "RGB")) >= 35

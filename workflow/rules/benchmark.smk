@@ -1,5 +1,6 @@
 # The companion benchmark as targets: `snakemake --cores all benchmark` runs the workload
-# named in config (benchmark.workload) through every engine (workflow/scripts/benchmark.py).
+# named in config (benchmark.workload) through every engine (imageprep.bench; the command
+# line is workflow/scripts/benchmark.py, this rule's script benchmark_rule.py).
 #
 # The benchmark job starts Snakemake again (the `snakemake` engine) and times pools that
 # use every core, so it must not share the machine with other jobs: it is a local job
@@ -54,7 +55,7 @@ rule benchmark_engines:
     params:
         scratch=lambda wildcards: f"{BENCHMARK_DIR}/{wildcards.workload}/scratch",
     script:
-        "../scripts/benchmark.py"
+        "../scripts/benchmark_rule.py"
 
 
 rule benchmark:

@@ -1,7 +1,8 @@
 """The ways of running the same resize job that the benchmark compares.
 
-Every engine except the outside reference (``pyvips``) calls :func:`resize.resize_image`
-with the same spec on the same (src, dst) pairs, so their outputs must be byte-identical.
+Every engine except the outside reference (``pyvips``) calls
+:func:`imageprep.transform.resize_image` with the same spec on the same (src, dst) pairs,
+so their outputs must be byte-identical.
 """
 
 import importlib.util
@@ -18,11 +19,12 @@ from typing import Any
 import yaml
 from PIL import Image
 
+from imageprep.config import REPO
 from imageprep.pool import auto_chunksize
 from imageprep.spec import ResizeSpec
 from imageprep.transform import resize_image
 
-REPO = Path(__file__).resolve().parents[2]
+POOL_COMMAND = REPO / "workflow" / "scripts" / "pool.py"
 
 
 @dataclass
@@ -33,8 +35,8 @@ class Task:
     output_dir: Path
     pairs: list[tuple[str, str]]  # (src, dst), absolute
     spec: ResizeSpec
-    config: dict[str, Any]  # workflow config for the snakemake engine (spec keys etc.)
-    workdir: Path  # scratch folder the snakemake engine runs in
+    config: dict[str, Any]  # workflow config for the command engines (spec keys etc.)
+    workdir: Path  # scratch folder the command engines run in (their config, their state)
     options: dict[str, Any] = field(default_factory=dict)  # e.g. chunksize
 
 
@@ -45,9 +47,14 @@ def sequential(task: Task, workers: int) -> dict[str, Any]:
     return {}
 
 
+def chunksize_of(task: Task, workers: int) -> int:
+    """The configured chunksize (benchmark.chunksize), or the pool's automatic one."""
+    return int(task.options.get("chunksize") or auto_chunksize(len(task.pairs), workers))
+
+
 def process_pool(task: Task, workers: int) -> dict[str, Any]:
     """The article's three-line change: ``ProcessPoolExecutor.map``, with a chunksize."""
-    chunksize = int(task.options.get("chunksize") or auto_chunksize(len(task.pairs), workers))
+    chunksize = chunksize_of(task, workers)
     srcs, dsts = zip(*task.pairs, strict=True)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for _ in pool.map(resize_image, srcs, dsts, repeat(task.spec), chunksize=chunksize):
@@ -75,6 +82,37 @@ def thread_pool(task: Task, workers: int) -> dict[str, Any]:
         for _ in pool.map(resize_image, srcs, dsts, repeat(task.spec)):
             pass
     return {}
+
+
+def write_run_config(task: Task, **extra: Any) -> Path:
+    """The run's own config/config.yaml in the task's workdir: same spec, our folders."""
+    config = {**task.config, "input_dir": str(task.input_dir), "output_dir": str(task.output_dir)}
+    path = task.workdir / "config" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({**config, **extra}, sort_keys=True))
+    return path
+
+
+def run_command(name: str, command: list[str], cwd: Path | None = None) -> None:
+    """Run a command to its end; a failure raises with the end of its stderr."""
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+
+
+def pool_command(task: Task, workers: int) -> dict[str, Any]:
+    """The shipped pool command (workflow/scripts/pool.py) as a user runs it, in a process of
+    its own: its start, config check and plan are timed with the resizing."""
+    chunksize = task.options.get("chunksize")
+    command = [
+        sys.executable, str(POOL_COMMAND),
+        "--configfile", str(write_run_config(task)),
+        "--workers", str(workers),
+        "--output-dir", str(task.output_dir),
+        *(["--chunksize", str(chunksize)] if chunksize else []),
+    ]  # fmt: skip
+    run_command("pool.py", command, cwd=task.workdir)
+    return {"chunksize": chunksize_of(task, workers)}
 
 
 @dataclass(frozen=True)
@@ -121,23 +159,10 @@ def snakemake_command(
     ]  # fmt: skip
 
 
-def write_snakemake_config(task: Task, variant: SnakemakeVariant) -> None:
-    """The run's own config/config.yaml in the scratch workdir: same spec, our folders."""
-    config = {**task.config, "input_dir": str(task.input_dir), "output_dir": str(task.output_dir)}
-    if variant.images_per_job is not None:
-        config["images_per_job"] = variant.images_per_job
-    path = task.workdir / "config" / "config.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=True))
-
-
 def run_snakemake(task: Task, variant: SnakemakeVariant, workers: int, *extra: str) -> None:
-    write_snakemake_config(task, variant)
-    proc = subprocess.run(
-        snakemake_command(task, variant, workers, *extra), capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    per_job = {} if variant.images_per_job is None else {"images_per_job": variant.images_per_job}
+    write_run_config(task, **per_job)
+    run_command("snakemake", snakemake_command(task, variant, workers, *extra))
 
 
 def snakemake_engine(name: str) -> "Engine":
@@ -215,6 +240,7 @@ Engine = Callable[[Task, int], dict[str, Any]]
 ENGINES: dict[str, Engine] = {
     "sequential": sequential,
     "process-pool": process_pool,
+    "pool-command": pool_command,
     "thread-pool": thread_pool,
     **{name: snakemake_engine(name) for name in SNAKEMAKE_VARIANTS},
     "pyvips": pyvips_engine,

@@ -1,0 +1,103 @@
+"""What the benchmark measures of a run: wall time, CPU seconds and peak resident memory of
+the whole process tree, the start-up floor of Snakemake, and the machine it ran on."""
+
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+from .engines import pyvips_available
+
+
+class PeakRSS:
+    """Peak resident memory of this process and all its descendants, sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self.peak_child = 0  # the largest single descendant: a pool worker or a job
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):  # exited between listing and reading
+                    rss = proc.memory_info().rss
+                    total += rss
+                    if proc is not me:
+                        self.peak_child = max(self.peak_child, rss)
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> "PeakRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def cpu_seconds() -> float:
+    """User + system time of this process and its waited-for children so far."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def timed(
+    fn: Callable[..., dict[str, Any]], *args: Any
+) -> tuple[dict[str, Any], float, float, PeakRSS]:
+    """Run fn(*args); return its info, wall seconds, CPU seconds and the peak RSS of the tree."""
+    cpu0 = cpu_seconds()
+    with PeakRSS() as rss:
+        t0 = time.perf_counter()
+        info = fn(*args)
+        wall = time.perf_counter() - t0
+    return info, wall, cpu_seconds() - cpu0, rss
+
+
+def start_seconds(repeats: int = 3) -> float:
+    """Median wall time of `snakemake --version`: starting Python and importing Snakemake, the
+    floor under any Snakemake run however small, which no rule or profile can lower."""
+    walls = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "snakemake", "--version"], check=True,
+                       capture_output=True)  # fmt: skip
+        walls.append(time.perf_counter() - t0)
+    return statistics.median(walls)
+
+
+def machine_info() -> dict[str, str]:
+    import PIL
+    import snakemake
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    libvips = "not installed"
+    if pyvips_available():  # asked in a child: libvips must not start threads here
+        code = "import pyvips; print('.'.join(str(pyvips.version(i)) for i in range(3)))"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        libvips = proc.stdout.strip() or "unknown"
+    return {
+        "cpu_model": cpu,
+        "cores": str(len(os.sched_getaffinity(0))),
+        "python": platform.python_version(),
+        "pillow": PIL.__version__,
+        "snakemake": snakemake.__version__,
+        "libvips": libvips,
+    }
