@@ -13,10 +13,10 @@ import yaml
 from PIL import Image
 
 from helpers import REPO, run_snakemake
+from imagefactory import photo
 from imageprep.bench import engines as eng
 from imageprep.bench import report, runner, verify
 from imageprep.config import load_config
-from imageprep.pool import auto_chunksize
 from imageprep.synthetic import generate_dataset
 
 SCRIPT = REPO / "workflow" / "scripts" / "benchmark.py"
@@ -83,7 +83,8 @@ def test_cli_runs_every_engine_and_writes_reports(tmp_path):
     assert all(r["start_s"] == "" for r in rows if r["engine"] not in eng.SNAKEMAKE_VARIANTS)
     summary = (out / "summary.md").read_text()
     assert all(f"| {e} |" in summary for e in engines)
-    assert "before the first job" in summary and "chunksize=1" in summary
+    assert "before the first job" in summary and "chunks=6" in summary
+    assert ": 6 images, 0.08–0.08 MP (median 0.08), " in summary  # the inputs' spread
     assert "before its first job" in summary and "from its first job on" in summary
     for png in ("speedup.png", "throughput.png"):
         assert Image.open(out / png).size[0] > 100
@@ -143,7 +144,7 @@ def test_pool_command_engine_runs_the_shipped_command_and_is_verified(tmp_path, 
     rows = runner.run_benchmark(plan, progress=False)
     command = [r for r in rows if r.engine == "pool-command"]
     assert [(r.workers, r.status, r.detail) for r in command] == [
-        (1, "ok", "chunksize=1"), (2, "ok", "chunksize=1"),
+        (1, "ok", "chunks=6"), (2, "ok", "chunks=6"),
     ]  # fmt: skip
     # The whole command is measured: its own process (and its workers), CPU time included.
     assert all(r.wall_s and r.cpu_s and r.child_rss_mb and r.speedup for r in command)
@@ -161,7 +162,7 @@ def test_targets_are_data_and_the_report_text_follows_them():
     assert str(report.TARGETS["snakemake_vs_pool"]) == "target on seed: ≤ 1.10×"
     assert str(report.TARGETS["worker_rss"]) == "target ≤ 300 MB"
     summary = [
-        {"engine": "sequential", "workers": 1, "wall_s": 4.0, "ssim": 0.995},
+        {"engine": "sequential", "workers": 1, "wall_s": 4.0, "ssim": 0.995, "ssim_image": "b.jpg"},
         {"engine": "process-pool", "workers": 2, "wall_s": 2.5, "child_rss_mb": 80.0},
         {"engine": "pyvips", "workers": 1, "wall_s": 5.0},
         {"engine": "article-loop", "workers": 1, "wall_s": 10.0},
@@ -169,7 +170,7 @@ def test_targets_are_data_and_the_report_text_follows_them():
     assert report.target_lines(summary) == [
         "- process-pool N=2 vs sequential: 1.60× faster (target ≥ 1.8×)",
         "- single-core throughput, our loop vs pyvips N=1: 1.25× (target on camera: ≥ 1.0×), "
-        "our SSIM vs full decode ≥ 0.9950 (target ≥ 0.99)",
+        "our SSIM vs full decode ≥ 0.9950 (target ≥ 0.99; worst image: `b.jpg`)",
         "- fastest of ours (process-pool N=2) vs article-loop: 4.00× faster "
         "(target on camera: ≥ 3×)",
         "- peak RSS of one process-pool worker: 80 MB (target ≤ 300 MB)",
@@ -200,12 +201,6 @@ def test_benchmark_as_snakemake_target_with_report(tmp_path):
     run_snakemake(tmp_path, "--report", "report.html", "benchmark")
     html = (tmp_path / "report.html").read_text()
     assert "speedup.png" in html and "summary.md" in html
-
-
-def test_auto_chunksize():
-    assert [auto_chunksize(n, w) for n, w in [(6, 2), (1000, 2), (100, 2), (1000, 4)]] == [
-        1, 62, 6, 31,
-    ]  # fmt: skip
 
 
 def test_cli_help(tmp_path):
@@ -253,3 +248,14 @@ def test_floor_lines_compare_snakemake_start_with_the_target_budget():
     assert "1.25× the process-pool wall" in after  # (9.0 - 1.5) / 6.0
     assert report.floor_lines({**smk, "dag_s": 0.55}, pool)[0].endswith("fits in it")
     assert report.floor_lines({**smk, "start_s": None}, pool) == []
+
+
+def test_similarity_names_the_worst_image(tmp_path):
+    for folder in ("a", "b"):
+        for i in range(3):
+            photo(tmp_path / folder / f"{i}.png", (64, 48), seed=i)
+    photo(tmp_path / "b" / "1.png", (64, 48), seed=9)  # one image differs
+    worst_ssim, worst_psnr, worst = verify.similarity(
+        tmp_path / "a", tmp_path / "b", ["0.png", "1.png", "2.png"]
+    )
+    assert worst == "1.png" and worst_ssim < 0.9 and worst_psnr < 30

@@ -25,7 +25,7 @@ rule dataset:
 
 rule benchmark_engines:
     input:
-        "resources/datasets/{workload}",
+        workload_folder,
     output:
         csv=f"{BENCHMARK_DIR}/{{workload}}/timings.csv",
         summary=report(

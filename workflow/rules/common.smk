@@ -103,6 +103,12 @@ PYTHON = (
 RESIZE_SCRIPT = str(Path(workflow.basedir) / "workflow" / "scripts" / "resize.py")
 
 
+def workload_folder(wildcards):
+    """A benchmark workload's images: its own folder (input_dir), or generated ones."""
+    workload = config["workloads"].get(wildcards.workload, {})
+    return workload.get("input_dir", f"resources/datasets/{wildcards.workload}")
+
+
 def resize_input(wildcards):
     """The input image of one output; unknown names are not ours to make."""
     try:

@@ -28,6 +28,7 @@ from .config import DEFAULT_CONFIG, load_config
 from .diagnose import OutputError
 from .plan import ConfigError, Plan, make_plan, refusal_message
 from .records import FAILED_TSV, write_failed_tsv
+from .schedule import input_sizes, make_chunks
 from .spec import ResizeSpec
 from .transform import try_resize
 
@@ -108,12 +109,6 @@ def is_complete(src: str, dst: str) -> bool:
         return False
 
 
-def auto_chunksize(jobs: int, workers: int) -> int:
-    """Images per task sent to a worker: about eight batches per worker amortise the
-    inter-process round trip, yet leave small enough pieces to even out the end."""
-    return max(1, jobs // (workers * 8))
-
-
 def run_pool(
     pairs: Sequence[tuple[str, str]],
     spec: ResizeSpec,
@@ -121,15 +116,15 @@ def run_pool(
     on_error: str = "fail",
     chunksize: int = 0,
 ) -> Outcome:
-    """Resize every (src, dst) pair on ``workers`` processes.
+    """Resize every (src, dst) pair on ``workers`` processes, the largest images first, in
+    chunks of about equal bytes (schedule.py; ``chunksize`` > 0: that many images a chunk).
 
     Raises PoolError at the first bad image (on_error: fail) or when a worker dies, naming the
     image; KeyboardInterrupt after the workers have stopped. Finished outputs are kept.
     """
     outcome = Outcome()
-    jobs = [(i, src, dst) for i, (src, dst) in enumerate(pairs)]
-    chunksize = chunksize or auto_chunksize(len(jobs), workers)
-    chunks = [jobs[i : i + chunksize] for i in range(0, len(jobs), chunksize)]
+    sizes = input_sizes([src for src, _ in pairs])
+    chunks = [[(i, *pairs[i]) for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
     slots = mp.Array("q", [IDLE] * workers, lock=False)
     stop = mp.Value("b", 0, lock=False)
     initargs = (slots, mp.Value("i", 0), stop)

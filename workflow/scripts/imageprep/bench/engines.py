@@ -20,7 +20,7 @@ import yaml
 from PIL import Image
 
 from imageprep.config import REPO
-from imageprep.pool import auto_chunksize
+from imageprep.schedule import input_sizes, largest_first, make_chunks
 from imageprep.spec import ResizeSpec
 from imageprep.transform import resize_image
 
@@ -47,19 +47,27 @@ def sequential(task: Task, workers: int) -> dict[str, Any]:
     return {}
 
 
-def chunksize_of(task: Task, workers: int) -> int:
-    """The configured chunksize (benchmark.chunksize), or the pool's automatic one."""
-    return int(task.options.get("chunksize") or auto_chunksize(len(task.pairs), workers))
+def chunks_of(task: Task, workers: int) -> list[list[tuple[str, str]]]:
+    """The pool's chunks (imageprep.schedule): largest images first, about equal bytes a
+    chunk, or benchmark.chunksize images a chunk when set."""
+    sizes = input_sizes([src for src, _ in task.pairs])
+    chunksize = int(task.options.get("chunksize") or 0)
+    return [[task.pairs[i] for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
+
+
+def resize_chunk(pairs: list[tuple[str, str]], spec: ResizeSpec) -> None:
+    for src, dst in pairs:
+        resize_image(src, dst, spec)
 
 
 def process_pool(task: Task, workers: int) -> dict[str, Any]:
-    """The article's three-line change: ``ProcessPoolExecutor.map``, with a chunksize."""
-    chunksize = chunksize_of(task, workers)
-    srcs, dsts = zip(*task.pairs, strict=True)
+    """The article's three-line change, ``ProcessPoolExecutor.map``, over the pool command's
+    chunks: largest images first, so few uneven images still end together."""
+    chunks = chunks_of(task, workers)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(resize_image, srcs, dsts, repeat(task.spec), chunksize=chunksize):
+        for _ in pool.map(resize_chunk, chunks, repeat(task.spec)):
             pass
-    return {"chunksize": chunksize}
+    return {"chunks": len(chunks)}
 
 
 def article_resize(src: str, dst: str, spec: ResizeSpec) -> None:
@@ -76,8 +84,10 @@ def article_loop(task: Task, workers: int) -> dict[str, Any]:
 
 
 def thread_pool(task: Task, workers: int) -> dict[str, Any]:
-    """Threads: Pillow releases the GIL while decoding, resampling and encoding."""
-    srcs, dsts = zip(*task.pairs, strict=True)
+    """Threads: Pillow releases the GIL while decoding, resampling and encoding. No chunks
+    (nothing crosses a process boundary), but the same largest-first order."""
+    order = largest_first(input_sizes([src for src, _ in task.pairs]))
+    srcs, dsts = zip(*(task.pairs[i] for i in order), strict=True)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for _ in pool.map(resize_image, srcs, dsts, repeat(task.spec)):
             pass
@@ -112,7 +122,7 @@ def pool_command(task: Task, workers: int) -> dict[str, Any]:
         *(["--chunksize", str(chunksize)] if chunksize else []),
     ]  # fmt: skip
     run_command("pool.py", command, cwd=task.workdir)
-    return {"chunksize": chunksize_of(task, workers)}
+    return {"chunks": len(chunks_of(task, workers))}
 
 
 @dataclass(frozen=True)

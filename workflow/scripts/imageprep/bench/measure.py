@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -101,3 +102,27 @@ def machine_info() -> dict[str, str]:
         "snakemake": snakemake.__version__,
         "libvips": libvips,
     }
+
+
+def input_spread(input_dir: Path, relpaths: list[str]) -> str:
+    """The spread of the inputs' sizes, in megapixels (from the headers) and bytes: with
+    uneven inputs, how the work is split matters (imageprep.schedule)."""
+    from PIL import Image
+
+    pixels, sizes = [], []
+    for rel in relpaths:
+        path = input_dir / rel
+        sizes.append(path.stat().st_size)
+        with contextlib.suppress(OSError, ValueError), Image.open(path) as im:
+            pixels.append(im.width * im.height / 1e6)
+    if not sizes:
+        return "no images"
+
+    def spread(values: list[float], unit: str) -> str:
+        low, high, mid = min(values), max(values), statistics.median(values)
+        return f"{low:.2f}–{high:.2f} {unit} (median {mid:.2f})"
+
+    text = f"{len(relpaths)} images"
+    if pixels:
+        text += ", " + spread(pixels, "MP")
+    return text + ", " + spread([s / 1e6 for s in sizes], "MB")

@@ -29,6 +29,7 @@ class Row:
     start_s: float | None = None  # snakemake engines: `snakemake --version`, the import floor
     dag_s: float | None = None  # snakemake engines: dry run, i.e. the time before the first job
     ssim: float | None = None  # against the full-decode reference (outside engines)
+    ssim_image: str = ""  # the image with that (worst) SSIM
     psnr_db: float | None = None
     detail: str = ""
 

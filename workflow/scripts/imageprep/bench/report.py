@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .engines import OUTSIDE_REFERENCE, SNAKEMAKE_VARIANTS
-from .measure import machine_info
+from .measure import input_spread, machine_info
 from .model import BenchPlan, Row
 
 
@@ -48,7 +48,7 @@ TARGETS = {
 FIELDS = [
     "workload", "engine", "workers", "repeat", "status", "wall_s", "cpu_s", "peak_rss_mb",
     "child_rss_mb", "images", "images_per_s", "speedup", "efficiency", "start_s", "dag_s",
-    "ssim",
+    "ssim", "ssim_image",
     "psnr_db", "detail",
     "cpu_model", "cores", "python", "pillow", "snakemake", "libvips", "timestamp",
 ]  # fmt: skip
@@ -81,6 +81,7 @@ def summarize(rows: list[Row]) -> list[dict[str, Any]]:
                 efficiency=base / wall / workers if base else None,
                 psnr_db=timed_rows[0].psnr_db,
                 ssim=timed_rows[0].ssim,
+                ssim_image=timed_rows[0].ssim_image,
                 start_s=timed_rows[0].start_s,
                 dag_s=timed_rows[0].dag_s,
             )
@@ -124,7 +125,8 @@ def write_summary(
         f"- Machine: {machine['cpu_model']}, {machine['cores']} cores; Python "
         f"{machine['python']}, Pillow {machine['pillow']}, Snakemake {machine['snakemake']}, "
         f"libvips {machine['libvips']}",
-        f"- Input: `{plan.input_dir}`; {plan.repeats} repeat(s), median shown [min–max]",
+        f"- Input: `{plan.input_dir}`: {input_spread(plan.input_dir, plan.relpaths)}; "
+        f"{plan.repeats} repeat(s), median shown [min–max]",
         f"- Command: `{command}`",
         "- SSIM / PSNR: worst image, against our transform with every JPEG pixel decoded "
         "(jpeg_draft off, LANCZOS); SSIM on luma, 7×7 windows.",
@@ -145,6 +147,8 @@ def write_summary(
         closeness = "–"
         if s.get("ssim") is not None:
             closeness = f"{_fmt(s['ssim'], '.4f')} / {_fmt(s.get('psnr_db'), '.1f')}"
+            if s.get("ssim_image") and s["ssim"] < 1:
+                closeness += f" (worst: `{s['ssim_image']}`)"
         lines.append(
             f"| {s['engine']} | {s['workers']} | {wall} | {_fmt(s.get('cpu_s'))} "
             f"| {_fmt(s.get('peak_rss_mb'), '.0f')} | {_fmt(s.get('images_per_s'), '.1f')} "
@@ -200,7 +204,7 @@ def target_lines(summary: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"- single-core throughput, our loop vs pyvips N=1: {ratio:.2f}× "
             f"({t['loop_vs_pyvips']}), our SSIM vs full decode ≥ {_fmt(seq.get('ssim'), '.4f')} "
-            f"({t['draft_ssim']})"
+            f"({t['draft_ssim']}; worst image: `{seq.get('ssim_image') or '–'}`)"
         )
     ours = [s for (e, _), s in by.items() if e not in OUTSIDE_REFERENCE]
     if article and ours:

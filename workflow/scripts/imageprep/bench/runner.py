@@ -91,7 +91,9 @@ def run_once(plan: BenchPlan, engine: str, workers: int, repeat: int, refs: Refe
         row.status, row.detail = "FAILED", f"outputs differ from sequential: {diff}"
         return row
     if engine in eng.OUTSIDE_REFERENCE or engine == "sequential":
-        row.ssim, row.psnr_db = similarity(refs.full_decode, task.output_dir, refs.sums)
+        row.ssim, row.psnr_db, row.ssim_image = similarity(
+            refs.full_decode, task.output_dir, refs.sums
+        )
     row.wall_s, row.cpu_s, row.peak_rss_mb = wall, cpu, peak.peak / 2**20
     row.child_rss_mb = peak.peak_child / 2**20 or None
     row.images_per_s = row.images / wall
@@ -144,12 +146,17 @@ def run_and_report(plan: BenchPlan, out_dir: Path, command: str, progress: bool)
 
 
 def dataset(config: dict[str, Any], workload: str, workers: int) -> Path:
-    """The named workload's generated images (cached under resources/datasets/)."""
+    """The named workload's images: its folder (``input_dir``: your own images, e.g. real
+    photographs), or its generated images (cached under resources/datasets/)."""
     try:
         w = config["workloads"][workload]
     except KeyError:
         known = ", ".join(config["workloads"])
         raise SystemExit(f"error: unknown workload {workload!r}; known: {known}") from None
+    if "input_dir" in w:
+        if not Path(w["input_dir"]).is_dir():
+            raise SystemExit(f"error: workload {workload!r}: {w['input_dir']!r} is not a folder")
+        return Path(w["input_dir"]).resolve()
     folder = Path("resources") / "datasets" / workload
     generate_dataset(folder, w["count"], tuple(w["size"]), w.get("seed", 0), workers)
     return folder.resolve()

@@ -64,14 +64,17 @@ def ssim(a: np.ndarray, b: np.ndarray, win: int = 7) -> float:
     return float(np.mean(num / den))
 
 
-def similarity(reference: Path, other: Path, relpaths: Iterable[str]) -> tuple[float, float]:
-    """Worst SSIM (luma) and worst PSNR (RGB, dB) over the images, other against reference."""
-    worst_ssim, worst_psnr = 1.0, float("inf")
+def similarity(reference: Path, other: Path, relpaths: Iterable[str]) -> tuple[float, float, str]:
+    """Worst SSIM (luma) and worst PSNR (RGB, dB) over the images, other against reference,
+    and the image with the worst SSIM."""
+    worst_ssim, worst_psnr, worst_image = 1.0, float("inf"), ""
     for rel in relpaths:
         a, b = reference / rel, other / rel
         rgb_a, rgb_b = pixels(a, "RGB"), pixels(b, "RGB")
         if rgb_a.shape != rgb_b.shape:
-            return float("nan"), float("nan")  # another geometry: not comparable
+            return float("nan"), float("nan"), rel  # another geometry: not comparable
         worst_psnr = min(worst_psnr, psnr(rgb_a, rgb_b))
-        worst_ssim = min(worst_ssim, ssim(pixels(a, "L"), pixels(b, "L")))
-    return worst_ssim, worst_psnr
+        value = ssim(pixels(a, "L"), pixels(b, "L"))
+        if value < worst_ssim or not worst_image:
+            worst_ssim, worst_image = min(value, worst_ssim), rel
+    return worst_ssim, worst_psnr, worst_image
