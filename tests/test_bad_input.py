@@ -171,13 +171,15 @@ def test_unreadable_file_in_both_paths(workdir, unprivileged):
 
 
 def test_pool_fail_mode_stops_soon_after_the_bad_image(workdir):
-    seed = photo(workdir / "seed.jpg", (640, 480))
-    for i in range(1, 40):
+    seed = photo(workdir / "seed.jpg", (1024, 768))
+    for i in range(1, 60):
         (workdir / "photos" / f"img_{i:03d}.jpg").write_bytes(seed.read_bytes())
-    (workdir / "photos" / "img_000.jpg").write_bytes(b"")  # first image of the first task
-    proc = run_pool(workdir, "--chunksize", "20", check=False)
-    assert proc.returncode == 1 and "img_000.jpg: empty file" in proc.stderr
-    # Every worker stops after its current image, not at the end of its task of 20.
-    assert len(list((workdir / "results").glob("*.jpg"))) < 10
+    # The largest file, so the first image of the first task (the pool goes largest first).
+    (workdir / "photos" / "img_000.jpg").write_text("not a photo\n" * 100_000)
+    proc = run_pool(workdir, "--chunksize", "30", check=False)
+    assert proc.returncode == 1 and "img_000.jpg: not an image (text file)" in proc.stderr
+    # Every worker stops after its current image: the other worker does not finish its
+    # task of 29 images (it would without the shared stop flag).
+    assert len(list((workdir / "results").glob("*.jpg"))) < 15
     proc = run_pool(workdir, "--chunksize", "-1", check=False)
     assert proc.returncode == 2 and "must be 0 or more" in proc.stderr

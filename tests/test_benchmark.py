@@ -259,3 +259,31 @@ def test_similarity_names_the_worst_image(tmp_path):
         tmp_path / "a", tmp_path / "b", ["0.png", "1.png", "2.png"]
     )
     assert worst == "1.png" and worst_ssim < 0.9 and worst_psnr < 30
+
+
+def test_a_workload_can_be_a_folder_of_your_own_images(tmp_path, monkeypatch):
+    """workloads.<name>: {input_dir: ...} benchmarks a folder as it is (e.g. real photos),
+    from the command line and as the Snakemake target, without generating anything."""
+    monkeypatch.chdir(tmp_path)
+    for i in range(3):
+        photo(tmp_path / "mine" / f"{i}.jpg", (320, 240), seed=i)
+    (tmp_path / "config").mkdir()
+    config_text = (REPO / "config" / "config.yaml").read_text()
+    config = yaml.safe_load(config_text)
+    config["workloads"]["mine"] = {"input_dir": "mine"}
+    config["benchmark"]["workload"] = "mine"
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    loaded = load_config(tmp_path / "config" / "config.yaml")
+    assert runner.dataset(loaded, "mine", 1) == (tmp_path / "mine").resolve()
+    with pytest.raises(SystemExit, match=r"workload 'real': 'resources/photos' is not a"):
+        runner.dataset(loaded, "real", 1)
+    config["workloads"]["broken"] = {"seed": 1}  # neither a folder nor a generated set
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError, match=r"workloads\.broken"):
+        load_config(tmp_path / "config" / "config.yaml")
+    config["workloads"].pop("broken")
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "photos").mkdir()
+    photo(tmp_path / "photos" / "a.jpg")
+    dry = run_snakemake(tmp_path, "--config", "input_dir=photos", "-n", "benchmark").stdout
+    assert "benchmark_engines" in dry and "rule dataset" not in dry

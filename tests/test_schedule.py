@@ -26,11 +26,10 @@ def test_every_image_is_scheduled_once_largest_first(workers, chunksize):
 
 
 def test_large_images_travel_alone_and_small_ones_together():
-    sizes = [10_000, 9_000, 8_000] + [100] * 40  # three camera photos, forty thumbnails
+    sizes = [10_000, 9_000, 8_000, 7_000] + [100] * 100  # four camera photos, thumbnails
     chunks = make_chunks(sizes, workers=2)
-    assert chunks[:3] == [[0], [1], [2]]
-    assert max(len(c) for c in chunks[3:]) > 1
-    assert len(chunks) <= 2 * 8 + 3
+    assert chunks[:4] == [[0], [1], [2], [3]]  # not all four in one worker's first chunk
+    assert max(len(c) for c in chunks[4:]) == len(sizes) // 16  # small ones grouped
 
 
 def test_equal_sizes_give_about_eight_chunks_a_worker():

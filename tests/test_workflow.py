@@ -1,12 +1,15 @@
 """The real snakemake CLI on real image files in a temp folder: runs, reruns, bad config."""
 
 import re
+import shutil
+import sys
 
 import pytest
 from PIL import Image
 
-from helpers import run_snakemake, write_config
+from helpers import REPO, run_snakemake, write_config
 from imagefactory import photo
+from imageprep.transform import TRANSFORM_VERSION
 
 NAMES = ["a.jpg", "B.JPG", "nested/deeper/c.png", "with space ünï.jpeg"]
 
@@ -134,3 +137,28 @@ def test_sharded_reruns_touch_one_shard(photos):
     jobs = planned_jobs(photos, "--config", "images_per_job=3")
     shard_jobs = {k: v for k, v in jobs.items() if k.startswith("resize_shard_")}
     assert len(shard_jobs) == 1 and jobs["all"] == 1, jobs
+
+
+@pytest.mark.parametrize("images_per_job", [1, 2])
+def test_moving_the_checkout_reruns_nothing_and_a_new_transform_version_reruns_all(
+    photos, tmp_path_factory, images_per_job
+):
+    """The interpreter's and the checkout's paths are not in what Snakemake compares (params,
+    command); the transform's version is."""
+    config = ("--config", f"images_per_job={images_per_job}")
+    run_snakemake(photos, *config)
+    recorded = "".join(p.read_text() for p in (photos / ".snakemake" / "metadata").iterdir())
+    assert str(REPO) not in recorded and sys.executable not in recorded
+    moved = tmp_path_factory.mktemp("moved checkout")
+    for part in ("Snakefile", "workflow", "profiles"):
+        copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy2
+        copy(REPO / part, moved / part)
+    snakefile = ("--snakefile", str(moved / "Snakefile"))
+    assert planned_jobs(photos, *snakefile, *config) == {}
+    transform = moved / "workflow" / "scripts" / "imageprep" / "transform.py"
+    text = transform.read_text()
+    old = f"TRANSFORM_VERSION = {TRANSFORM_VERSION}\n"
+    assert old in text
+    transform.write_text(text.replace(old, "TRANSFORM_VERSION = 999\n"))
+    bumped = planned_jobs(photos, *snakefile, *config)
+    assert bumped and bumped == planned_jobs(photos, *snakefile, *config, "--forceall")

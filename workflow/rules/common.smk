@@ -31,6 +31,7 @@ from imageprep.records import (  # noqa: E402
 )
 from imageprep.spec import ResizeSpec  # noqa: E402
 from imageprep.synthetic import demo_manifest  # noqa: E402
+from imageprep.transform import TRANSFORM_VERSION  # noqa: E402
 
 coerce_numbers(config)  # --config size=[224,224] arrives as strings
 if errors := config_errors(config):
@@ -94,13 +95,21 @@ RESIZED = [declared(out) for out in PLAN.outputs]
 IMAGES_PER_JOB = config["images_per_job"] or auto_images_per_job(len(PLAN.outputs))
 SHARDS = shard_outputs(PLAN.outputs, IMAGES_PER_JOB) if IMAGES_PER_JOB > 1 else {}
 # The interpreter that runs this Snakefile runs the jobs too (a venv needs no activation);
-# with --sdm conda, the rule's own env provides `python`.
-PYTHON = (
-    "python"
-    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-    else sys.executable
+# with --sdm conda, the rule's own env provides `python`. Both paths reach the rules'
+# command through the environment, not through params or the command's text: Snakemake
+# re-runs a job whose params or command changed, and moving the checkout, recreating the
+# venv or switching --sdm conda changes no output.
+os.environ.update(
+    IMAGEPREP_PYTHON=(
+        "python"
+        if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+        else sys.executable
+    ),
+    IMAGEPREP_SCRIPTS=str(Path(workflow.basedir) / "workflow" / "scripts"),
 )
-RESIZE_SCRIPT = str(Path(workflow.basedir) / "workflow" / "scripts" / "resize.py")
+# What does change outputs, and so re-runs every image: the spec, and the transform's
+# version (bumped whenever its output bytes change; tests/test_golden.py checks).
+VERSION = str(TRANSFORM_VERSION)
 
 
 def workload_folder(wildcards):

@@ -33,12 +33,11 @@ if IMAGES_PER_JOB == 1:
         threads: 1
         params:
             spec=lambda wildcards: SPEC.for_output(wildcards.image).to_json(),
-            python=PYTHON,
-            script=RESIZE_SCRIPT,
+            version=VERSION,
             images=lambda wildcards: f"{OUTPUT_DIR}/{wildcards.image}",
             records=lambda wildcards, output: list(output) if SKIP else [],
         shell:
-            "{params.python:q} {params.script:q} --spec {params.spec:q}"
+            '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize.py" --spec {params.spec:q}'
             " --inputs {input:q} --outputs {params.images:q} --logs {log:q}"
             " --records {params.records:q}"
 
@@ -61,12 +60,11 @@ else:
             threads: 1
             params:
                 spec=SPEC.to_json(),
-                python=PYTHON,
-                script=RESIZE_SCRIPT,
+                version=VERSION,
                 images=[f"{OUTPUT_DIR}/{out}" for out in members],
                 records=lambda wildcards, output: list(output) if SKIP else [],
             shell:
-                "{params.python:q} {params.script:q} --spec {params.spec:q}"
+                '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize.py" --spec {params.spec:q}'
                 " --inputs {input:q} --outputs {params.images:q} --logs {log:q}"
                 " --records {params.records:q}"
 

@@ -36,6 +36,10 @@ ORIENTATION_TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+# The version of what the transform writes: bump it whenever output bytes change (a new
+# decode rule, mode mapping, encoder setting...). Snakemake re-runs every image when it
+# changes; tests/test_golden.py fails when bytes change without a bump.
+TRANSFORM_VERSION = 2
 # Formats whose orientation tag Pillow applies itself while loading (TiffImagePlugin).
 SELF_ORIENTING = {"TIFF"}
 # Formats libjpeg decodes, whose draft (DCT-domain downscale) we can use.

@@ -128,8 +128,10 @@ def write_summary(
         f"- Input: `{plan.input_dir}`: {input_spread(plan.input_dir, plan.relpaths)}; "
         f"{plan.repeats} repeat(s), median shown [min–max]",
         f"- Command: `{command}`",
-        "- SSIM / PSNR: worst image, against our transform with every JPEG pixel decoded "
-        "(jpeg_draft off, LANCZOS); SSIM on luma, 7×7 windows.",
+        "- SSIM / PSNR: worst image (named), against our transform with every JPEG pixel "
+        "decoded (jpeg_draft off, LANCZOS); SSIM on luma, 7×7 windows. `sequential`: the "
+        "JPEG draft's own cost, both written lossless (PNG); outside references: their "
+        "files against ours in the configured format.",
         "",
         "| engine | workers | wall s | CPU s | peak RSS MB | images/s | speed-up | efficiency "
         "| SSIM / PSNR dB vs full decode | outputs |",

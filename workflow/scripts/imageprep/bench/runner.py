@@ -65,6 +65,7 @@ class References:
     ours: Path  # the sequential loop's outputs: every engine must match them byte for byte
     sums: dict[str, str]  # their checksums
     full_decode: Path  # ours without the JPEG draft: the quality reference (full LANCZOS)
+    draft_quality: tuple[float, float, str]  # the draft's cost: worst SSIM, PSNR, image
 
 
 def make_references(plan: BenchPlan) -> References:
@@ -72,7 +73,23 @@ def make_references(plan: BenchPlan) -> References:
     eng.sequential(ours, 1)
     full = make_task(plan, "full-decode")
     eng.sequential(replace(full, spec=replace(plan.spec, jpeg_draft=False)), 1)
-    return References(ours.output_dir, checksums(ours.output_dir), full.output_dir)
+    return References(
+        ours.output_dir, checksums(ours.output_dir), full.output_dir, draft_quality(plan)
+    )
+
+
+def draft_quality(plan: BenchPlan) -> tuple[float, float, str]:
+    """What the JPEG draft costs, alone: our transform with and without it, both written
+    lossless (PNG), so that the encoder's own loss does not blur the comparison."""
+    lossless = replace(plan, config={**plan.config, "format": "png"})
+    draft, full = make_task(lossless, "draft-png"), make_task(lossless, "full-decode-png")
+    eng.sequential(draft, 1)
+    eng.sequential(replace(full, spec=replace(full.spec, jpeg_draft=False)), 1)
+    worst_ssim, worst_psnr, worst = similarity(
+        full.output_dir, draft.output_dir, checksums(draft.output_dir)
+    )
+    inputs = plan_outputs(plan.relpaths, "png")  # output name -> the input it came from
+    return worst_ssim, worst_psnr, inputs.get(worst, worst)
 
 
 def run_once(plan: BenchPlan, engine: str, workers: int, repeat: int, refs: References) -> Row:
@@ -90,10 +107,11 @@ def run_once(plan: BenchPlan, engine: str, workers: int, repeat: int, refs: Refe
     elif diff := differences(refs.sums, checksums(task.output_dir)):
         row.status, row.detail = "FAILED", f"outputs differ from sequential: {diff}"
         return row
-    if engine in eng.OUTSIDE_REFERENCE or engine == "sequential":
-        row.ssim, row.psnr_db, row.ssim_image = similarity(
-            refs.full_decode, task.output_dir, refs.sums
-        )
+    if engine == "sequential":
+        row.ssim, row.psnr_db, row.ssim_image = refs.draft_quality
+    elif engine in eng.OUTSIDE_REFERENCE:
+        row.ssim, row.psnr_db, worst = similarity(refs.full_decode, task.output_dir, refs.sums)
+        row.ssim_image = plan_outputs(plan.relpaths, plan.spec.format).get(worst, worst)
     row.wall_s, row.cpu_s, row.peak_rss_mb = wall, cpu, peak.peak / 2**20
     row.child_rss_mb = peak.peak_child / 2**20 or None
     row.images_per_s = row.images / wall
