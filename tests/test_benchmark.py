@@ -287,3 +287,19 @@ def test_a_workload_can_be_a_folder_of_your_own_images(tmp_path, monkeypatch):
     photo(tmp_path / "photos" / "a.jpg")
     dry = run_snakemake(tmp_path, "--config", "input_dir=photos", "-n", "benchmark").stdout
     assert "benchmark_engines" in dry and "rule dataset" not in dry
+
+
+def test_the_worker_sweep_can_be_a_list(tmp_path):
+    images = tmp_path / "images"
+    generate_dataset(images, 2, (64, 48))
+    config = load_config(REPO / "config" / "config.yaml")
+    plan = runner.build_plan(config, "tiny", images, tmp_path / "scratch", workers=[4, 1, 4])
+    assert plan.workers == [1, 4]
+    assert runner.build_plan(config, "tiny", images, tmp_path / "s", max_workers=3).workers == [
+        1, 2, 3,
+    ]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--workers", "0", "--input-dir", str(images)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "must be 1 or more" in proc.stderr

@@ -197,11 +197,18 @@ def build_plan(
         relpaths=relpaths,
         config=config,
         engines={name: eng.ENGINES[name] for name in names},
-        workers=list(range(1, max_workers + 1)),
+        workers=sorted(set(bench.get("workers") or range(1, max_workers + 1))),
         repeats=bench["repeats"],
         scratch=scratch.resolve(),
         options=options,
     )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -213,6 +220,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     src.add_argument("--workload", help="named workload from config (default: benchmark.workload)")
     src.add_argument("--input-dir", type=Path, help="benchmark on an existing folder of images")
     p.add_argument("--engines", nargs="+", choices=list(eng.ENGINES), help="engines to run")
+    p.add_argument(
+        "--workers", type=_positive, nargs="+", metavar="N", help="worker counts, e.g. 1 2 4 8 16"
+    )
     p.add_argument("--max-workers", type=int, help="sweep N = 1..this (default: all cores)")
     p.add_argument("--repeats", type=int, help="timed repeats per engine and N")
     p.add_argument("--chunksize", type=int, help="pool chunksize (process-pool, pool-command)")
@@ -246,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir / "scratch",
         engines=args.engines,
         max_workers=args.max_workers,
+        workers=args.workers,
         repeats=args.repeats,
         chunksize=args.chunksize,
         keep_scratch=args.keep_scratch or None,
