@@ -2,6 +2,8 @@
 modes: one clear line naming the file and the reason, or a correct output; never a partial
 file; failed.tsv in skip mode; nothing written outside output_dir, logs/ and benchmarks/."""
 
+import os
+
 import pytest
 from PIL import Image
 
@@ -183,3 +185,34 @@ def test_pool_fail_mode_stops_soon_after_the_bad_image(workdir):
     assert len(list((workdir / "results").glob("*.jpg"))) < 15
     proc = run_pool(workdir, "--chunksize", "-1", check=False)
     assert proc.returncode == 2 and "must be 0 or more" in proc.stderr
+
+
+def test_a_name_that_is_not_utf8_is_made_by_the_pool_and_refused_by_snakemake(workdir):
+    """Old camera folders and zip extracts hold Latin-1 names; Python sees them with
+    surrogate escapes. The pool makes them; Snakemake cannot track them and says so."""
+    photo(workdir / "photos" / "good.jpg")
+    latin1 = os.fsdecode(b"caf\xe9.jpg")
+    photo(workdir / "photos" / latin1, seed=4)
+    pool = run_pool(workdir, "--output-dir", "pooled", "--on-error", "skip")
+    assert "Traceback" not in pool.stderr
+    assert Image.open(workdir / "pooled" / latin1).size == (600, 600)
+    assert read_failed_tsv(workdir / "pooled" / "failed.tsv") == []
+    smk = run_snakemake(workdir, "--config", "on_error=skip")
+    assert "Traceback" not in smk.stderr
+    rows = read_failed_tsv(workdir / "results" / "failed.tsv")
+    assert rows == [(f"photos/{latin1}", rows[0][1])] and "not valid UTF-8" in rows[0][1]
+    assert (workdir / "results" / "good.jpg").exists()
+
+
+def test_an_unreadable_subfolder_stops_both_paths_in_one_line(workdir, unprivileged):
+    photo(workdir / "photos" / "good.jpg")
+    photo(workdir / "photos" / "sub" / "hidden.jpg")
+    (workdir / "photos" / "sub").chmod(0)
+    try:
+        line = "input_dir: cannot list 'photos/sub': Permission denied"
+        pool = run_pool(workdir, check=False, prefix=unprivileged)
+        assert pool.returncode == 2 and pool.stderr.strip() == f"error: {line}", pool.stderr
+        smk = run_snakemake(workdir, check=False, prefix=unprivileged)
+        assert smk.returncode != 0 and line in smk.stderr and "Traceback" not in smk.stderr
+    finally:
+        (workdir / "photos" / "sub").chmod(0o755)

@@ -44,12 +44,19 @@ BENCHMARK_DIR = os.path.normpath(config["benchmark"]["out_dir"])
 DEMO = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
 
 
-def wildcard_name(rel, out):
-    """Snakemake reads "{name}" in any path as a wildcard and has no escape for it, so such
-    file names cannot be declared (the pool command takes them)."""
+def snakemake_refusal(rel, out):
+    """Names Snakemake cannot take (the pool command takes them): "{name}" reads as a
+    wildcard and has no escape; a name that is not valid UTF-8 breaks its metadata."""
     if contains_wildcard(rel) or contains_wildcard(out):
         return (
             "name contains {...}, which Snakemake reads as a wildcard; "
+            "rename the file (workflow/scripts/pool.py takes it as it is)"
+        )
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            "name is not valid UTF-8, which Snakemake cannot track; "
             "rename the file (workflow/scripts/pool.py takes it as it is)"
         )
     return None
@@ -67,7 +74,7 @@ def forget_stale_records(plan):
 
 try:
     SPEC = ResizeSpec.from_config(config)
-    PLAN = make_plan(config, refuse_name=wildcard_name)
+    PLAN = make_plan(config, refuse_name=snakemake_refusal)
 except (ConfigError, ValueError) as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None
 

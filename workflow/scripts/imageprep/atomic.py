@@ -22,8 +22,8 @@ def part_path(dst: str | os.PathLike) -> Path:
     """Where ``dst`` is written before its rename (a hashed name if NAME.part is too long)."""
     dst = Path(dst)
     name = f".{dst.name}{PART_SUFFIX}"
-    if len(name.encode()) > NAME_MAX:
-        name = f".{hashlib.sha1(dst.name.encode()).hexdigest()}{PART_SUFFIX}"
+    if len(os.fsencode(name)) > NAME_MAX:  # fsencode: names need not be valid UTF-8
+        name = f".{hashlib.sha1(os.fsencode(dst.name)).hexdigest()}{PART_SUFFIX}"
     return dst.parent / name
 
 

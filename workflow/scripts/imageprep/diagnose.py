@@ -108,8 +108,11 @@ def _nonblocking(path: str, flags: int) -> int:
 
 def unidentified_reason(src: str | os.PathLike) -> str:
     """Why Pillow could not even identify ``src``: empty, text, a known unsupported format."""
-    with open(src, "rb", opener=_nonblocking) as fh:
-        head = fh.read(512)
+    try:
+        with open(src, "rb", opener=_nonblocking) as fh:
+            head = fh.read(512)
+    except OSError as exc:  # gone or locked since it was opened for decoding
+        return exc.strerror or "not an image Pillow can read"
     if not head:
         return "empty file (0 bytes)"
     for test, name in _UNREADABLE_FORMATS:

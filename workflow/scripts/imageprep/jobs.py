@@ -33,6 +33,7 @@ def run_jobs(
     job succeeds: the records, not the images, are then what the rule declares. A failure of
     the environment (full disk, read-only folder) ends the job with status 1 in both modes.
     """
+    src = ""
     try:
         for i, (src, dst) in enumerate(zip(srcs, dsts, strict=True)):
             with open(logs[i], "w") if logs else contextlib.nullcontext(sys.stderr) as log:
@@ -48,6 +49,9 @@ def run_jobs(
                     write_record(records[i], src, attempt.error and attempt.error.reason)
     except (OutputError, OSError) as exc:  # OSError: a log that cannot be written
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError:  # the machine's limit: fail the job in one line, not a traceback
+        print(f"error: out of memory while resizing {src}", file=sys.stderr)
         return 1
     return 0
 

@@ -44,7 +44,13 @@ def scan_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> Foun
     folders = [(Path(input_dir), "")]
     while folders:
         folder, prefix = folders.pop()
-        with os.scandir(folder) as entries:
+        try:
+            listing = os.scandir(folder)
+        except OSError as exc:  # an unreadable folder hides its images: say so, do not guess
+            raise ConfigError(
+                f"input_dir: cannot list {str(folder)!r}: {exc.strerror or exc}"
+            ) from None
+        with listing as entries:
             for entry in entries:
                 if entry.name.startswith("."):
                     continue

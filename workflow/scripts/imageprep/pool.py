@@ -90,6 +90,8 @@ def _resize_chunk(
             reason = error.reason if error else None
         except OutputError as exc:  # full disk, read-only folder: not the image's fault
             fatal = str(exc)
+        except MemoryError:  # the machine's limit, not a bug and not the image's fault
+            fatal = f"out of memory while resizing {src}"
         except Exception as exc:  # a bug of ours: say so in one line, for every mode
             fatal = f"{src}: unexpected {type(exc).__name__} ({exc}); please report this bug"
         _slots[_slot] = IDLE

@@ -34,15 +34,25 @@ def _uncell(text: str) -> str:
     return "".join(out)
 
 
+def _bytes(text: str) -> bytes:
+    """UTF-8, keeping file names that are not valid UTF-8 byte for byte (as the OS gave
+    them to Python: surrogate escapes), as Python's own os.fsencode does."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _text(path: str | os.PathLike) -> str:
+    return Path(path).read_bytes().decode("utf-8", "surrogateescape")
+
+
 def write_record(path: str | os.PathLike, src: str, reason: str | None) -> None:
     """One image's outcome: ``ok`` or ``failed`` with the reason."""
     status = "failed" if reason else "ok"
-    write_atomically(path, f"{status}\t{_cell(src)}\t{_cell(reason or '')}\n".encode())
+    write_atomically(path, _bytes(f"{status}\t{_cell(src)}\t{_cell(reason or '')}\n"))
 
 
 def read_record(path: str | os.PathLike) -> tuple[str, str, str]:
     """(status, source path, reason) of a record written by :func:`write_record`."""
-    status, src, reason = Path(path).read_text().rstrip("\n").split("\t")
+    status, src, reason = _text(path).rstrip("\n").split("\t")
     return status, _uncell(src), _uncell(reason)
 
 
@@ -50,11 +60,11 @@ def write_failed_tsv(path: str | os.PathLike, failures: Iterable[tuple[str, str]
     """The manifest: a header, then (path, reason) rows sorted by path; header only if none."""
     rows = sorted(set(failures))
     lines = ["\t".join(HEADER)] + [f"{_cell(src)}\t{_cell(reason)}" for src, reason in rows]
-    write_atomically(path, ("\n".join(lines) + "\n").encode())
+    write_atomically(path, _bytes("\n".join(lines) + "\n"))
 
 
 def read_failed_tsv(path: str | os.PathLike) -> list[tuple[str, str]]:
-    lines = Path(path).read_text().splitlines()
+    lines = _text(path).splitlines()
     if tuple(lines[0].split("\t")) != HEADER:
         raise ValueError(f"{path}: not a failure manifest (header {lines[0]!r})")
     return [tuple(map(_uncell, line.split("\t"))) for line in lines[1:]]  # type: ignore[misc]
