@@ -16,7 +16,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -170,11 +170,16 @@ def plan_run(config: dict[str, Any]) -> Plan:
     return plan
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``, else one line saying so."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    return parse
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -183,8 +188,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--input-dir", help="overrides input_dir of the config")
     p.add_argument("--output-dir", help="overrides output_dir of the config")
     p.add_argument("--on-error", choices=["fail", "skip"], help="overrides on_error")
-    p.add_argument("--workers", type=_count, default=0, help="worker processes (0: all cores)")
-    p.add_argument("--chunksize", type=_count, default=0, help="images per task (0: automatic)")
+    p.add_argument("--workers", type=at_least(0), default=0, help="worker processes (0: all cores)")
+    p.add_argument(
+        "--chunksize", type=at_least(0), default=0, help="images per task (0: automatic)"
+    )
     p.add_argument("--resume", action="store_true", help="keep complete, up-to-date outputs")
     return p.parse_args(argv)
 

@@ -22,7 +22,7 @@ from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 from .atomic import write_atomically
 from .diagnose import ImageError, OutputError, input_errors, not_a_file_reason, path_reason
 from .modes import colour, colour_family, to_storable, working_mode
-from .spec import LOSSY, RESAMPLE, ResizeSpec, output_format
+from .spec import LOSSY, RESAMPLE, WRITTEN, ResizeSpec, output_format
 
 ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
 # EXIF orientations that swap width and height (transpose, rotate 90/270, transverse).
@@ -67,12 +67,15 @@ def open_input(src: Path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-# Extensions of the formats most folders hold -> (Pillow plugin, format): the common case
-# imports one plugin, as Image.open does, and tries that format first.
-_USUAL = {
-    **dict.fromkeys((".jpg", ".jpeg", ".jpe", ".jfif"), ("Jpeg", "JPEG")),
-    **{".png": ("Png", "PNG"), ".gif": ("Gif", "GIF"), ".bmp": ("Bmp", "BMP")},
-    **{".tif": ("Tiff", "TIFF"), ".tiff": ("Tiff", "TIFF"), ".webp": ("WebP", "WEBP")},
+# The Pillow plugin of each format imageprep writes (spec.WRITTEN): for those extensions, the
+# common case, open_image imports one plugin, as Image.open does, and tries it first.
+_PLUGINS = {
+    "JPEG": "Jpeg",
+    "PNG": "Png",
+    "GIF": "Gif",
+    "BMP": "Bmp",
+    "TIFF": "Tiff",
+    "WEBP": "WebP",
 }
 # Pillow's own first guesses when a name says nothing (Image.preinit), tried before the rest.
 _FIRST_PLUGINS = ("PIL.BmpImagePlugin", "PIL.GifImagePlugin", "PIL.JpegImagePlugin",
@@ -87,9 +90,9 @@ def open_image(fh: BinaryIO, name: str) -> Image.Image:
     on what the process opened before (after a .tga, a valid .ico is read as a bad TGA).
     """
     ext = os.path.splitext(name)[1].lower()
-    if ext in _USUAL:
-        plugin, first = _USUAL[ext]
-        importlib.import_module(f"PIL.{plugin}ImagePlugin")
+    first = WRITTEN.get(ext)
+    if first:
+        importlib.import_module(f"PIL.{_PLUGINS[first]}ImagePlugin")
     else:
         Image.init()
         first = Image.registered_extensions().get(ext)

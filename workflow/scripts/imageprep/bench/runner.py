@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from imageprep.config import load_config
 from imageprep.plan import find_images, plan_outputs
+from imageprep.pool import at_least
 from imageprep.spec import ResizeSpec
 from imageprep.synthetic import generate_dataset
 
@@ -204,13 +205,6 @@ def build_plan(
     )
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -221,7 +215,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     src.add_argument("--input-dir", type=Path, help="benchmark on an existing folder of images")
     p.add_argument("--engines", nargs="+", choices=list(eng.ENGINES), help="engines to run")
     p.add_argument(
-        "--workers", type=_positive, nargs="+", metavar="N", help="worker counts, e.g. 1 2 4 8 16"
+        "--workers", type=at_least(1), nargs="+", metavar="N", help="worker counts, e.g. 1 2 4 8 16"
     )
     p.add_argument("--max-workers", type=int, help="sweep N = 1..this (default: all cores)")
     p.add_argument("--repeats", type=int, help="timed repeats per engine and N")
