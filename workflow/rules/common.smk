@@ -38,8 +38,6 @@ if errors := config_errors(config):
     raise WorkflowError("Invalid config:\n  " + "\n  ".join(errors))
 validate(config, "../schemas/config.schema.yaml")
 
-INPUT_DIR = os.path.normpath(config["input_dir"])
-OUTPUT_DIR = os.path.normpath(config["output_dir"])
 BENCHMARK_DIR = os.path.normpath(config["benchmark"]["out_dir"])
 DEMO = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
 
@@ -77,6 +75,7 @@ try:
     PLAN = make_plan(config, refuse_name=snakemake_refusal)
 except (ConfigError, ValueError) as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None
+INPUT_DIR, OUTPUT_DIR = PLAN.input_dir, PLAN.output_dir  # normalised by the plan
 
 if workflow.is_main_process:  # once per run, not in every job's own Snakemake
     try:
@@ -131,7 +130,7 @@ def resize_input(wildcards):
         return PLAN.source(wildcards.image)
     except KeyError:
         raise WorkflowError(
-            f"{OUTPUT_DIR}/{wildcards.image} has no input image in {INPUT_DIR}"
+            f"{PLAN.target(wildcards.image)} has no input image in {INPUT_DIR}"
         ) from None
 
 

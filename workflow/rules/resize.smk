@@ -34,7 +34,7 @@ if IMAGES_PER_JOB == 1:
         params:
             spec=lambda wildcards: SPEC.for_output(wildcards.image).to_json(),
             version=VERSION,
-            images=lambda wildcards: f"{OUTPUT_DIR}/{wildcards.image}",
+            images=lambda wildcards: PLAN.target(wildcards.image),
             records=lambda wildcards, output: list(output) if SKIP else [],
         shell:
             '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize.py" --spec {params.spec:q}'
@@ -61,7 +61,7 @@ else:
             params:
                 spec=SPEC.to_json(),
                 version=VERSION,
-                images=[f"{OUTPUT_DIR}/{out}" for out in members],
+                images=[PLAN.target(out) for out in members],
                 records=lambda wildcards, output: list(output) if SKIP else [],
             shell:
                 '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize.py" --spec {params.spec:q}'
