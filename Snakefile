@@ -1,4 +1,4 @@
-# imageprep: resize a folder of images, one Snakemake job per image.
+# imageprep: resize a folder of images, in shards of images or one Snakemake job per image.
 # Settings: config/config.yaml (documented in config/README.md); rules: workflow/rules/.
 from snakemake.utils import min_version
 
@@ -17,5 +17,6 @@ include: "workflow/rules/benchmark.smk"
 rule all:
     default_target: True
     input:
-        RESIZED,
+        MANIFEST,
         FAILED_MANIFEST if SKIP else [],
+        RESIZED,  # requested too: Snakemake does not remake an intermediate file that is gone

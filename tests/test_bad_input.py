@@ -74,7 +74,7 @@ def test_skip_mode_both_paths_list_every_bad_file_and_agree(mixed, workdir, imag
         assert sorted(rows) == sorted(f"photos/{name}" for name in reasons), out
         for name, reason in reasons.items():
             assert reason in rows[f"photos/{name}"], (out, name, rows[f"photos/{name}"])
-        assert sorted(digests(workdir / out)) == sorted([*GOOD, "failed.tsv"]), out
+        assert sorted(digests(workdir / out)) == sorted([*GOOD, "failed.tsv", "manifest.csv"]), out
         assert_decodable(workdir / out)
     assert digests(workdir / "results") == digests(workdir / "pooled")
     assert "2 images resized" in proc.stderr and "7 skipped (failed.tsv)" in proc.stderr
@@ -100,7 +100,7 @@ def test_odd_but_valid_inputs_give_identical_outputs_in_both_paths(workdir):
     run_snakemake(workdir)
     run_pool(workdir, "--output-dir", "pooled")
     made = digests(workdir / "results")
-    assert sorted(made) == sorted(ODD_NAMES) == sorted(names)
+    assert sorted(made) == sorted([*ODD_NAMES, "manifest.csv"]) == sorted([*names, "manifest.csv"])
     assert made == digests(workdir / "pooled")
     for name in names:
         assert Image.open(workdir / "results" / name).size == (600, 600), name

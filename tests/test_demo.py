@@ -38,7 +38,10 @@ def test_default_config_runs_on_fresh_checkout(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     manifest = demo_manifest()
-    outputs = sorted(p for p in (repo / "results" / "demo").rglob("*") if p.is_file())
+    made = repo / "results" / "demo"
+    outputs = sorted(p for p in made.rglob("[!.]*") if p.is_file() and ".imageprep" not in p.parts)
+    assert (made / "manifest.csv").exists()
+    outputs.remove(made / "manifest.csv")
     assert len(outputs) == len(manifest) == 48
     assert {Image.open(p).size for p in outputs} == {(600, 600)}
     assert {p.suffix for p in outputs} == {".jpg", ".JPG", ".png"}

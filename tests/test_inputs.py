@@ -3,14 +3,8 @@
 import pytest
 
 from imageprep.config import coerce_numbers, config_errors
-from imageprep.plan import (
-    ConfigError,
-    auto_images_per_job,
-    check_dirs,
-    find_images,
-    plan_outputs,
-    shard_outputs,
-)
+from imageprep.plan import ConfigError, check_dirs, find_images, plan_outputs
+from imageprep.shards import auto_images_per_job, shard_outputs
 
 
 def touch(path):
@@ -64,7 +58,8 @@ def test_config_errors_name_the_key():
 
 
 def test_auto_images_per_job_depends_on_count_only():
-    assert [auto_images_per_job(n) for n in (1, 199, 200, 1000, 100_000)] == [1, 1, 12, 62, 100]
+    counts = (1, 48, 1000, 100_000, 1_000_000)
+    assert [auto_images_per_job(n) for n in counts] == [16, 16, 16, 1563, 2000]
 
 
 def test_shards_are_stable_when_an_image_is_added():

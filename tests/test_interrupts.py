@@ -38,6 +38,11 @@ def uninterrupted(workdir, srcs):
     return digests(workdir / "reference")
 
 
+def images(folder):
+    """The images of a run's output folder (its manifest has rows of its own making)."""
+    return {k: v for k, v in digests(folder).items() if k != "manifest.csv"}
+
+
 def start(cmd, workdir):
     """Start ``cmd`` in its own process group (like a shell job), logging to files."""
     log = open(workdir / "run.log", "w")  # noqa: SIM115 - closed by the caller's wait
@@ -71,7 +76,7 @@ def test_snakemake_killed_mid_run_then_rerun_incomplete_gives_the_same_bytes(wor
     # A killed Snakemake leaves its lock behind: --unlock, then redo what was incomplete.
     run_snakemake(workdir, "--unlock")
     run_snakemake(workdir, "--rerun-incomplete", "--config", "images_per_job=1")
-    assert digests(workdir / "results") == uninterrupted(workdir, srcs)
+    assert images(workdir / "results") == uninterrupted(workdir, srcs)
     assert temp_files(workdir / "results") == []
 
 
@@ -86,7 +91,7 @@ def test_pool_killed_mid_run_then_resume_gives_the_same_bytes(workdir):
     assert 6 <= len(kept) < 60
     out = run_pool(workdir, "--resume")
     assert f"{len(kept)} already complete" in out.stderr
-    assert digests(workdir / "results") == uninterrupted(workdir, srcs)
+    assert images(workdir / "results") == uninterrupted(workdir, srcs)
     after = {name: (workdir / "results" / name).stat().st_mtime_ns for name in kept}
     assert after == kept  # finished outputs were kept, not redone
     assert temp_files(workdir / "results") == []

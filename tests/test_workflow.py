@@ -34,50 +34,71 @@ def mtimes(folder):
     return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
 
-def test_full_run_mirrors_folders_with_logs_and_benchmarks(photos):
+PER_IMAGE = ("--config", "images_per_job=1")
+
+
+def images_made(folder):
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in mtimes(folder)
+        if ".imageprep" not in p.parts and p.name != "manifest.csv"
+    )
+
+
+def test_full_run_mirrors_folders_with_a_log_and_benchmark_per_shard(photos):
     run_snakemake(photos)
+    for name in NAMES:
+        assert Image.open(photos / "results" / name).size == (600, 600), name
+    log = (photos / "logs" / "resize" / "shard-0000-of-0001.log").read_text()
+    assert all(f"results/{name} 600x600" in log for name in NAMES)
+    assert log.splitlines()[-1].startswith("shard 0000-of-0001: 4 images, 4 resized, 0 current")
+    bench = photos / "benchmarks" / "resize" / "shard-0000-of-0001.tsv"
+    assert bench.read_text().startswith("s\t")
+    assert images_made(photos / "results") == sorted(NAMES)
+
+
+def test_per_image_rule_mirrors_folders_with_logs_and_benchmarks(photos):
+    run_snakemake(photos, *PER_IMAGE)
     for name in NAMES:
         out = photos / "results" / name
         assert Image.open(out).size == (600, 600), name
         assert (photos / "logs" / "resize" / f"{name}.log").read_text().strip().endswith("600x600")
         assert (photos / "benchmarks" / "resize" / f"{name}.tsv").read_text().startswith("s\t")
-    assert sorted(
-        p.relative_to(photos / "results").as_posix() for p in mtimes(photos / "results")
-    ) == sorted(NAMES)
+    assert images_made(photos / "results") == sorted(NAMES)
 
 
-def test_rerun_nothing_then_one_new_image_one_job(photos):
-    run_snakemake(photos)
+def test_per_image_rule_reruns_nothing_then_one_new_image_one_job(photos):
+    run_snakemake(photos, *PER_IMAGE)
     before = mtimes(photos / "results")
-    assert planned_jobs(photos) == {}
-    run_snakemake(photos)
+    assert planned_jobs(photos, *PER_IMAGE) == {}
+    run_snakemake(photos, *PER_IMAGE)
     assert mtimes(photos / "results") == before
 
     photo(photos / "photos" / "nested" / "new.jpg", seed=9)
-    assert planned_jobs(photos) == {"resize": 1, "all": 1}
-    run_snakemake(photos)
+    assert planned_jobs(photos, *PER_IMAGE) == {"resize": 1, "manifest": 1, "all": 1}
+    run_snakemake(photos, *PER_IMAGE)
     after = mtimes(photos / "results")
     assert Image.open(photos / "results" / "nested" / "new.jpg").size == (600, 600)
-    assert {p: after[p] for p in before} == before  # nothing else was rewritten
+    old = [p for p in before if ".imageprep" not in p.parts and p.name != "manifest.csv"]
+    assert {p: after[p] for p in old} == {p: before[p] for p in old}  # no image rewritten
 
 
-def test_changing_size_reruns_all_with_new_size(photos):
-    run_snakemake(photos)
-    assert planned_jobs(photos, "--config", "size=[224,160]") == {"resize": len(NAMES), "all": 1}
-    run_snakemake(photos, "--config", "size=[224,160]", "mode=fill")
+def test_per_image_rule_size_reruns_all_and_quality_only_lossy_outputs(photos):
+    run_snakemake(photos, *PER_IMAGE)
+    size = ("size=[224,160]", "mode=fill")
+    jobs = planned_jobs(photos, *PER_IMAGE, *size)
+    assert jobs == {"resize": len(NAMES), "manifest": 1, "all": 1}
+    lossy = [n for n in NAMES if not n.endswith(".png")]
+    jobs = planned_jobs(photos, *PER_IMAGE, "quality=70")
+    assert jobs == {"resize": len(lossy), "manifest": 1, "all": 1}
+    run_snakemake(photos, *PER_IMAGE, *size)
     for name in NAMES:
         assert Image.open(photos / "results" / name).size == (224, 160)
 
 
-def test_changing_quality_reruns_only_lossy_outputs(photos):
-    run_snakemake(photos)
-    lossy = [n for n in NAMES if not n.endswith(".png")]
-    assert planned_jobs(photos, "--config", "quality=70") == {"resize": len(lossy), "all": 1}
-
-
 def test_format_option_changes_extensions(photos):
     run_snakemake(photos, "--config", "format=webp", "output_dir=webp")
-    made = sorted(p.relative_to(photos / "webp").as_posix() for p in (photos / "webp").rglob("*.*"))
+    made = sorted(p for p in images_made(photos / "webp"))
     assert made == sorted(n.rsplit(".", 1)[0] + ".webp" for n in NAMES)
     assert all(Image.open(photos / "webp" / m).format == "WEBP" for m in made)
 
@@ -118,25 +139,13 @@ def test_empty_input_dir_is_an_error(workdir):
     assert proc.returncode != 0 and "input_dir: no files ending in" in proc.stderr
 
 
-def test_shards_give_the_same_bytes_and_per_image_logs(photos):
-    run_snakemake(photos, "--config", "images_per_job=1", "output_dir=single")
+def test_shards_and_the_per_image_rule_give_the_same_bytes(photos):
+    run_snakemake(photos, *PER_IMAGE, "output_dir=single")
     run_snakemake(photos, "--config", "images_per_job=2", "output_dir=sharded")
     single, sharded = photos / "single", photos / "sharded"
-    for name in NAMES:
+    for name in [*NAMES, "manifest.csv"]:
         assert (single / name).read_bytes() == (sharded / name).read_bytes(), name
-        assert (photos / "logs" / "resize" / f"{name}.log").read_text().endswith("600x600\n")
-    assert sorted(p.name for p in (photos / "benchmarks" / "resize").glob("shard_*.tsv"))
-
-
-def test_sharded_reruns_touch_one_shard(photos):
-    for i in range(8):
-        photo(photos / "photos" / f"more_{i}.jpg", (120, 90), seed=10 + i)
-    run_snakemake(photos, "--config", "images_per_job=3")
-    assert planned_jobs(photos, "--config", "images_per_job=3") == {}
-    photo(photos / "photos" / "late.jpg", (120, 90), seed=99)
-    jobs = planned_jobs(photos, "--config", "images_per_job=3")
-    shard_jobs = {k: v for k, v in jobs.items() if k.startswith("resize_shard_")}
-    assert len(shard_jobs) == 1 and jobs["all"] == 1, jobs
+    assert len(list((photos / "benchmarks" / "resize").glob("shard-*.tsv"))) == 2
 
 
 @pytest.mark.parametrize("images_per_job", [1, 2])

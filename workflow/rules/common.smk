@@ -15,21 +15,24 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 from imageprep.atomic import check_writable  # noqa: E402
 from imageprep.config import coerce_numbers, config_errors  # noqa: E402
 from imageprep.diagnose import OutputError  # noqa: E402
-from imageprep.plan import (  # noqa: E402
+from imageprep.manifest import MANIFEST_CSV, Row, manifest_text  # noqa: E402
+from imageprep.plan import (
     DEMO_DIR,
     ConfigError,
-    auto_images_per_job,
     make_plan,
     refusal_message,
+)  # noqa: E402
+from imageprep.records import FAILED_TSV, read_record, record_path  # noqa: E402
+from imageprep.shards import (  # noqa: E402
+    auto_images_per_job,
+    manifest_path,
+    plan_path,
     shard_outputs,
+    write_if_changed,
+    write_plan_files,
+    write_plan_text,
 )
-from imageprep.records import (  # noqa: E402
-    FAILED_TSV,
-    merge_records,
-    read_record,
-    record_path,
-)
-from imageprep.spec import ResizeSpec  # noqa: E402
+from imageprep.spec import WRITTEN, ResizeSpec  # noqa: E402
 from imageprep.synthetic import demo_manifest  # noqa: E402
 from imageprep.transform import TRANSFORM_VERSION  # noqa: E402
 
@@ -70,9 +73,12 @@ def forget_stale_records(plan):
                 os.unlink(record)
 
 
+PER_IMAGE = config["images_per_job"] == 1  # the literal per-image rule
 try:
     SPEC = ResizeSpec.from_config(config)
-    PLAN = make_plan(config, refuse_name=snakemake_refusal)
+    # A shard job's own Snakemake (on a cluster node) reads its plan file, not the folder.
+    SCAN = workflow.is_main_process or PER_IMAGE
+    PLAN = make_plan(config, refuse_name=snakemake_refusal, scan=SCAN)
 except (ConfigError, ValueError) as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None
 INPUT_DIR, OUTPUT_DIR = PLAN.input_dir, PLAN.output_dir  # normalised by the plan
@@ -85,9 +91,10 @@ if workflow.is_main_process:  # once per run, not in every job's own Snakemake
 SKIP = config["on_error"] == "skip"
 if PLAN.refused and not SKIP:
     raise WorkflowError(refusal_message(PLAN.refused.values()))
-if SKIP and workflow.is_main_process:  # not in the jobs' own Snakemake (cluster nodes)
+if SKIP and PER_IMAGE and workflow.is_main_process:  # not in a job's own Snakemake
     forget_stale_records(PLAN.outputs)
 FAILED_MANIFEST = f"{OUTPUT_DIR}/{FAILED_TSV}"
+MANIFEST = f"{OUTPUT_DIR}/{MANIFEST_CSV}"
 
 
 def declared(out):
@@ -97,9 +104,44 @@ def declared(out):
     return record_path(OUTPUT_DIR, out) if SKIP else f"{OUTPUT_DIR}/{out}"
 
 
-RESIZED = [declared(out) for out in PLAN.outputs]
 IMAGES_PER_JOB = config["images_per_job"] or auto_images_per_job(len(PLAN.outputs))
-SHARDS = shard_outputs(PLAN.outputs, IMAGES_PER_JOB) if IMAGES_PER_JOB > 1 else {}
+SHARDS = {} if PER_IMAGE else shard_outputs(PLAN.outputs, IMAGES_PER_JOB)
+# What the manifest job reads besides the resize jobs' outputs (the inputs refused before
+# any job, and for the per-image rule the list of images, whose outputs it reads back).
+REFUSED_ROWS = f"{OUTPUT_DIR}/.imageprep/refused.csv"
+ALL_IMAGES = f"{OUTPUT_DIR}/.imageprep/images.tsv"
+if (
+    workflow.is_main_process
+):  # small files that say what each job does (imageprep.shards)
+    try:
+        write_plan_files(
+            INPUT_DIR,
+            OUTPUT_DIR,
+            {
+                name: [(PLAN.outputs[out], out) for out in outs]
+                for name, outs in SHARDS.items()
+            },
+            stats=not PLAN.demo,  # demo images are the shard jobs' declared inputs instead
+        )
+        write_if_changed(
+            REFUSED_ROWS,
+            manifest_text(
+                Row(src[len(INPUT_DIR) + 1 :], out, "failed", why)
+                for out, (src, why) in PLAN.refused.items()
+            ),
+        )
+        if PER_IMAGE:
+            write_plan_text(
+                ALL_IMAGES, [(rel, out) for out, rel in PLAN.outputs.items()]
+            )
+    except OutputError as exc:
+        raise WorkflowError(str(exc)) from None
+# What the resize jobs declare: one manifest per shard, or one output (or record) per image.
+RESIZED = (
+    [declared(out) for out in PLAN.outputs]
+    if PER_IMAGE
+    else [manifest_path(OUTPUT_DIR, name) for name in SHARDS]
+)
 # The interpreter that runs this Snakefile runs the jobs too (a venv needs no activation);
 # with --sdm conda, the rule's own env provides `python`. Both paths reach the rules'
 # command through the environment, not through params or the command's text: Snakemake
@@ -118,10 +160,25 @@ os.environ.update(
 VERSION = str(TRANSFORM_VERSION)
 
 
+# An output image's name: not hidden, with an extension imageprep writes (so not the
+# workflow's own files: manifest.csv, failed.tsv, .imageprep/).
+OUTPUT_NAME = r"[^.].*\.(?i:" + "|".join(ext[1:] for ext in WRITTEN) + ")"
+
+
 def workload_folder(wildcards):
     """A benchmark workload's images: its own folder (input_dir), or generated ones."""
     workload = config["workloads"].get(wildcards.workload, {})
     return workload.get("input_dir", f"resources/datasets/{wildcards.workload}")
+
+
+def shard_inputs(wildcards):
+    """A shard job's plan file; for the generated demo set, its images too (they are made
+    by rule demo_images, so Snakemake orders the jobs and tracks their dates)."""
+    members = SHARDS.get(wildcards.shard, []) if PLAN.demo else []
+    return {
+        "plan": plan_path(OUTPUT_DIR, wildcards.shard),
+        "images": [PLAN.source(out) for out in members],
+    }
 
 
 def resize_input(wildcards):
@@ -136,3 +193,4 @@ def resize_input(wildcards):
 
 wildcard_constraints:
     workload=r"[A-Za-z0-9_-]+",
+    shard=r"\d+-of-\d+",

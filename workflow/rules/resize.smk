@@ -1,21 +1,20 @@
 # The resize rules: every job runs workflow/scripts/resize.py, the lean command of the job
-# runner (imageprep.jobs) around the one transform (imageprep.transform). The spec is a
-# param, so a config change re-runs exactly the jobs whose result it changes.
+# runner (imageprep.jobs) around the one transform (imageprep.transform). What changes the
+# outputs' bytes is a param (the spec, the transform's version), so Snakemake re-runs the
+# jobs it affects; docs/architecture.md, "Reruns", has the whole story.
 #
-# images_per_job = 1: rule `resize`, one job per image.
-# images_per_job > 1 (or 0 = automatic): rules `resize_shard_NNNN`, one job per shard of
-# images; every image still has its own declared output and log, but a rerun redoes its
-# whole shard. Shards are chosen by a hash of the path, so adding an image touches one shard.
+# images_per_job != 1 (default 0 = automatic): rule resize_shard, one job per shard of
+# images (imageprep.shards). A job declares one output, its shard's manifest, and reads
+# its plan file; inside it, an image whose manifest row is still current is not redone.
+# Rule manifest merges the shards' manifests into <output_dir>/manifest.csv (and
+# failed.tsv in skip mode).
 #
-# Group "resize" is ignored locally; on a cluster, --group-components resize=N (the SLURM
-# profile) submits N per-image jobs as one job. Each shard is one submission of its own.
-#
-# on_error: fail (default): each job declares its images; a bad one fails the job.
-# on_error: skip: each job declares one outcome record per image (failures.py) and writes the
-# images beside them; rule failed_manifest collects the failures into failed.tsv.
+# images_per_job = 1: rule resize, the literal per-image shape: one job, one declared output
+# (the image, or in skip mode its outcome record) and one log per image. On a cluster,
+# group "resize" (--group-components resize=N, the SLURM profile) submits N as one job.
 
 
-if IMAGES_PER_JOB == 1:
+if PER_IMAGE:
 
     rule resize:
         input:
@@ -26,6 +25,8 @@ if IMAGES_PER_JOB == 1:
             "logs/resize/{image}.log",
         benchmark:
             "benchmarks/resize/{image}.tsv"
+        wildcard_constraints:
+            image=OUTPUT_NAME,
         group:
             "resize"
         conda:
@@ -42,44 +43,50 @@ if IMAGES_PER_JOB == 1:
             " --records {params.records:q}"
 
 else:
-    for shard, members in SHARDS.items():
 
-        rule:
-            name:
-                f"resize_shard_{shard:04d}"
-            input:
-                [PLAN.source(out) for out in members],
-            output:
-                [declared(out) for out in members],
-            log:
-                [f"logs/resize/{out}.log" for out in members],
-            benchmark:
-                f"benchmarks/resize/shard_{shard:04d}.tsv"
-            conda:
-                "../envs/imageprep.yaml"
-            threads: 1
-            params:
-                spec=SPEC.to_json(),
-                version=VERSION,
-                images=[PLAN.target(out) for out in members],
-                records=lambda wildcards, output: list(output) if SKIP else [],
-            shell:
-                '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize.py" --spec {params.spec:q}'
-                " --inputs {input:q} --outputs {params.images:q} --logs {log:q}"
-                " --records {params.records:q}"
-
-
-if SKIP:
-
-    rule failed_manifest:
+    rule resize_shard:
         input:
-            RESIZED,
+            unpack(shard_inputs),
         output:
-            FAILED_MANIFEST,
+            manifest_path(OUTPUT_DIR, "{shard}"),
         log:
-            "logs/failed_manifest.log",
-        localrule: True
+            "logs/resize/shard-{shard}.log",
+        benchmark:
+            "benchmarks/resize/shard-{shard}.tsv"
+        conda:
+            "../envs/imageprep.yaml"
+        threads: config["threads_per_job"]
         params:
-            known=sorted(PLAN.refused.values()),
-        run:
-            merge_records(input, params.known, output[0])
+            spec=SPEC.to_json(),
+            version=VERSION,
+            dirs=[INPUT_DIR, OUTPUT_DIR],
+            on_error=config["on_error"],
+        shell:
+            '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize.py" --spec {params.spec:q}'
+            " --plan {input.plan:q} --manifest {output:q} --dirs {params.dirs:q}"
+            " --on-error {params.on_error} --threads {threads} --log {log:q}"
+
+
+rule manifest:
+    input:
+        refused=REFUSED_ROWS,
+        images=ALL_IMAGES if PER_IMAGE else [],
+        parts=RESIZED,
+    output:
+        manifest=MANIFEST,
+        failed=FAILED_MANIFEST if SKIP else [],
+    log:
+        "logs/manifest.log",
+    localrule: True
+    conda:
+        "../envs/imageprep.yaml"
+    params:
+        spec=SPEC.to_json(),
+        version=VERSION,
+        dirs=[INPUT_DIR, OUTPUT_DIR],
+        mode=("per-image " if PER_IMAGE else "shards ") + config["on_error"],
+    shell:
+        '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/manifest.py" --spec {params.spec:q}'
+        " --dirs {params.dirs:q} --mode {params.mode} --refused {input.refused:q}"
+        " --images {input.images:q} --parts {input.parts:q}"
+        " --manifest {output.manifest:q} --failed {output.failed:q} 2> {log:q}"

@@ -6,10 +6,13 @@ writer at a time, so the name needs no pid: a part file left by a killed writer 
 overwritten when that output is written again.
 """
 
+import contextlib
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .diagnose import OutputError
 
@@ -37,7 +40,15 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
 
 
 def write_atomically(dst: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to the part file, then rename it to ``dst``.
+    """Write ``data`` to the part file, then rename it to ``dst`` (see :func:`atomic_writer`)."""
+    with atomic_writer(dst) as fh:
+        fh.write(data)
+
+
+@contextlib.contextmanager
+def atomic_writer(dst: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary file that appears under ``dst`` only when the block ends without error;
+    for outputs too large to hold in memory (the merged manifest of a million images).
 
     Any OSError here is the environment's (full disk, read-only or unwritable folder), never
     the input's: it is raised as OutputError naming ``dst``, and no part file is left.
@@ -47,7 +58,7 @@ def write_atomically(dst: str | os.PathLike, data: bytes) -> None:
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            yield fh
         os.replace(tmp, dst)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

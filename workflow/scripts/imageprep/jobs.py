@@ -1,14 +1,23 @@
-"""The job runner the Snakemake rules call: resize a list of images, one log line each, and
-in skip mode one outcome record each (records.py)."""
+"""The job runner the Snakemake rules call: a shard's images from its plan file, into its
+manifest (shards.py); or the per-image rule's list of images, one log line each, and in
+skip mode one outcome record each (records.py)."""
 
 import contextlib
+import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TextIO
 
 from .diagnose import OutputError
+from .manifest import Row, fingerprint, is_current, made_row, write_manifest
 from .records import write_record
+from .shards import PreviousRows, keep_rows, kept_rows_path, read_plan_file
 from .spec import ResizeSpec
-from .transform import Attempt, try_resize
+from .transform import TRANSFORM_VERSION, Attempt, try_resize
 
 
 def log_line(src: str, dst: str, attempt: Attempt) -> str:
@@ -56,6 +65,103 @@ def run_jobs(
     return 0
 
 
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:  # gone or unreadable: try_resize gives the reason
+        return None
+
+
+class Shard:
+    """One shard job: the members of its plan file not current in an earlier run's rows
+    are resized, on ``threads`` threads (Pillow releases the GIL while it decodes, resizes
+    and encodes); every member gets a row in the shard's manifest."""
+
+    def __init__(self, input_dir: str, output_dir: str, spec: ResizeSpec, skip: bool) -> None:
+        self.input_dir, self.output_dir, self.spec, self.skip = input_dir, output_dir, spec, skip
+        self.stop = threading.Event()  # on_error: fail: a bad image, start no more
+
+    def resize(self, item: tuple[str, str, os.stat_result | None, str]) -> tuple[Row, str] | None:
+        rel, out, stat, spec = item
+        if self.stop.is_set():
+            return None
+        src, dst = f"{self.input_dir}/{rel}", f"{self.output_dir}/{out}"
+        attempt = try_resize(src, dst, self.spec)
+        if attempt.error and not self.skip:
+            self.stop.set()
+        return made_row(rel, out, stat, spec, attempt), log_line(src, dst, attempt)
+
+    def run(self, plan: str, manifest: str, threads: int, log: TextIO) -> int:
+        start = time.perf_counter()
+        previous = PreviousRows(manifest)
+        rows: list[Row] = []
+        todo = []
+        for rel, out in read_plan_file(plan):
+            stat, spec = _stat(f"{self.input_dir}/{rel}"), fingerprint(self.spec.for_output(out))
+            row = previous.get(rel, out)
+            dst = Path(self.output_dir, out)
+            if stat and row and is_current(row, stat, spec, TRANSFORM_VERSION, dst):
+                rows.append(row)
+            else:
+                todo.append((rel, out, stat, spec))
+        kept = len(rows)
+        work = time.perf_counter()
+        try:
+            if threads > 1 and len(todo) > 1:
+                with ThreadPoolExecutor(threads) as pool:
+                    results = list(pool.map(self.resize, todo))
+            else:
+                results = [self.resize(item) for item in todo]
+        finally:
+            work = time.perf_counter() - work
+        failed = []
+        for result in filter(None, results):
+            row, line = result
+            rows.append(row)
+            print(line, file=log)
+            if row.status != "ok":
+                failed.append(line)
+        tried = len(rows) - kept
+        print(
+            f"shard {Path(plan).stem}: {kept + len(todo)} images, {tried - len(failed)} resized, "
+            f"{kept} current, {len(failed)} failed, {len(todo) - tried} not started; "
+            f"resizing {work:.3f} s of {time.perf_counter() - start:.3f} s in the job "
+            f"({threads} threads)",
+            file=log,
+        )
+        if failed and not self.skip:
+            ok = [row for row in rows if row.status == "ok"]
+            write_manifest(kept_rows_path(manifest), ok)  # the next run keeps these images
+            print(failed[0], file=sys.stderr)
+            return 1
+        write_manifest(manifest, rows)
+        keep_rows(manifest)
+        return 0
+
+
+def run_shard(
+    plan: str,
+    manifest: str,
+    dirs: tuple[str, str],
+    spec: ResizeSpec,
+    skip: bool,
+    threads: int = 1,
+    log: str | None = None,
+) -> int:
+    """Run one shard job (see :class:`Shard`); 1 when an image fails in fail mode, or the
+    environment fails (full disk, read-only folder), with one line on stderr."""
+    shard = Shard(*dirs, spec, skip)
+    try:
+        with open(log, "w") if log else contextlib.nullcontext(sys.stderr) as out:
+            return shard.run(plan, manifest, threads, out)
+    except (OutputError, OSError) as exc:  # OSError: a log or plan file that cannot be used
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError:  # the machine's limit: fail the job in one line, not a traceback
+        print(f"error: out of memory in shard {Path(plan).stem}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command the Snakemake rules run (workflow/scripts/resize.py): a fresh interpreter
     imports only the transform and Pillow, so a job starts in tens of milliseconds."""
@@ -63,15 +169,30 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description="Resize images with the imageprep transform.")
     p.add_argument("--spec", required=True, help="ResizeSpec as JSON")
-    p.add_argument("--inputs", nargs="+", required=True)
-    p.add_argument("--outputs", nargs="+", required=True)
-    p.add_argument("--logs", nargs="+", help="one log file per image (default: stderr)")
-    p.add_argument(
+    shard = p.add_argument_group("a shard job (images_per_job other than 1)")
+    shard.add_argument("--plan", help="the shard's plan file")
+    shard.add_argument("--manifest", help="the shard's manifest, to write")
+    shard.add_argument("--dirs", nargs=2, metavar=("INPUT_DIR", "OUTPUT_DIR"))
+    shard.add_argument("--threads", type=int, default=1)
+    shard.add_argument("--on-error", choices=["fail", "skip"], default="fail")
+    shard.add_argument("--log", help="the job's log (default: stderr)")
+    single = p.add_argument_group("a list of images (the per-image rule)")
+    single.add_argument("--inputs", nargs="+")
+    single.add_argument("--outputs", nargs="+")
+    single.add_argument("--logs", nargs="+", help="one log file per image (default: stderr)")
+    single.add_argument(
         "--records", nargs="*", help="on_error: skip: one outcome record per image (records.py)"
     )
     args = p.parse_args(argv)
+    spec = ResizeSpec.from_json(args.spec)
+    if args.plan:
+        if not (args.manifest and args.dirs):
+            p.error("--plan needs --manifest and --dirs")
+        skip = args.on_error == "skip"
+        return run_shard(args.plan, args.manifest, args.dirs, spec, skip, args.threads, args.log)
+    if not (args.inputs and args.outputs):
+        p.error("give --plan, or --inputs and --outputs")
     for name in ("outputs", "logs", "records"):
         if getattr(args, name) and len(getattr(args, name)) != len(args.inputs):
             p.error(f"--inputs and --{name} need the same number of paths")
-    spec = ResizeSpec.from_json(args.spec)
     return run_jobs(args.inputs, args.outputs, args.logs, spec, args.records)

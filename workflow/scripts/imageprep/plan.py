@@ -2,9 +2,7 @@
 before any work, and how outputs are grouped into shards. The Snakefile and the pool both
 call :func:`make_plan`, so both see exactly the same job list."""
 
-import math
 import os
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,17 +134,22 @@ def is_demo(input_dir: str | os.PathLike) -> bool:
 
 
 def make_plan(
-    config: Mapping[str, Any], refuse_name: Callable[[str, str], str | None] | None = None
+    config: Mapping[str, Any],
+    refuse_name: Callable[[str, str], str | None] | None = None,
+    scan: bool = True,
 ) -> Plan:
     """The plan for a validated config. ``refuse_name(input, output)`` (relative paths) may
-    refuse names one path cannot take: Snakemake cannot declare ``{word}``.
+    refuse names one path cannot take: Snakemake cannot declare ``{word}``. ``scan=False``:
+    the folders only, no images (a shard job on a cluster node reads its own plan file).
 
     Raises ConfigError (one line, naming the key) when the folders or names cannot work.
     """
     input_dir = os.path.normpath(config["input_dir"])
     output_dir = os.path.normpath(config["output_dir"])
-    check_dirs(input_dir, output_dir)
     demo = is_demo(input_dir)
+    if not scan:
+        return Plan(input_dir, output_dir, {}, {}, demo)
+    check_dirs(input_dir, output_dir)
     if demo:
         from .synthetic import demo_manifest
 
@@ -186,29 +189,3 @@ def check_dirs(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> N
             f"output_dir: {output_dir!r} contains input_dir {input_dir!r}; outputs could "
             "overwrite inputs. Choose a folder that does not contain input_dir."
         )
-
-
-def auto_images_per_job(n_images: int) -> int:
-    """Images per Snakemake job when config says 0 (automatic).
-
-    Small folders get one job per image (finest reruns; the per-job cost, about 0.1 s, adds
-    up to seconds at most). Larger ones get about n/16 images per job, at most 100: few
-    enough jobs that start-up costs vanish, enough to keep 16 cores busy. It depends on the
-    image count only, never on --cores, so that a rerun with other cores re-runs nothing.
-    """
-    if n_images < 200:
-        return 1
-    return max(2, min(100, n_images // 16))
-
-
-def shard_outputs(plan: dict[str, str], images_per_job: int) -> dict[int, list[str]]:
-    """Group outputs into shards of about ``images_per_job`` by a hash of their path.
-
-    The shard count is a power of two, so adding images moves no existing image to another
-    shard until the count doubles: a new image re-runs only its own shard.
-    """
-    n_shards = max(1, 2 ** round(math.log2(max(1.0, len(plan) / images_per_job))))
-    shards: dict[int, list[str]] = {}
-    for out in sorted(plan):
-        shards.setdefault(zlib.crc32(out.encode()) % n_shards, []).append(out)
-    return dict(sorted(shards.items()))

@@ -7,8 +7,10 @@ config, same images, same transform), run by ``concurrent.futures.ProcessPoolExe
 What a bare ``pool.map`` script does not: a bad image stops the run with one line naming it
 (or, with ``--on-error skip``, is listed in failed.tsv); a worker that dies is reported with
 the image it was resizing; Ctrl-C stops within one image per worker, without tracebacks;
-``--resume`` skips outputs already complete and newer than their input. Outputs are written
-atomically by the transform, so an interrupted run never leaves a partial image.
+it writes the same manifest.csv as the workflow; ``--resume`` keeps the images whose
+manifest row is still current (or, without a row, whose output is newer than its input).
+Outputs are written atomically by the transform, so an interrupted run never leaves a
+partial image.
 """
 
 import argparse
@@ -26,11 +28,21 @@ from typing import Any
 from .atomic import check_writable, remove_stale_temps
 from .config import DEFAULT_CONFIG, load_config
 from .diagnose import OutputError
+from .manifest import (
+    MANIFEST_CSV,
+    Row,
+    fingerprint,
+    image_row,
+    is_current,
+    made_row,
+    read_manifest,
+    write_manifest,
+)
 from .plan import ConfigError, Plan, make_plan, refusal_message
 from .records import FAILED_TSV, write_failed_tsv
 from .schedule import input_sizes, make_chunks
 from .spec import ResizeSpec
-from .transform import try_resize
+from .transform import TRANSFORM_VERSION, try_resize
 
 IDLE, STOPPED = -1, -2  # worker slot values besides the index of the image in progress
 # Test-only hook: a worker kills itself (SIGKILL) when it reaches the image of this name.
@@ -44,8 +56,8 @@ class PoolError(Exception):
 @dataclass
 class Outcome:
     done: int = 0
-    skipped_complete: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)  # the manifest's, one per image tried
 
 
 # Worker state, set by _init_worker in each worker process.
@@ -71,23 +83,26 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _resize_chunk(
-    chunk: Sequence[tuple[int, str, str]], spec: ResizeSpec, on_error: str
-) -> list[tuple[int, str | None, str | None]]:
-    """Resize a few images in a worker; (index, the image's failure reason, a failure that
-    ends the run) for each one done. A bad image in fail mode, or a failure of the
-    environment in any mode, stops every worker after its current image."""
+    chunk: Sequence[tuple[int, str, str]], dirs: tuple[str, str], spec: ResizeSpec, on_error: str
+) -> list[tuple[int, Row | None, str | None]]:
+    """Resize a few images (input, output relative to ``dirs``) in a worker; (index, the
+    image's manifest row, a failure that ends the run) for each one done. A bad image in
+    fail mode, or a failure of the environment in any mode, stops every worker after its
+    current image."""
     crash_on = os.environ.get(CRASH_HOOK)
     results = []
-    for index, src, dst in chunk:
+    for index, rel, out in chunk:
         if _stop.value:
             break
         _slots[_slot] = index
+        src, dst = f"{dirs[0]}/{rel}", f"{dirs[1]}/{out}"
         if crash_on and Path(src).name == crash_on:
             os.kill(os.getpid(), signal.SIGKILL)
-        reason = fatal = None
+        row = fatal = None
         try:
-            error = try_resize(src, dst, spec).error
-            reason = error.reason if error else None
+            stat = _stat(src)
+            attempt = try_resize(src, dst, spec)
+            row = made_row(rel, out, stat, fingerprint(spec.for_output(out)), attempt)
         except OutputError as exc:  # full disk, read-only folder: not the image's fault
             fatal = str(exc)
         except MemoryError:  # the machine's limit, not a bug and not the image's fault
@@ -95,55 +110,87 @@ def _resize_chunk(
         except Exception as exc:  # a bug of ours: say so in one line, for every mode
             fatal = f"{src}: unexpected {type(exc).__name__} ({exc}); please report this bug"
         _slots[_slot] = IDLE
-        results.append((index, reason, fatal))
-        if fatal or (reason and on_error == "fail"):
+        results.append((index, row, fatal))
+        if fatal or (row and row.status != "ok" and on_error == "fail"):
             _stop.value = 1
             break
     return results
 
 
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:  # try_resize gives the reason
+        return None
+
+
 def is_complete(src: str, dst: str) -> bool:
-    """An output of an earlier run that --resume keeps: present and newer than its input
-    (outputs appear by rename, so a present one is whole)."""
+    """An output that --resume keeps although no manifest row describes it (a run that was
+    interrupted before writing its manifest): present and newer than its input (outputs
+    appear by rename, so a present one is whole)."""
     try:
         return os.stat(dst).st_mtime_ns >= os.stat(src).st_mtime_ns
     except FileNotFoundError:
         return False
 
 
+def resumable(
+    names: Sequence[tuple[str, str]], dirs: tuple[str, str], spec: ResizeSpec
+) -> tuple[list[Row], list[tuple[str, str]]]:
+    """--resume: the rows of images still current (manifest.is_current, as a shard job
+    decides), and the (input, output) names left to do."""
+    previous = read_manifest(Path(dirs[1], MANIFEST_CSV))
+    kept, todo = [], []
+    for rel, out in names:
+        src, dst = f"{dirs[0]}/{rel}", Path(dirs[1], out)
+        stat, row = _stat(src), previous.get(rel)
+        fp = fingerprint(spec.for_output(out))
+        if stat and row and is_current(row, stat, fp, TRANSFORM_VERSION, dst):
+            kept.append(row)
+        elif row is None and is_complete(src, str(dst)):
+            kept.append(image_row(dirs, rel, out, spec))
+        else:
+            todo.append((rel, out))
+    return kept, todo
+
+
 def run_pool(
-    pairs: Sequence[tuple[str, str]],
+    names: Sequence[tuple[str, str]],
+    dirs: tuple[str, str],
     spec: ResizeSpec,
     workers: int,
     on_error: str = "fail",
     chunksize: int = 0,
 ) -> Outcome:
-    """Resize every (src, dst) pair on ``workers`` processes, the largest images first, in
-    chunks of about equal bytes (schedule.py; ``chunksize`` > 0: that many images a chunk).
+    """Resize every (input, output) pair, relative to ``dirs`` (input_dir, output_dir), on
+    ``workers`` processes, the largest images first, in chunks of about equal bytes
+    (schedule.py; ``chunksize`` > 0: that many images a chunk).
 
     Raises PoolError at the first bad image (on_error: fail) or when a worker dies, naming the
     image; KeyboardInterrupt after the workers have stopped. Finished outputs are kept.
     """
     outcome = Outcome()
+    pairs = [(f"{dirs[0]}/{rel}", f"{dirs[1]}/{out}") for rel, out in names]
     sizes = input_sizes([src for src, _ in pairs])
-    chunks = [[(i, *pairs[i]) for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
+    chunks = [[(i, *names[i]) for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
     slots = mp.Array("q", [IDLE] * workers, lock=False)
     stop = mp.Value("b", 0, lock=False)
     initargs = (slots, mp.Value("i", 0), stop)
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
-        futures = [pool.submit(_resize_chunk, chunk, spec, on_error) for chunk in chunks]
+        futures = [pool.submit(_resize_chunk, chunk, dirs, spec, on_error) for chunk in chunks]
         try:
             for future in as_completed(futures):
-                for index, reason, fatal in future.result():
-                    if fatal:
+                for index, row, fatal in future.result():
+                    if fatal or row is None:
                         raise PoolError(f"{fatal}; finished outputs are kept")
                     outcome.done += 1
-                    if reason is None:
+                    outcome.rows.append(row)
+                    if row.status == "ok":
                         continue
-                    outcome.failures.append((pairs[index][0], reason))
+                    outcome.failures.append((pairs[index][0], row.reason))
                     if on_error == "fail":
                         stop.value = 1
-                        raise PoolError(f"{pairs[index][0]}: {reason}")
+                        raise PoolError(f"{pairs[index][0]}: {row.reason}")
         except BrokenProcessPool:
             pool.shutdown(wait=True)  # the others are stopped (STOPPED) before we look
             crashed = [pairs[i][0] for i in slots if i >= 0]
@@ -214,24 +261,27 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    pairs, refused = plan.pairs(), sorted(plan.refused.values())
+    names = [(rel, out) for out, rel in plan.outputs.items()]
+    refused = sorted(plan.refused.values())
     skip = config["on_error"] == "skip"
     if refused and not skip:  # as the Snakefile: before any work, every one named
         print(f"error: {refusal_message(refused)}", file=sys.stderr)
         return 1
     output_dir = plan.output_dir
+    dirs = (plan.input_dir, output_dir)
     try:
         check_writable(output_dir)
     except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    todo = pairs
+    kept: list[Row] = []
+    todo = names
     if args.resume:
         remove_stale_temps(output_dir)
-        todo = [(src, dst) for src, dst in pairs if not is_complete(src, dst)]
+        kept, todo = resumable(names, dirs, spec)
     workers = args.workers or len(os.sched_getaffinity(0))
     try:
-        outcome = run_pool(todo, spec, workers, config["on_error"], args.chunksize)
+        outcome = run_pool(todo, dirs, spec, workers, config["on_error"], args.chunksize)
     except (PoolError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -242,20 +292,26 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     resized = outcome.done - len(outcome.failures)
+    rows = kept + outcome.rows
+    rows += [
+        Row(src[len(plan.input_dir) + 1 :], out, "failed", why)
+        for out, (src, why) in plan.refused.items()
+    ]
+    failures = [(f"{plan.input_dir}/{r.input}", r.reason) for r in rows if r.status != "ok"]
+    try:
+        write_manifest(Path(output_dir, MANIFEST_CSV), rows)
+        if skip:
+            write_failed_tsv(Path(output_dir) / FAILED_TSV, failures)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if skip:
-        outcome.failures += refused
-        try:
-            write_failed_tsv(Path(output_dir) / FAILED_TSV, outcome.failures)
-        except OutputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        for src, reason in sorted(outcome.failures):
+        for src, reason in sorted(outcome.failures + refused):
             print(f"skipped: {src}: {reason}", file=sys.stderr)
-    kept = len(pairs) - len(todo)
     print(
         f"{resized} images resized into {output_dir}"
-        + (f", {kept} already complete" if kept else "")
-        + (f", {len(outcome.failures)} skipped (failed.tsv)" if outcome.failures else ""),
+        + (f", {len(kept)} already complete" if kept else "")
+        + (f", {len(failures)} skipped (failed.tsv)" if failures else ""),
         file=sys.stderr,
     )
     return 0

@@ -8,11 +8,11 @@ in memory → write atomically.
 
 import contextlib
 import functools
+import hashlib
 import importlib
 import io
 import math
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 from .atomic import write_atomically
+from .capture import collected_warnings
 from .diagnose import ImageError, OutputError, input_errors, not_a_file_reason, path_reason
 from .modes import colour, colour_family, to_storable, working_mode
 from .spec import LOSSY, RESAMPLE, WRITTEN, ResizeSpec, output_format
@@ -166,13 +167,23 @@ def resize_image(
     :class:`OutputError` when ``dst`` cannot be written. Pillow's warnings about the input
     ("Corrupt EXIF data") are appended to ``notes`` if given, never printed.
     """
+    return _resize(src, dst, spec, notes)[0]
+
+
+def _resize(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    spec: ResizeSpec,
+    notes: list[str] | None = None,
+) -> tuple[tuple[int, int], bytes]:
+    """:func:`resize_image`, returning the written bytes too (their size and digest go
+    in the manifest)."""
     src, dst = Path(src), Path(dst)
     out_format = output_format(dst.name)
     # Pillow's own guard stays on, at our limit: it refuses images over twice max_pixels
     # while opening them, and _check_pixels the rest before any pixel is decoded.
     Image.MAX_IMAGE_PIXELS = spec.max_pixels
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")  # PYTHONWARNINGS=error must not fail an image
+    with collected_warnings() as caught:
         with input_errors(src):
             fh = open_input(src)
         with fh:
@@ -182,15 +193,9 @@ def resize_image(
                 out = _transform(im, src, spec, out_format)
                 data = _encode(out, im, out_format, spec)
     if notes is not None:
-        notes.extend(
-            dict.fromkeys(
-                " ".join(str(w.message).split())
-                for w in caught
-                if issubclass(w.category, UserWarning)
-            )
-        )
+        notes.extend(caught)
     write_atomically(dst, data)
-    return out.size
+    return out.size, data
 
 
 def _check_pixels(im: Image.Image, src: Path, max_pixels: int) -> None:
@@ -263,6 +268,8 @@ class Attempt:
     size: tuple[int, int] | None = None
     error: ImageError | None = None
     notes: list[str] = field(default_factory=list)
+    nbytes: int = 0  # the output file's size and SHA-256 (for the manifest)
+    sha256: str = ""
 
 
 def try_resize(src: str | os.PathLike, dst: str | os.PathLike, spec: ResizeSpec) -> Attempt:
@@ -271,7 +278,8 @@ def try_resize(src: str | os.PathLike, dst: str | os.PathLike, spec: ResizeSpec)
     OutputError (the environment's failure) is raised: it is never one image's fault."""
     attempt = Attempt()
     try:
-        attempt.size = resize_image(src, dst, spec, attempt.notes)
+        attempt.size, data = _resize(src, dst, spec, attempt.notes)
+        attempt.nbytes, attempt.sha256 = len(data), hashlib.sha256(data).hexdigest()
     except ImageError as exc:
         attempt.error = exc
         try:

@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         print(dry_run_scale(args.dry_run_scale, config, out_dir))
         return 0
     workload = args.workload or ("folder" if args.input_dir else config["benchmark"]["workload"])
+    if resize_to := config["workloads"].get(workload, {}).get("resize_to"):
+        config = {**config, "size": resize_to}
     cores = len(os.sched_getaffinity(0))
     input_dir = args.input_dir or dataset(config, workload, cores)
     out_dir = args.out_dir or Path(config["benchmark"]["out_dir"]) / workload

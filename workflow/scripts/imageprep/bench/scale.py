@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from imageprep.plan import auto_images_per_job
+from imageprep.shards import auto_images_per_job
 from imageprep.spec import ResizeSpec
 
 from .engines import SNAKEMAKE_VARIANTS, Task, run_snakemake

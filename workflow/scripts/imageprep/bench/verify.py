@@ -9,12 +9,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+OWN_FILES = {"manifest.csv", "failed.tsv"}  # what the workflow and the pool add
+
 
 def checksums(folder: Path) -> dict[str, str]:
+    """The images under ``folder`` (not the workflow's own files, which bare engines do
+    not write; tests/test_reruns.py checks that both commands' manifests agree)."""
     return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
+        rel: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("[!.]*"))
         if p.is_file()
+        and (rel := p.relative_to(folder).as_posix()) not in OWN_FILES
+        and not rel.startswith(".")
     }
 
 

@@ -1,0 +1,186 @@
+"""Reruns of the shard layer (imageprep.shards): Snakemake tracks shards, the jobs track
+images, and a rerun redoes exactly the images that changed. "Redone" is read from the
+outputs' dates (a redone image is rewritten) and from the shard jobs' log lines."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO, digests, run_pool, run_snakemake
+from imagefactory import photo
+from imageprep.manifest import COLUMNS, iter_manifest
+
+N = 12  # images; with images_per_job=3 they make 4 shards
+
+
+@pytest.fixture
+def photos(workdir):
+    for i in range(N):
+        suffix = ".png" if i % 4 == 0 else ".jpg"
+        photo(workdir / "photos" / f"sub{i % 3}" / f"img_{i:02d}{suffix}", (160, 120), seed=i)
+    return workdir
+
+
+def dates(folder):
+    return {
+        p.relative_to(folder).as_posix(): p.stat().st_mtime_ns
+        for p in folder.rglob("*")
+        if p.is_file() and ".imageprep" not in p.parts and p.name != "manifest.csv"
+    }
+
+
+def redone(before, after):
+    return sorted(k for k in after if before.get(k) != after[k])
+
+
+def resized_in_logs(workdir):
+    """Images resized, by the shard jobs' own count (their log's last line)."""
+    total = 0
+    for log in (workdir / "logs" / "resize").glob("shard-*.log"):
+        total += int(re.search(r"(\d+) resized", log.read_text().splitlines()[-1])[1])
+    return total
+
+
+def run(workdir, *config):
+    shutil.rmtree(workdir / "logs", ignore_errors=True)  # logs of jobs that did not run go too
+    return run_snakemake(workdir, "--config", "images_per_job=3", *config)
+
+
+def planned(workdir, *config):
+    out = run_snakemake(workdir, "--dry-run", "--config", "images_per_job=3", *config).stdout
+    return (
+        {}
+        if "Nothing to be done" in out
+        else dict(
+            (m[1], int(m[2]))
+            for m in re.finditer(
+                r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1].split("total")[0], re.M
+            )
+        )
+    )
+
+
+def test_shards_declare_one_manifest_each_and_the_manifest_lists_every_image(photos):
+    run(photos)
+    shards = sorted((photos / "results" / ".imageprep" / "shards").iterdir())
+    assert [p.name for p in shards] == [f"{i:04d}-of-0004.csv" for i in range(4)]
+    rows = list(iter_manifest(photos / "results" / "manifest.csv"))
+    assert len(rows) == N and [r.input for r in rows] == sorted(r.input for r in rows)
+    assert {r.status for r in rows} == {"ok"} and all(r.width == r.height == 600 for r in rows)
+    for row in rows:
+        assert row.output_bytes == (photos / "results" / row.output).stat().st_size
+    header = (photos / "results" / "manifest.csv").read_text().splitlines()[0]
+    assert header == ",".join(COLUMNS)
+    assert resized_in_logs(photos) == N
+
+
+def test_nothing_changed_nothing_runs(photos):
+    run(photos)
+    before = dates(photos / "results")
+    assert planned(photos) == {}
+    run(photos)
+    assert dates(photos / "results") == before
+
+
+@pytest.mark.parametrize("change", ["add", "modify", "delete output"])
+def test_one_change_redoes_exactly_that_image(photos, change):
+    run(photos)
+    before = dates(photos / "results")
+    target = "sub2/img_05.jpg"
+    if change == "add":
+        target = "sub1/new.jpg"
+        photo(photos / "photos" / target, (150, 100), seed=99)
+    elif change == "modify":
+        photo(photos / "photos" / target, (150, 100), seed=99)
+    else:
+        (photos / "results" / target).unlink()
+    jobs = planned(photos)
+    assert jobs == {"resize_shard": 1, "manifest": 1, "all": 1}, jobs
+    run(photos)
+    assert redone(before, dates(photos / "results")) == [target]
+    assert resized_in_logs(photos) == 1
+    assert planned(photos) == {}
+
+
+def test_size_redoes_all_quality_only_lossy(photos):
+    run(photos)
+    before = dates(photos / "results")
+    run(photos, "quality=70")
+    after = dates(photos / "results")
+    assert redone(before, after) == sorted(k for k in before if k.endswith(".jpg"))
+    run(photos, "quality=70", "size=[64,48]", "mode=fill")
+    assert redone(after, dates(photos / "results")) == sorted(before)
+
+
+def test_a_new_shard_count_redoes_only_new_images(photos):
+    """Going from 4 to 8 shards moves images between shards: the jobs find their rows in the
+    manifests of the old count, so only the added images are resized."""
+    run(photos)
+    before = dates(photos / "results")
+    for i in range(N, 2 * N):
+        photo(photos / "photos" / f"late_{i}.jpg", (100, 80), seed=i)
+    run(photos)
+    shards = sorted(p.name for p in (photos / "results" / ".imageprep" / "shards").iterdir())
+    assert shards and all(name.endswith("-of-0008.csv") for name in shards)  # 4's removed
+    assert redone(before, dates(photos / "results")) == [f"late_{i}.jpg" for i in range(N, 2 * N)]
+    assert resized_in_logs(photos) == N
+
+
+def test_a_bad_image_in_fail_mode_keeps_the_good_ones_for_the_next_run(photos):
+    (photos / "photos" / "sub0" / "broken.jpg").write_bytes(b"not a jpeg")
+    proc = run_snakemake(photos, "--config", "images_per_job=3", check=False)
+    assert proc.returncode != 0 and "broken.jpg: not an image" in proc.stderr
+    made = dates(photos / "results")
+    (photos / "photos" / "sub0" / "broken.jpg").unlink()
+    run(photos)
+    assert not set(redone(made, dates(photos / "results"))) & set(made)  # none made again
+    assert len(list(iter_manifest(photos / "results" / "manifest.csv"))) == N
+
+
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_pool_and_workflow_write_identical_manifests(photos, on_error):
+    if on_error == "skip":
+        (photos / "photos" / "sub2" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    config = [f"on_error={on_error}"]
+    run_snakemake(photos, "--config", "images_per_job=3", *config)
+    run_snakemake(photos, "--config", "images_per_job=1", "output_dir=single", *config)
+    run_pool(photos, "--output-dir", "pooled", "--on-error", on_error)
+    made = [digests(photos / out) for out in ("results", "single", "pooled")]
+    assert made[0] == made[1] == made[2]
+    rows = list(iter_manifest(photos / "results" / "manifest.csv"))
+    assert ("failed" in {r.status for r in rows}) == (on_error == "skip")
+
+
+def test_pool_resume_keeps_current_rows_and_redoes_a_changed_image(photos):
+    run_pool(photos)
+    before = dates(photos / "results")
+    photo(photos / "photos" / "sub2" / "img_05.jpg", (150, 100), seed=99)
+    proc = run_pool(photos, "--resume")
+    assert f"1 images resized into results, {N - 1} already complete" in proc.stderr
+    assert redone(before, dates(photos / "results")) == ["sub2/img_05.jpg"]
+
+
+def test_a_shard_job_reads_its_plan_file_not_the_input_folder(photos):
+    """The job command on its own, as a cluster node runs it: its images come from the
+    plan file, so other files in the folder (here a FIFO a scan would refuse) are no
+    concern of it."""
+    run(photos)
+    plan = photos / "results" / ".imageprep" / "plans" / "0000-of-0004.csv"
+    manifest = photos / "results" / ".imageprep" / "shards" / "0000-of-0004.csv"
+    os.mkfifo(photos / "photos" / "sub0" / "pipe.jpg")  # a scan would refuse it
+    members = [line.split("\t")[0] for line in plan.read_text().splitlines()]
+    for rel in members:
+        (photos / "results" / rel).unlink()
+    spec = '{"size": [600, 600]}'
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "workflow" / "scripts" / "resize.py"), "--spec", spec,
+         "--plan", str(plan), "--manifest", str(manifest), "--dirs", "photos", "results"],
+        cwd=photos, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(members)} resized, 0 current" in proc.stderr
+    assert all((photos / "results" / rel).exists() for rel in members)

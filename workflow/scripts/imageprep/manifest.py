@@ -1,0 +1,199 @@
+"""The manifest: one row per image, saying what was made from what (``manifest.csv`` in
+output_dir, merged from one file per shard job; the pool writes the same file).
+
+A row is what a rerun needs to tell whether an image is current (its input's size and
+mtime, the spec's fingerprint, the transform's version, the output's size) and what a data
+loader needs (output path, size in pixels, SHA-256). CSV, because every loader reads it
+as it is (pandas, DuckDB, Hugging Face ``datasets``, Spark) and the csv module quotes any
+file name. Columns: config/README.md, "manifest.csv".
+"""
+
+import csv
+import hashlib
+import heapq
+import io
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+from PIL import Image
+
+from .atomic import atomic_writer, write_atomically
+from .records import write_failed_tsv
+from .spec import ResizeSpec
+from .transform import TRANSFORM_VERSION, Attempt
+
+MANIFEST_CSV = "manifest.csv"
+ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}  # names need not be UTF-8
+
+
+@dataclass(frozen=True)
+class Row:
+    """One image. Paths are relative: ``input`` to input_dir, ``output`` to output_dir (the
+    manifest's own folder). A failed image has a reason and no output columns."""
+
+    input: str
+    output: str
+    status: str  # ok | failed
+    reason: str = ""
+    input_bytes: int | None = None
+    input_mtime_ns: int | None = None
+    output_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    sha256: str = ""
+    spec: str = ""  # fingerprint(): the settings that shape this output's bytes
+    transform_version: int | None = None
+
+
+COLUMNS = tuple(f.name for f in fields(Row))
+_INTS = {"input_bytes", "input_mtime_ns", "output_bytes", "width", "height", "transform_version"}
+
+
+def fingerprint(spec: ResizeSpec) -> str:
+    """A short, stable name for a spec (pass ``spec.for_output(out)``: settings that cannot
+    change that output, such as quality for a PNG, are left out)."""
+    return hashlib.sha256(spec.to_json().encode()).hexdigest()[:16]
+
+
+def is_current(row: Row, stat: os.stat_result, spec: str, version: int, output: Path) -> bool:
+    """Whether ``row`` still describes what this run would make: same input (size, mtime),
+    spec and transform version, and for a made image its output still there, whole. A
+    failed image stays failed until its input or the settings change."""
+    if (row.input_bytes, row.input_mtime_ns, row.spec, row.transform_version) != (
+        stat.st_size,
+        stat.st_mtime_ns,
+        spec,
+        version,
+    ):
+        return False
+    if row.status != "ok":
+        return True
+    try:
+        return output.stat().st_size == row.output_bytes
+    except OSError:
+        return False
+
+
+def _parse(values: list[str]) -> Row:
+    cells = dict(zip(COLUMNS, values, strict=True))
+    return Row(**{k: (int(v) if v else None) if k in _INTS else v for k, v in cells.items()})
+
+
+def iter_manifest(path: str | os.PathLike) -> Iterator[Row]:
+    """The rows of a manifest file, in file order."""
+    with open(path, newline="", **ENCODING) as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if tuple(header or ()) != COLUMNS:
+            raise ValueError(f"{path}: not an imageprep manifest (header {header!r})")
+        yield from map(_parse, reader)
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Row]:
+    """Rows by input path; empty if the file is missing or not a manifest (a rerun then
+    redoes those images, which is always safe)."""
+    try:
+        return {row.input: row for row in iter_manifest(path)}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _csv_lines(rows: Iterable[Row]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow("" if v is None else v for v in astuple(row))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def manifest_text(rows: Iterable[Row]) -> bytes:
+    """A manifest of ``rows``, sorted by input path."""
+    return "".join(_csv_lines(sorted(rows, key=_by_input))).encode(**ENCODING)
+
+
+def write_manifest(path: str | os.PathLike, rows: Iterable[Row]) -> None:
+    write_atomically(path, manifest_text(rows))
+
+
+def merge_manifests(
+    parts: Iterable[str | os.PathLike],
+    extra: Iterable[Row],
+    path: str | os.PathLike,
+    failed_tsv: str | os.PathLike | None = None,
+    input_dir: str = "",
+) -> int:
+    """One manifest from per-shard manifests (each sorted by input) and ``extra`` rows
+    (inputs refused before any job): a streaming merge, so a million rows never sit in
+    memory. With ``failed_tsv`` the failed rows also go there, named under ``input_dir``.
+    Returns the number of rows."""
+    merged = heapq.merge(
+        *(iter_manifest(p) for p in parts), sorted(extra, key=lambda r: r.input), key=_by_input
+    )
+    failures: list[tuple[str, str]] = []
+    counted = [0]
+    with atomic_writer(path) as fh:
+        for line in _csv_lines(_noting(merged, failures, counted)):
+            fh.write(line.encode(**ENCODING))
+    if failed_tsv is not None:
+        write_failed_tsv(failed_tsv, ((f"{input_dir}/{s}", r) for s, r in failures))
+    return counted[0]
+
+
+def _by_input(row: Row) -> str:
+    return row.input
+
+
+def _noting(
+    rows: Iterable[Row], failures: list[tuple[str, str]], counted: list[int]
+) -> Iterator[Row]:
+    for row in rows:
+        counted[0] += 1
+        if row.status != "ok":
+            failures.append((row.input, row.reason))
+        yield row
+
+
+def made_row(rel: str, out: str, stat: os.stat_result | None, spec: str, attempt: Attempt) -> Row:
+    """The manifest row of an image just tried (``stat``: its input, taken before)."""
+    size = (stat.st_size, stat.st_mtime_ns) if stat else (None, None)
+    common = {"spec": spec, "transform_version": TRANSFORM_VERSION}
+    if attempt.error:
+        return Row(rel, out, "failed", attempt.error.reason, *size, **common)
+    width, height = attempt.size or (None, None)
+    return Row(rel, out, "ok", "", *size, attempt.nbytes, width, height, attempt.sha256, **common)
+
+
+def image_row(dirs: tuple[str, str], rel: str, out: str, spec: ResizeSpec, reason: str = "") -> Row:
+    """The row of an image made (or failed, with ``reason``) earlier, read back from disk:
+    for engines that keep no rows of their own (the per-image rule, the pool's --resume of
+    outputs it has no row for)."""
+    src, dst = Path(dirs[0], rel), Path(dirs[1], out)
+    try:
+        stat = src.stat()
+        size = stat.st_size, stat.st_mtime_ns
+    except OSError:
+        size = None, None
+    common = {"spec": fingerprint(spec.for_output(out)), "transform_version": TRANSFORM_VERSION}
+    if reason:
+        return Row(rel, out, "failed", reason, *size, **common)
+    data = dst.read_bytes()
+    with Image.open(io.BytesIO(data)) as im:
+        width, height = im.size
+    return Row(
+        rel,
+        out,
+        "ok",
+        "",
+        *size,
+        len(data),
+        width,
+        height,
+        hashlib.sha256(data).hexdigest(),
+        **common,
+    )

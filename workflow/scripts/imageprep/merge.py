@@ -1,0 +1,60 @@
+"""Rule manifest: the run's ``manifest.csv`` (and ``failed.tsv`` in skip mode) from what the
+resize jobs declared: the shards' manifests, merged as a stream, or for the per-image rule a
+row read back from each image. Run as a command (workflow/scripts/manifest.py), not a
+``run:`` block: Snakemake runs those in a process of their own that parses the workflow,
+and so scans the input folder, again.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from .diagnose import OutputError
+from .manifest import image_row, iter_manifest, merge_manifests
+from .records import read_record
+from .shards import read_plan_file, remove_other_shards
+from .spec import ResizeSpec
+
+
+def per_image_rows(images: str, dirs: tuple[str, str], spec: ResizeSpec, records: list[str]):
+    """Rows of the per-image rule's images (``records``: skip mode's, in the same order)."""
+    for i, (rel, out) in enumerate(read_plan_file(images)):
+        reason = read_record(records[i])[2] if records else ""
+        yield image_row(dirs, rel, out, spec, reason)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--spec", required=True, help="ResizeSpec as JSON")
+    p.add_argument("--dirs", nargs=2, required=True, metavar=("INPUT_DIR", "OUTPUT_DIR"))
+    p.add_argument("--mode", nargs=2, required=True, metavar=("shards|per-image", "ON_ERROR"))
+    p.add_argument("--refused", required=True, help="rows of the inputs refused up front")
+    p.add_argument("--images", nargs="*", default=[], help="per-image rule: the images' plan")
+    p.add_argument(
+        "--parts",
+        nargs="*",
+        default=[],
+        help="the jobs' outputs: the shards' manifests, or the "
+        "per-image rule's images (records in skip mode)",
+    )
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--failed", nargs="*", default=[], help="on_error: skip: failed.tsv")
+    args = p.parse_args(argv)
+    dirs = (args.dirs[0], args.dirs[1])
+    per_image, skip = args.mode[0] == "per-image", args.mode[1] == "skip"
+    extra = list(iter_manifest(args.refused))
+    if per_image:
+        spec = ResizeSpec.from_json(args.spec)
+        extra += per_image_rows(args.images[0], dirs, spec, args.parts if skip else [])
+    shards = [] if per_image else args.parts
+    try:
+        count = merge_manifests(
+            shards, extra, args.manifest, args.failed[0] if skip else None, dirs[0]
+        )
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if shards:
+        remove_other_shards(dirs[1], [Path(part).stem for part in shards])
+    print(f"{args.manifest}: {count} images", file=sys.stderr)
+    return 0

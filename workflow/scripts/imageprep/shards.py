@@ -1,0 +1,236 @@
+"""Shards: what Snakemake tracks when images_per_job is not 1. Its per-output bookkeeping
+grows faster than the number of outputs, so one job per shard declares one output (the
+shard's manifest), and the workflow tracks the images itself.
+
+The main Snakemake process writes one small plan file per shard (its members, with their
+inputs' sizes and mtimes), rewriting it only when that content changes: Snakemake then
+re-runs exactly the shards whose plan file is newer than their manifest. A job reads its
+plan file and nothing else of the input tree (on a cluster node too), and inside it an image
+whose manifest row is still current is not redone (manifest.is_current). Folders, both
+under output_dir: ``.imageprep/plans/`` and ``.imageprep/shards/``.
+"""
+
+import math
+import os
+import re
+import shutil
+import zlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from .atomic import write_atomically
+from .manifest import ENCODING, Row, read_manifest
+
+PLANS, MANIFESTS, KEPT = ".imageprep/plans", ".imageprep/shards", ".imageprep/rows"
+SHARD_NAME = re.compile(r"^(\d{4,})-of-(\d{4,})$")
+MAX_IMAGES_PER_JOB = 2000
+
+
+def auto_images_per_job(n_images: int) -> int:
+    """Images per shard when config says 0 (automatic): about n/64 (64 shards keep 16
+    cores busy to the end), at least 16 (a job's start-up, ~0.1 s, stays small against its
+    images) and at most 2000 (a failed or changed shard is redone in seconds, and a million
+    images make 512 jobs). It depends on the image count only, never on --cores, so that a
+    rerun with other cores re-runs nothing.
+    """
+    return max(16, min(MAX_IMAGES_PER_JOB, math.ceil(n_images / 64)))
+
+
+def shard_count(n_images: int, images_per_job: int) -> int:
+    """A power of two: adding images moves no image to another shard until it doubles."""
+    return max(1, 2 ** round(math.log2(max(1.0, n_images / images_per_job))))
+
+
+def shard_of(out: str, count: int) -> int:
+    return zlib.crc32(out.encode("utf-8", "surrogateescape")) % count
+
+
+def shard_name(index: int, count: int) -> str:
+    return f"{index:04d}-of-{count:04d}"
+
+
+def shard_outputs(outputs: Iterable[str], images_per_job: int) -> dict[str, list[str]]:
+    """Outputs grouped into shards of about ``images_per_job`` by a hash of their path, so a
+    shard's members stay the same when other images come or go."""
+    outputs = sorted(outputs)
+    count = shard_count(len(outputs), images_per_job)
+    shards: dict[int, list[str]] = {}
+    for out in outputs:
+        shards.setdefault(shard_of(out, count), []).append(out)
+    return {shard_name(i, count): shards[i] for i in sorted(shards)}
+
+
+def plan_path(output_dir: str, name: str) -> str:
+    return f"{output_dir}/{PLANS}/{name}.csv"
+
+
+def manifest_path(output_dir: str, name: str) -> str:
+    return f"{output_dir}/{MANIFESTS}/{name}.csv"
+
+
+def _plan_text(input_dir: str, members: Iterable[tuple[str, str]], stats: bool) -> bytes:
+    """One line per member, tab-separated: input, output, input size, input mtime in ns
+    (names with a line break are refused up front; tabs and backslashes are escaped)."""
+    lines = []
+    for rel, out in members:
+        size = mtime = ""
+        if stats:
+            try:
+                st = os.stat(f"{input_dir}/{rel}")
+                size, mtime = str(st.st_size), str(st.st_mtime_ns)
+            except OSError:  # gone since discovery: the job says so, in its own words
+                pass
+        lines.append(f"{_escape(rel)}\t{_escape(out)}\t{size}\t{mtime}\n")
+    return "".join(lines).encode(**ENCODING)
+
+
+def write_if_changed(path: str | os.PathLike, data: bytes) -> bool:
+    """Write ``data`` unless ``path`` holds it already (its date then says when it last
+    changed, which is what Snakemake compares). Returns whether it wrote."""
+    try:
+        if Path(path).read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomically(path, data)
+    return True
+
+
+def write_plan_text(path: str | os.PathLike, members: Iterable[tuple[str, str]]) -> bool:
+    """A plan file of (input, output) members without dates, written if it changed."""
+    return write_if_changed(path, _plan_text("", members, stats=False))
+
+
+def _escape(name: str) -> str:
+    return name.replace("\\", "\\\\").replace("\t", "\\t")
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: "\t" if m[1] == "t" else m[1], text)
+
+
+def read_plan_file(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(input, output) of each member, relative to input_dir and output_dir."""
+    text = Path(path).read_bytes().decode(**ENCODING)
+    return [tuple(map(_unescape, line.split("\t")[:2])) for line in text.splitlines()]  # type: ignore[misc]
+
+
+def write_plan_files(
+    input_dir: str,
+    output_dir: str,
+    shards: Mapping[str, list[tuple[str, str]]],
+    stats: bool = True,
+) -> int:
+    """Write each shard's plan file where its content changed, and mark a shard to be run
+    again (its plan file touched) where an image it made is missing; remove the plan files
+    of shards that no longer exist. ``stats=False``: members are declared inputs of their
+    job (the generated demo set), Snakemake tracks their dates. Returns how many changed.
+    """
+    folder = Path(output_dir, PLANS)
+    changed = 0
+    present: set[str] | None = None
+    for name, members in shards.items():
+        path = Path(plan_path(output_dir, name))
+        if write_if_changed(path, _plan_text(input_dir, members, stats)):
+            changed += 1
+            continue
+        manifest = manifest_path(output_dir, name)
+        if not os.path.exists(manifest):
+            continue
+        if present is None:  # one listing of the outputs, only when some may be missing
+            present = set(_files_under(output_dir))
+        missing = [(rel, out) for rel, out in members if out not in present]
+        if missing and _unexplained(missing, read_manifest(manifest)):
+            os.utime(path)  # newer than the shard's manifest: Snakemake re-runs the shard
+            changed += 1
+    for stale in folder.glob("*.csv"):
+        if stale.stem not in shards:
+            stale.unlink(missing_ok=True)
+    return changed
+
+
+def _unexplained(missing: list[tuple[str, str]], rows: Mapping[str, Row]) -> bool:
+    """Whether an output is missing that its row says was made (deleted since, say)."""
+    return any(rows.get(rel) is None or rows[rel].status == "ok" for rel, _ in missing)
+
+
+def _files_under(folder: str) -> Iterable[str]:
+    """Relative paths of the files under ``folder``, hidden ones (and folders) left out."""
+    stack = [(folder, "")]
+    while stack:
+        path, prefix = stack.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, prefix + entry.name + "/"))
+                else:
+                    yield prefix + entry.name
+
+
+class PreviousRows:
+    """The rows an earlier job kept for a shard's members (kept_rows_path): its own, else
+    those of the shard that held the image when the shard count was another power of two.
+    So the work stays proportional to what changed, wherever shard boundaries fall."""
+
+    def __init__(self, manifest: str | os.PathLike) -> None:
+        kept = kept_rows_path(manifest)
+        self.folder = kept.parent
+        self.rows = read_manifest(kept)
+        own = SHARD_NAME.match(kept.stem)
+        self.counts = sorted(
+            {int(m[2]) for p in _listing(self.folder) if (m := SHARD_NAME.match(p[:-4]))}
+            - ({int(own[2])} if own else set())
+        )
+        self.loaded: dict[str, dict[str, Row]] = {}
+
+    def get(self, rel: str, out: str) -> Row | None:
+        row = self.rows.get(rel)
+        for count in self.counts if row is None else ():
+            name = shard_name(shard_of(out, count), count)
+            if name not in self.loaded:
+                self.loaded[name] = read_manifest(self.folder / f"{name}.csv")
+            row = self.loaded[name].get(rel)
+            if row is not None:
+                break
+        return row
+
+
+def _listing(folder: Path) -> list[str]:
+    try:
+        return [n for n in os.listdir(folder) if n.endswith(".csv")]
+    except OSError:
+        return []
+
+
+def kept_rows_path(manifest: str | os.PathLike) -> Path:
+    """Where a shard job keeps its rows for the next run: Snakemake deletes a job's declared
+    output before it runs the job again (and after it fails), so the rows the job compares
+    against live beside it, a hard link to the manifest (or, after a bad image stopped the
+    job, the rows of the images it did make)."""
+    path = Path(manifest)
+    return path.parent.parent / Path(KEPT).name / path.name
+
+
+def keep_rows(manifest: str | os.PathLike) -> None:
+    """Link the finished manifest as the shard's kept rows (a copy where links fail)."""
+    kept = kept_rows_path(manifest)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    tmp = kept.with_name(f".{kept.name}.part")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(manifest, tmp)
+    except OSError:
+        shutil.copyfile(manifest, tmp)
+    os.replace(tmp, kept)
+
+
+def remove_other_shards(output_dir: str, names: Iterable[str]) -> None:
+    """Once every current shard's manifest is made, those of an earlier shard count are
+    no longer needed."""
+    keep = {f"{name}.csv" for name in names}
+    for folder in (MANIFESTS, KEPT):
+        for name in _listing(Path(output_dir, folder)):
+            if name not in keep and SHARD_NAME.match(name[:-4]):
+                Path(output_dir, folder, name).unlink(missing_ok=True)
