@@ -20,3 +20,14 @@ rule all:
         MANIFEST,
         FAILED_MANIFEST if SKIP else [],
         RESIZED,  # requested too: Snakemake does not remake an intermediate file that is gone
+
+
+# Snakemake's job rate limiter leaves a non-daemon threading.Timer (up to the profile's
+# 1-s timespan) that the interpreter waits for at exit, after all the work is done; once
+# the run has ended it has nothing left to release (docs/performance.md, section 3).
+onsuccess:
+    cancel_scheduler_timers()
+
+
+onerror:
+    cancel_scheduler_timers()

@@ -59,7 +59,7 @@ def test_config_errors_name_the_key():
 
 def test_auto_images_per_job_depends_on_count_only():
     counts = (1, 48, 1000, 100_000, 1_000_000)
-    assert [auto_images_per_job(n) for n in counts] == [16, 16, 16, 1563, 2000]
+    assert [auto_images_per_job(n) for n in counts] == [16, 16, 63, 2000, 2000]
 
 
 def test_shards_are_stable_when_an_image_is_added():

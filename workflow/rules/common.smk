@@ -3,6 +3,7 @@
 # between outputs stops the run with one message and no work done.
 import os
 import sys
+import threading
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -163,6 +164,13 @@ VERSION = str(TRANSFORM_VERSION)
 # An output image's name: not hidden, with an extension imageprep writes (so not the
 # workflow's own files: manifest.csv, failed.tsv, .imageprep/).
 OUTPUT_NAME = r"[^.].*\.(?i:" + "|".join(ext[1:] for ext in WRITTEN) + ")"
+
+
+def cancel_scheduler_timers():
+    """Stop the scheduler's pending re-evaluation timers: the run is over."""
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
 
 
 def workload_folder(wildcards):

@@ -27,13 +27,13 @@ MAX_IMAGES_PER_JOB = 2000
 
 
 def auto_images_per_job(n_images: int) -> int:
-    """Images per shard when config says 0 (automatic): about n/64 (64 shards keep 16
-    cores busy to the end), at least 16 (a job's start-up, ~0.1 s, stays small against its
-    images) and at most 2000 (a failed or changed shard is redone in seconds, and a million
-    images make 512 jobs). It depends on the image count only, never on --cores, so that a
-    rerun with other cores re-runs nothing.
+    """Images per shard when config says 0 (automatic): about n/16 (16 shards: each job's
+    ~0.13 s of start-up and bookkeeping stays small on 2 cores, and 16 cores still get a
+    shard each), at least 16 and at most 2000 (a million images make 512 jobs, and 16
+    cores get 32 each). It depends on the image count only, never on --cores, so that a
+    rerun with other cores re-runs nothing. Measured: docs/performance.md, section 3.
     """
-    return max(16, min(MAX_IMAGES_PER_JOB, math.ceil(n_images / 64)))
+    return max(16, min(MAX_IMAGES_PER_JOB, math.ceil(n_images / 16)))
 
 
 def shard_count(n_images: int, images_per_job: int) -> int:

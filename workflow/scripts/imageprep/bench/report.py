@@ -47,6 +47,7 @@ TARGETS = {
     "dry_run_wall": Target("<", "60", unit=" s"),  # `snakemake -n` at scale (scale.py)
     "dry_run_rss": Target("<", "1", unit=" GB"),
     "noop_rerun_wall": Target("<", "30", unit=" s", workload="100,000 images"),
+    "slurm_job_overhead": Target("≤", "3", unit=" s"),  # a shard job's RunTime minus its work
 }
 FIELDS = [
     "workload", "engine", "workers", "repeat", "status", "wall_s", "cpu_s", "peak_rss_mb",

@@ -9,6 +9,7 @@ sequential loop's (byte for byte) is reported FAILED, not timed.
 """
 
 import argparse
+import math
 import os
 import shlex
 import shutil
@@ -31,7 +32,7 @@ from . import engines as eng
 from .measure import start_seconds, timed
 from .model import BenchPlan, Row
 from .report import write_reports
-from .scale import dry_run_scale
+from .scale import dry_run_scale, rerun_scale, slurm_overhead_report
 from .verify import checksums, differences, similarity
 
 
@@ -59,6 +60,9 @@ def dag_seconds(plan: BenchPlan, engine: str) -> float:
     return elapsed
 
 
+SIMILARITY_SAMPLE = 2000  # images compared pixel by pixel at most (evenly spread)
+
+
 @dataclass
 class References:
     """What every run is checked against, made once before any timing."""
@@ -70,10 +74,13 @@ class References:
 
 
 def make_references(plan: BenchPlan) -> References:
+    """Made with the process pool on every core (its bytes are the loop's: the sequential
+    engine's own run is checked against them like every other), so that a workload of
+    100,000 images does not spend most of its time on references."""
     ours = make_task(plan, "reference")
-    eng.sequential(ours, 1)
+    eng.process_pool(ours, max(plan.workers))
     full = make_task(plan, "full-decode")
-    eng.sequential(replace(full, spec=replace(plan.spec, jpeg_draft=False)), 1)
+    eng.process_pool(replace(full, spec=replace(plan.spec, jpeg_draft=False)), max(plan.workers))
     return References(
         ours.output_dir, checksums(ours.output_dir), full.output_dir, draft_quality(plan)
     )
@@ -84,11 +91,11 @@ def draft_quality(plan: BenchPlan) -> tuple[float, float, str]:
     lossless (PNG), so that the encoder's own loss does not blur the comparison."""
     lossless = replace(plan, config={**plan.config, "format": "png"})
     draft, full = make_task(lossless, "draft-png"), make_task(lossless, "full-decode-png")
-    eng.sequential(draft, 1)
-    eng.sequential(replace(full, spec=replace(full.spec, jpeg_draft=False)), 1)
-    worst_ssim, worst_psnr, worst = similarity(
-        full.output_dir, draft.output_dir, checksums(draft.output_dir)
-    )
+    eng.process_pool(draft, max(plan.workers))
+    eng.process_pool(replace(full, spec=replace(full.spec, jpeg_draft=False)), max(plan.workers))
+    made = sorted(checksums(draft.output_dir))
+    sample = made[:: math.ceil(len(made) / SIMILARITY_SAMPLE)]  # every image up to 2000
+    worst_ssim, worst_psnr, worst = similarity(full.output_dir, draft.output_dir, sample)
     inputs = plan_outputs(plan.relpaths, "png")  # output name -> the input it came from
     return worst_ssim, worst_psnr, inputs.get(worst, worst)
 
@@ -229,15 +236,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="instead: time `snakemake -n` on N empty image files (DAG size and memory)",
     )
+    p.add_argument(
+        "--rerun-scale",
+        type=int,
+        metavar="N",
+        help="instead: run the workflow on N tiny images, then time each kind of rerun",
+    )
+    p.add_argument(
+        "--slurm-overhead",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="instead: each SLURM shard job's own overhead, on N tiny images (needs a cluster)",
+    )
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config = load_config(args.configfile)
-    if args.dry_run_scale:
+    if args.dry_run_scale or args.rerun_scale or args.slurm_overhead:
         out_dir = args.out_dir or Path(config["benchmark"]["out_dir"])
-        print(dry_run_scale(args.dry_run_scale, config, out_dir))
+        if args.slurm_overhead:
+            print(slurm_overhead_report(args.slurm_overhead, config, out_dir))
+        if args.dry_run_scale:
+            print(dry_run_scale(args.dry_run_scale, config, out_dir))
+        if args.rerun_scale:
+            print(rerun_scale(args.rerun_scale, config, out_dir))
         return 0
     workload = args.workload or ("folder" if args.input_dir else config["benchmark"]["workload"])
     if resize_to := config["workloads"].get(workload, {}).get("resize_to"):
