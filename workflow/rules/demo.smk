@@ -13,5 +13,6 @@ rule demo_images:
     params:
         n_images=config["demo"]["count"],
         seed=config["demo"]["seed"],
-    script:
-        "../scripts/synthetic.py"
+    shell:
+        '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/demo_images.py" --count {params.n_images}'
+        " --seed {params.seed} --workers {threads} --outputs {output:q} > {log:q} 2>&1"

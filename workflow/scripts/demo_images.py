@@ -1,0 +1,22 @@
+"""The command of rule demo_images: write the generated demo set (imageprep.synthetic) that
+a fresh clone's first run resizes. A command, not a ``script:``: a script's process imports
+Snakemake to read its arguments, which costs a second of the demo's first run.
+
+    python demo_images.py --count 48 --seed 0 --workers 2 --outputs PATH...  (one per image)
+"""
+
+import argparse
+
+from imageprep.synthetic import demo_manifest, write_demo_set
+
+p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+p.add_argument("--count", type=int, required=True)
+p.add_argument("--seed", type=int, required=True)
+p.add_argument("--workers", type=int, default=1)
+p.add_argument("--outputs", nargs="+", required=True, help="in demo_manifest's order")
+args = p.parse_args()
+manifest = demo_manifest(args.count, args.seed)
+if len(args.outputs) != len(manifest):
+    p.error(f"--outputs needs {len(manifest)} paths, got {len(args.outputs)}")
+write_demo_set(manifest, args.outputs, args.seed, args.workers)
+print(f"wrote {len(manifest)} demo images")
