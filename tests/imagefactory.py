@@ -185,7 +185,7 @@ def _dds(fourcc: bytes, width: int = 64, height: int = 32) -> bytes:
     return b"DDS " + header + pixel_format + struct.pack("<5I", 0x1000, 0, 0, 0, 0)
 
 
-def _truncated_exif() -> bytes:
+def truncated_exif() -> bytes:
     """EXIF whose IFD claims 5 entries but holds one: Pillow warns, the JPEG stays valid."""
     entry = struct.pack("<HHIHH", 0x0112, 3, 1, 1, 0)  # Orientation = 1
     return b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 5) + entry
@@ -251,7 +251,7 @@ def long_tail_inputs(folder: Path) -> dict[str, str]:
     emf = struct.pack("<II", 1, 88) + bytes(32) + b" EMF" + bytes(48)  # all-zero bounds
     (folder / "zero_frame.emf").write_bytes(emf)
 
-    photo_like(160, 120, 36).save(folder / "bad_exif.jpg", quality=90, exif=_truncated_exif())
+    photo_like(160, 120, 36).save(folder / "bad_exif.jpg", quality=90, exif=truncated_exif())
     png = io.BytesIO()
     photo_like(120, 90, 37).save(png, "PNG")
     (folder / "bad_apng.png").write_bytes(_bad_apng(png.getvalue()))

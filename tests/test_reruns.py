@@ -11,8 +11,9 @@ import sys
 import pytest
 
 from helpers import REPO, digests, run_pool, run_snakemake
-from imagefactory import photo
+from imagefactory import photo, truncated_exif
 from imageprep.manifest import COLUMNS, iter_manifest
+from imageprep.synthetic import photo_like
 
 N = 12  # images; with images_per_job=3 they make 4 shards
 
@@ -184,3 +185,19 @@ def test_a_shard_job_reads_its_plan_file_not_the_input_folder(photos):
     assert proc.returncode == 0, proc.stderr
     assert f"{len(members)} resized, 0 current" in proc.stderr
     assert all((photos / "results" / rel).exists() for rel in members)
+
+
+def test_threads_in_a_shard_job_give_the_same_bytes_and_each_image_its_own_warnings(photos):
+    """Two threads per job: Pillow's warnings are collected per thread (imageprep.capture),
+    so each image's log line carries its own, and only its own."""
+    for i in range(4):
+        bad = photo_like(160, 120, 40 + i)
+        bad.save(photos / "photos" / f"warns_{i}.jpg", quality=90, exif=truncated_exif())
+    run_snakemake(photos, "--config", "images_per_job=8", "output_dir=one")
+    run_snakemake(photos, "--config", "images_per_job=8", "threads_per_job=2", "output_dir=two")
+    assert digests(photos / "one") == digests(photos / "two")
+    lines = "".join(p.read_text() for p in (photos / "logs" / "resize").glob("shard-*.log"))
+    assert "(2 threads)" in lines
+    for line in lines.splitlines():
+        if "->" in line:
+            assert ("warns_" in line) == ("(warning: Corrupt EXIF data." in line), line

@@ -126,7 +126,7 @@ class Shard:
             f"shard {Path(plan).stem}: {kept + len(todo)} images, {tried - len(failed)} resized, "
             f"{kept} current, {len(failed)} failed, {len(todo) - tried} not started; "
             f"resizing {work:.3f} s of {time.perf_counter() - start:.3f} s in the job "
-            f"({threads} threads)",
+            f"({threads} thread{'s' if threads != 1 else ''})",
             file=log,
         )
         if failed and not self.skip:
