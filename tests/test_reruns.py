@@ -201,3 +201,14 @@ def test_threads_in_a_shard_job_give_the_same_bytes_and_each_image_its_own_warni
     for line in lines.splitlines():
         if "->" in line:
             assert ("warns_" in line) == ("(warning: Corrupt EXIF data." in line), line
+
+
+def test_fail_mode_after_skip_mode_stops_at_the_known_bad_image(photos):
+    """A failed row is current only in skip mode: switching to fail mode must stop the run
+    at the bad image, in both paths, not pass it over as done."""
+    (photos / "photos" / "sub0" / "broken.jpg").write_bytes(b"not a jpeg")
+    run(photos, "on_error=skip")
+    proc = run_snakemake(photos, "--config", "images_per_job=3", "on_error=fail", check=False)
+    assert proc.returncode != 0 and "broken.jpg: not an image" in proc.stderr
+    proc = run_pool(photos, "--resume", check=False)
+    assert proc.returncode == 1 and "broken.jpg: not an image" in proc.stderr

@@ -111,9 +111,8 @@ SHARDS = {} if PER_IMAGE else shard_outputs(PLAN.outputs, IMAGES_PER_JOB)
 # any job, and for the per-image rule the list of images, whose outputs it reads back).
 REFUSED_ROWS = f"{OUTPUT_DIR}/.imageprep/refused.csv"
 ALL_IMAGES = f"{OUTPUT_DIR}/.imageprep/images.tsv"
-if (
-    workflow.is_main_process
-):  # small files that say what each job does (imageprep.shards)
+# Small files that say what each job does (imageprep.shards), written by the main process.
+if workflow.is_main_process:
     try:
         write_plan_files(
             INPUT_DIR,
@@ -135,7 +134,7 @@ if (
             write_plan_text(
                 ALL_IMAGES, [(rel, out) for out, rel in PLAN.outputs.items()]
             )
-    except OutputError as exc:
+    except (OutputError, ConfigError) as exc:
         raise WorkflowError(str(exc)) from None
 # What the resize jobs declare: one manifest per shard, or one output (or record) per image.
 RESIZED = (

@@ -88,5 +88,5 @@ rule manifest:
     shell:
         '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/manifest.py" --spec {params.spec:q}'
         " --dirs {params.dirs:q} --mode {params.mode} --refused {input.refused:q}"
-        " --images {input.images:q} --parts {input.parts:q}"
-        " --manifest {output.manifest:q} --failed {output.failed:q} 2> {log:q}"
+        " --images {input.images:q} --manifest {output.manifest:q}"
+        " --failed {output.failed:q} 2> {log:q}"

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TextIO
 
 from .diagnose import OutputError
-from .manifest import Row, fingerprint, is_current, made_row, write_manifest
+from .manifest import Row, fingerprint, input_stat, is_current, made_row, write_manifest
 from .records import write_record
 from .shards import PreviousRows, keep_rows, kept_rows_path, read_plan_file
 from .spec import ResizeSpec
-from .transform import TRANSFORM_VERSION, Attempt, try_resize
+from .transform import Attempt, try_resize
 
 
 def log_line(src: str, dst: str, attempt: Attempt) -> str:
@@ -65,13 +65,6 @@ def run_jobs(
     return 0
 
 
-def _stat(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:  # gone or unreadable: try_resize gives the reason
-        return None
-
-
 class Shard:
     """One shard job: the members of its plan file not current in an earlier run's rows
     are resized, on ``threads`` threads (Pillow releases the GIL while it decodes, resizes
@@ -79,17 +72,24 @@ class Shard:
 
     def __init__(self, input_dir: str, output_dir: str, spec: ResizeSpec, skip: bool) -> None:
         self.input_dir, self.output_dir, self.spec, self.skip = input_dir, output_dir, spec, skip
-        self.stop = threading.Event()  # on_error: fail: a bad image, start no more
+        self.stop = threading.Event()  # a bad image (on_error: fail) or a failure: start no more
+        self.made: list[tuple[int, Row, str]] = []  # (index in the job's list, row, log line)
 
-    def resize(self, item: tuple[str, str, os.stat_result | None, str]) -> tuple[Row, str] | None:
-        rel, out, stat, spec = item
+    def resize(self, item: tuple[int, str, str, os.stat_result | None, str]) -> None:
+        index, rel, out, stat, spec = item
         if self.stop.is_set():
-            return None
+            return
         src, dst = f"{self.input_dir}/{rel}", f"{self.output_dir}/{out}"
-        attempt = try_resize(src, dst, self.spec)
+        try:
+            attempt = try_resize(src, dst, self.spec)
+        except BaseException:  # the environment's failure (full disk), out of memory
+            self.stop.set()
+            raise
         if attempt.error and not self.skip:
             self.stop.set()
-        return made_row(rel, out, stat, spec, attempt), log_line(src, dst, attempt)
+        self.made.append(
+            (index, made_row(rel, out, stat, spec, attempt), log_line(src, dst, attempt))
+        )
 
     def run(self, plan: str, manifest: str, threads: int, log: TextIO) -> int:
         start = time.perf_counter()
@@ -97,26 +97,32 @@ class Shard:
         rows: list[Row] = []
         todo = []
         for rel, out in read_plan_file(plan):
-            stat, spec = _stat(f"{self.input_dir}/{rel}"), fingerprint(self.spec.for_output(out))
+            stat, spec = (
+                input_stat(f"{self.input_dir}/{rel}"),
+                fingerprint(self.spec.for_output(out)),
+            )
             row = previous.get(rel, out)
             dst = Path(self.output_dir, out)
-            if stat and row and is_current(row, stat, spec, TRANSFORM_VERSION, dst):
+            if stat and row and is_current(row, stat, spec, dst, self.skip):
                 rows.append(row)
             else:
-                todo.append((rel, out, stat, spec))
+                todo.append((len(todo), rel, out, stat, spec))
         kept = len(rows)
         work = time.perf_counter()
         try:
             if threads > 1 and len(todo) > 1:
                 with ThreadPoolExecutor(threads) as pool:
-                    results = list(pool.map(self.resize, todo))
+                    list(pool.map(self.resize, todo))
             else:
-                results = [self.resize(item) for item in todo]
-        finally:
-            work = time.perf_counter() - work
+                for item in todo:
+                    self.resize(item)
+        except BaseException:  # keep what was made, for the next run; then fail the job
+            made = [row for _, row, _ in self.made if row.status == "ok"]
+            write_manifest(kept_rows_path(manifest), rows + made)
+            raise
+        work = time.perf_counter() - work
         failed = []
-        for result in filter(None, results):
-            row, line = result
+        for _, row, line in sorted(self.made, key=lambda made: made[0]):
             rows.append(row)
             print(line, file=log)
             if row.status != "ok":
@@ -154,7 +160,7 @@ def run_shard(
     try:
         with open(log, "w") if log else contextlib.nullcontext(sys.stderr) as out:
             return shard.run(plan, manifest, threads, out)
-    except (OutputError, OSError) as exc:  # OSError: a log or plan file that cannot be used
+    except (OutputError, OSError, ValueError) as exc:  # a log or plan file that cannot be used
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except MemoryError:  # the machine's limit: fail the job in one line, not a traceback

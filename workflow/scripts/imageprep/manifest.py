@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import TextIO
 
 from PIL import Image
 
@@ -51,25 +52,35 @@ COLUMNS = tuple(f.name for f in fields(Row))
 _INTS = {"input_bytes", "input_mtime_ns", "output_bytes", "width", "height", "transform_version"}
 
 
+def input_stat(path: str) -> os.stat_result | None:
+    """An input's size and mtime for its row; None when it is gone or unreadable (the
+    transform then gives the reason)."""
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def fingerprint(spec: ResizeSpec) -> str:
     """A short, stable name for a spec (pass ``spec.for_output(out)``: settings that cannot
     change that output, such as quality for a PNG, are left out)."""
     return hashlib.sha256(spec.to_json().encode()).hexdigest()[:16]
 
 
-def is_current(row: Row, stat: os.stat_result, spec: str, version: int, output: Path) -> bool:
+def is_current(row: Row, stat: os.stat_result, spec: str, output: Path, skip: bool) -> bool:
     """Whether ``row`` still describes what this run would make: same input (size, mtime),
-    spec and transform version, and for a made image its output still there, whole. A
-    failed image stays failed until its input or the settings change."""
+    spec and transform version, and for a made image its output still there, whole. In skip
+    mode a failed image stays failed until its input or the settings change; in fail mode
+    it is tried again, so that the run stops at it."""
     if (row.input_bytes, row.input_mtime_ns, row.spec, row.transform_version) != (
         stat.st_size,
         stat.st_mtime_ns,
         spec,
-        version,
+        TRANSFORM_VERSION,
     ):
         return False
     if row.status != "ok":
-        return True
+        return skip
     try:
         return output.stat().st_size == row.output_bytes
     except OSError:
@@ -82,13 +93,25 @@ def _parse(values: list[str]) -> Row:
 
 
 def iter_manifest(path: str | os.PathLike) -> Iterator[Row]:
-    """The rows of a manifest file, in file order."""
-    with open(path, newline="", **ENCODING) as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if tuple(header or ()) != COLUMNS:
-            raise ValueError(f"{path}: not an imageprep manifest (header {header!r})")
-        yield from map(_parse, reader)
+    """The rows of a manifest file, in file order. The file is opened (and its header
+    checked) now, so that a missing or foreign file is reported before any output is
+    written; the rows are read as they are asked for."""
+    fh = open(path, newline="", **ENCODING)  # noqa: SIM115 - closed by _rows
+    reader = csv.reader(fh)
+    header = next(reader, None)
+    if tuple(header or ()) != COLUMNS:
+        fh.close()
+        raise ValueError(f"{path}: not an imageprep manifest (header {header!r})")
+    return _rows(fh, reader, path)
+
+
+def _rows(fh: TextIO, reader: Iterator[list[str]], path: str | os.PathLike) -> Iterator[Row]:
+    with fh:
+        for values in reader:
+            try:
+                yield _parse(values)
+            except (TypeError, ValueError):
+                raise ValueError(f"{path}: a row that is not a manifest row: {values!r}") from None
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Row]:
@@ -102,7 +125,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Row]:
 
 def _csv_lines(rows: Iterable[Row]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer)  # RFC 4180: CRLF line ends; a name with \r or \n is quoted
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow("" if v is None else v for v in astuple(row))
@@ -121,6 +144,9 @@ def write_manifest(path: str | os.PathLike, rows: Iterable[Row]) -> None:
     write_atomically(path, manifest_text(rows))
 
 
+MAX_OPEN = 256  # manifests merged at once, well under the usual limit of 1024 open files
+
+
 def merge_manifests(
     parts: Iterable[str | os.PathLike],
     extra: Iterable[Row],
@@ -130,19 +156,41 @@ def merge_manifests(
 ) -> int:
     """One manifest from per-shard manifests (each sorted by input) and ``extra`` rows
     (inputs refused before any job): a streaming merge, so a million rows never sit in
-    memory. With ``failed_tsv`` the failed rows also go there, named under ``input_dir``.
-    Returns the number of rows."""
-    merged = heapq.merge(
-        *(iter_manifest(p) for p in parts), sorted(extra, key=lambda r: r.input), key=_by_input
-    )
-    failures: list[tuple[str, str]] = []
-    counted = [0]
-    with atomic_writer(path) as fh:
-        for line in _csv_lines(_noting(merged, failures, counted)):
-            fh.write(line.encode(**ENCODING))
+    memory; more than MAX_OPEN parts are merged in rounds. With ``failed_tsv`` the failed
+    rows also go there, named under ``input_dir``. Returns the number of rows."""
+    parts, temps = list(parts), []
+    try:
+        while len(parts) > MAX_OPEN:
+            merged_round = []
+            for start in range(0, len(parts), MAX_OPEN):
+                temp = Path(path).with_name(f".{Path(path).name}.{len(temps)}.merging")
+                temps.append(temp)
+                _merge(parts[start : start + MAX_OPEN], [], temp, [], [0])
+                merged_round.append(temp)
+            parts = merged_round
+        failures: list[tuple[str, str]] = []
+        counted = [0]
+        _merge(parts, extra, path, failures, counted)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
     if failed_tsv is not None:
         write_failed_tsv(failed_tsv, ((f"{input_dir}/{s}", r) for s, r in failures))
     return counted[0]
+
+
+def _merge(
+    parts: list[str | os.PathLike],
+    extra: Iterable[Row],
+    path: str | os.PathLike,
+    failures: list[tuple[str, str]],
+    counted: list[int],
+) -> None:
+    sources = [iter_manifest(p) for p in parts]  # opened before anything is written
+    merged = heapq.merge(*sources, sorted(extra, key=_by_input), key=_by_input)
+    with atomic_writer(path) as fh:
+        for line in _csv_lines(_noting(merged, failures, counted)):
+            fh.write(line.encode(**ENCODING))
 
 
 def _by_input(row: Row) -> str:

@@ -11,16 +11,25 @@ from pathlib import Path
 
 from .diagnose import OutputError
 from .manifest import image_row, iter_manifest, merge_manifests
-from .records import read_record
-from .shards import read_plan_file, remove_other_shards
+from .records import read_record, record_path
+from .shards import PLANS, manifest_path, read_plan_file, remove_other_shards
 from .spec import ResizeSpec
 
 
-def per_image_rows(images: str, dirs: tuple[str, str], spec: ResizeSpec, records: list[str]):
-    """Rows of the per-image rule's images (``records``: skip mode's, in the same order)."""
-    for i, (rel, out) in enumerate(read_plan_file(images)):
-        reason = read_record(records[i])[2] if records else ""
+def per_image_rows(images: str, dirs: tuple[str, str], spec: ResizeSpec, skip: bool):
+    """Rows of the per-image rule's images, read back from disk (in skip mode, from each
+    image's record too)."""
+    for rel, out in read_plan_file(images):
+        reason = read_record(record_path(dirs[1], out))[2] if skip else ""
         yield image_row(dirs, rel, out, spec, reason)
+
+
+def shard_manifests(output_dir: str) -> list[str]:
+    """The current shards' manifests: one per plan file (the main Snakemake process keeps
+    exactly the current shards' plan files). Listed here rather than passed on the command
+    line, which has room for a few thousand paths only."""
+    names = sorted(p.stem for p in Path(output_dir, PLANS).glob("*.csv"))
+    return [manifest_path(output_dir, name) for name in names]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,29 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", nargs=2, required=True, metavar=("shards|per-image", "ON_ERROR"))
     p.add_argument("--refused", required=True, help="rows of the inputs refused up front")
     p.add_argument("--images", nargs="*", default=[], help="per-image rule: the images' plan")
-    p.add_argument(
-        "--parts",
-        nargs="*",
-        default=[],
-        help="the jobs' outputs: the shards' manifests, or the "
-        "per-image rule's images (records in skip mode)",
-    )
     p.add_argument("--manifest", required=True)
     p.add_argument("--failed", nargs="*", default=[], help="on_error: skip: failed.tsv")
     args = p.parse_args(argv)
     dirs = (args.dirs[0], args.dirs[1])
     per_image, skip = args.mode[0] == "per-image", args.mode[1] == "skip"
-    extra = list(iter_manifest(args.refused))
-    if per_image:
-        spec = ResizeSpec.from_json(args.spec)
-        extra += per_image_rows(args.images[0], dirs, spec, args.parts if skip else [])
-    shards = [] if per_image else args.parts
     try:
-        count = merge_manifests(
-            shards, extra, args.manifest, args.failed[0] if skip else None, dirs[0]
-        )
-    except OutputError as exc:
+        extra = list(iter_manifest(args.refused))
+        if per_image:
+            spec = ResizeSpec.from_json(args.spec)
+            extra += per_image_rows(args.images[0], dirs, spec, skip)
+        shards = [] if per_image else shard_manifests(dirs[1])
+        failed = args.failed[0] if skip else None
+        count = merge_manifests(shards, extra, args.manifest, failed, dirs[0])
+    except OutputError as exc:  # the environment's: cannot write
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:  # a part that cannot be read: a broken run folder
+        print(f"error: cannot merge the manifest: {exc}", file=sys.stderr)
         return 1
     if shards:
         remove_other_shards(dirs[1], [Path(part).stem for part in shards])

@@ -28,21 +28,13 @@ from typing import Any
 from .atomic import check_writable, remove_stale_temps
 from .config import DEFAULT_CONFIG, load_config
 from .diagnose import OutputError
-from .manifest import (
-    MANIFEST_CSV,
-    Row,
-    fingerprint,
-    image_row,
-    is_current,
-    made_row,
-    read_manifest,
-    write_manifest,
-)
+from .manifest import MANIFEST_CSV, Row, fingerprint, input_stat, made_row, write_manifest
 from .plan import ConfigError, Plan, make_plan, refusal_message
 from .records import FAILED_TSV, write_failed_tsv
+from .resume import keep_partial_manifest, resumable
 from .schedule import input_sizes, make_chunks
 from .spec import ResizeSpec
-from .transform import TRANSFORM_VERSION, try_resize
+from .transform import try_resize
 
 IDLE, STOPPED = -1, -2  # worker slot values besides the index of the image in progress
 # Test-only hook: a worker kills itself (SIGKILL) when it reaches the image of this name.
@@ -100,7 +92,7 @@ def _resize_chunk(
             os.kill(os.getpid(), signal.SIGKILL)
         row = fatal = None
         try:
-            stat = _stat(src)
+            stat = input_stat(src)
             attempt = try_resize(src, dst, spec)
             row = made_row(rel, out, stat, fingerprint(spec.for_output(out)), attempt)
         except OutputError as exc:  # full disk, read-only folder: not the image's fault
@@ -117,43 +109,6 @@ def _resize_chunk(
     return results
 
 
-def _stat(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:  # try_resize gives the reason
-        return None
-
-
-def is_complete(src: str, dst: str) -> bool:
-    """An output that --resume keeps although no manifest row describes it (a run that was
-    interrupted before writing its manifest): present and newer than its input (outputs
-    appear by rename, so a present one is whole)."""
-    try:
-        return os.stat(dst).st_mtime_ns >= os.stat(src).st_mtime_ns
-    except FileNotFoundError:
-        return False
-
-
-def resumable(
-    names: Sequence[tuple[str, str]], dirs: tuple[str, str], spec: ResizeSpec
-) -> tuple[list[Row], list[tuple[str, str]]]:
-    """--resume: the rows of images still current (manifest.is_current, as a shard job
-    decides), and the (input, output) names left to do."""
-    previous = read_manifest(Path(dirs[1], MANIFEST_CSV))
-    kept, todo = [], []
-    for rel, out in names:
-        src, dst = f"{dirs[0]}/{rel}", Path(dirs[1], out)
-        stat, row = _stat(src), previous.get(rel)
-        fp = fingerprint(spec.for_output(out))
-        if stat and row and is_current(row, stat, fp, TRANSFORM_VERSION, dst):
-            kept.append(row)
-        elif row is None and is_complete(src, str(dst)):
-            kept.append(image_row(dirs, rel, out, spec))
-        else:
-            todo.append((rel, out))
-    return kept, todo
-
-
 def run_pool(
     names: Sequence[tuple[str, str]],
     dirs: tuple[str, str],
@@ -161,15 +116,17 @@ def run_pool(
     workers: int,
     on_error: str = "fail",
     chunksize: int = 0,
+    outcome: Outcome | None = None,
 ) -> Outcome:
     """Resize every (input, output) pair, relative to ``dirs`` (input_dir, output_dir), on
     ``workers`` processes, the largest images first, in chunks of about equal bytes
     (schedule.py; ``chunksize`` > 0: that many images a chunk).
 
     Raises PoolError at the first bad image (on_error: fail) or when a worker dies, naming the
-    image; KeyboardInterrupt after the workers have stopped. Finished outputs are kept.
+    image; KeyboardInterrupt after the workers have stopped. Finished outputs are kept, and
+    so are their rows in ``outcome`` (pass one to keep them when the run stops early).
     """
-    outcome = Outcome()
+    outcome = outcome or Outcome()
     pairs = [(f"{dirs[0]}/{rel}", f"{dirs[1]}/{out}") for rel, out in names]
     sizes = input_sizes([src for src, _ in pairs])
     chunks = [[(i, *names[i]) for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
@@ -278,14 +235,17 @@ def main(argv: list[str] | None = None) -> int:
     todo = names
     if args.resume:
         remove_stale_temps(output_dir)
-        kept, todo = resumable(names, dirs, spec)
+        kept, todo = resumable(names, dirs, spec, skip)
     workers = args.workers or len(os.sched_getaffinity(0))
+    outcome = Outcome()
     try:
-        outcome = run_pool(todo, dirs, spec, workers, config["on_error"], args.chunksize)
+        run_pool(todo, dirs, spec, workers, config["on_error"], args.chunksize, outcome)
     except (PoolError, OSError) as exc:
+        keep_partial_manifest(output_dir, kept + outcome.rows)
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        keep_partial_manifest(output_dir, kept + outcome.rows)
         print(
             "interrupted: finished outputs are kept; run again with --resume to do the rest",
             file=sys.stderr,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .atomic import write_atomically
 from .manifest import ENCODING, Row, read_manifest
+from .plan import ConfigError
 
 PLANS, MANIFESTS, KEPT = ".imageprep/plans", ".imageprep/shards", ".imageprep/rows"
 SHARD_NAME = re.compile(r"^(\d{4,})-of-(\d{4,})$")
@@ -112,7 +113,8 @@ def _unescape(text: str) -> str:
 def read_plan_file(path: str | os.PathLike) -> list[tuple[str, str]]:
     """(input, output) of each member, relative to input_dir and output_dir."""
     text = Path(path).read_bytes().decode(**ENCODING)
-    return [tuple(map(_unescape, line.split("\t")[:2])) for line in text.splitlines()]  # type: ignore[misc]
+    lines = text.split("\n")[:-1]  # not splitlines(): names may hold \x0c, \x1c, \u2028...
+    return [tuple(map(_unescape, line.split("\t")[:2])) for line in lines]  # type: ignore[misc]
 
 
 def write_plan_files(
@@ -137,8 +139,12 @@ def write_plan_files(
         manifest = manifest_path(output_dir, name)
         if not os.path.exists(manifest):
             continue
-        if present is None:  # one listing of the outputs, only when some may be missing
-            present = set(_files_under(output_dir))
+        if present is None:  # one listing of the outputs, once a shard has a manifest
+            try:
+                present = set(_files_under(output_dir))
+            except OSError as exc:
+                where = exc.filename or output_dir
+                raise ConfigError(f"output_dir: cannot list {where!r}: {exc.strerror}") from None
         missing = [(rel, out) for rel, out in members if out not in present]
         if missing and _unexplained(missing, read_manifest(manifest)):
             os.utime(path)  # newer than the shard's manifest: Snakemake re-runs the shard
