@@ -242,11 +242,11 @@ def test_dry_run_scale_reports_time_and_memory(tmp_path):
 
 def test_floor_lines_compare_snakemake_start_with_the_target_budget():
     pool = {"wall_s": 6.0}
-    smk = {"wall_s": 9.0, "start_s": 0.75, "dag_s": 1.5}
+    smk = {"wall_s": 9.0, "start_s": 0.75, "dag_s": 1.8}
     over, after = report.floor_lines(smk, pool)
-    assert "leaves 0.60 s" in over and "first job (1.50 s" in over and "0.75 s of it" in over
-    assert over.endswith("exceeds it")
-    assert "1.25× the process-pool wall" in after  # (9.0 - 1.5) / 6.0
+    assert "leaves 1.50 s" in over and "first job (1.80 s" in over and "0.75 s of it" in over
+    assert over.endswith("exceeds it")  # 1.25× of 6.0 s leaves 1.5 s
+    assert "1.20× the process-pool wall" in after  # (9.0 - 1.8) / 6.0
     assert report.floor_lines({**smk, "dag_s": 0.55}, pool)[0].endswith("fits in it")
     assert report.floor_lines({**smk, "start_s": None}, pool) == []
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 from helpers import REPO, assert_decodable, digests, run_pool, run_snakemake
 from imagefactory import photo
+from imageprep.manifest import iter_manifest
 from imageprep.spec import ResizeSpec
 from imageprep.transform import resize_image
 
@@ -119,8 +120,11 @@ def test_pool_worker_that_dies_is_reported_with_its_image(workdir):
     assert not (workdir / "results" / "img_017.jpg").exists()
     assert_decodable(workdir / "results")
     reference = uninterrupted(workdir, srcs)
-    made = digests(workdir / "results")
+    made = images(workdir / "results")
     assert made and all(made[name] == reference[name] for name in made)
+    # The run wrote the rows it had, so that --resume knows those images by their rows.
+    rows = iter_manifest(workdir / "results" / "manifest.csv")
+    assert sorted(row.output for row in rows) == sorted(made)
 
 
 def test_ctrl_c_stops_the_pool_promptly_without_tracebacks(workdir):
