@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .diagnose import OutputError
-from .manifest import Row, fingerprint, input_stat, is_current, made_row, write_manifest
+from .manifest import Row, input_stat, is_current, made_row, output_fingerprint, write_manifest
 from .records import write_record
 from .shards import PreviousRows, keep_rows, kept_rows_path, read_plan_file
 from .spec import ResizeSpec
@@ -97,10 +97,7 @@ class Shard:
         rows: list[Row] = []
         todo = []
         for rel, out in read_plan_file(plan):
-            stat, spec = (
-                input_stat(f"{self.input_dir}/{rel}"),
-                fingerprint(self.spec.for_output(out)),
-            )
+            stat, spec = input_stat(f"{self.input_dir}/{rel}"), output_fingerprint(self.spec, out)
             row = previous.get(rel, out)
             dst = Path(self.output_dir, out)
             if stat and row and is_current(row, stat, spec, dst, self.skip):

@@ -9,6 +9,7 @@ file name. Columns: config/README.md, "manifest.csv".
 """
 
 import csv
+import functools
 import hashlib
 import heapq
 import io
@@ -44,7 +45,7 @@ class Row:
     width: int | None = None
     height: int | None = None
     sha256: str = ""
-    spec: str = ""  # fingerprint(): the settings that shape this output's bytes
+    spec: str = ""  # output_fingerprint(): the settings that shape this output's bytes
     transform_version: int | None = None
 
 
@@ -61,10 +62,16 @@ def input_stat(path: str) -> os.stat_result | None:
         return None
 
 
-def fingerprint(spec: ResizeSpec) -> str:
-    """A short, stable name for a spec (pass ``spec.for_output(out)``: settings that cannot
-    change that output, such as quality for a PNG, are left out)."""
-    return hashlib.sha256(spec.to_json().encode()).hexdigest()[:16]
+def output_fingerprint(spec: ResizeSpec, out: str) -> str:
+    """A short, stable name for the settings that shape ``out``'s bytes
+    (``spec.for_output``: quality is left out for a PNG). Asked for every image, so it is
+    computed once per spec and extension."""
+    return _fingerprint(spec, os.path.splitext(out)[1].lower())
+
+
+@functools.lru_cache(maxsize=256)
+def _fingerprint(spec: ResizeSpec, extension: str) -> str:
+    return hashlib.sha256(spec.for_output(f"x{extension}").to_json().encode()).hexdigest()[:16]
 
 
 def is_current(row: Row, stat: os.stat_result, spec: str, output: Path, skip: bool) -> bool:
@@ -227,7 +234,7 @@ def image_row(dirs: tuple[str, str], rel: str, out: str, spec: ResizeSpec, reaso
         size = stat.st_size, stat.st_mtime_ns
     except OSError:
         size = None, None
-    common = {"spec": fingerprint(spec.for_output(out)), "transform_version": TRANSFORM_VERSION}
+    common = {"spec": output_fingerprint(spec, out), "transform_version": TRANSFORM_VERSION}
     if reason:
         return Row(rel, out, "failed", reason, *size, **common)
     data = dst.read_bytes()

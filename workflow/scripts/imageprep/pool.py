@@ -28,7 +28,7 @@ from typing import Any
 from .atomic import check_writable, remove_stale_temps
 from .config import DEFAULT_CONFIG, load_config
 from .diagnose import OutputError
-from .manifest import MANIFEST_CSV, Row, fingerprint, input_stat, made_row, write_manifest
+from .manifest import MANIFEST_CSV, Row, input_stat, made_row, output_fingerprint, write_manifest
 from .plan import ConfigError, Plan, make_plan, refusal_message
 from .records import FAILED_TSV, write_failed_tsv
 from .resume import keep_partial_manifest, resumable
@@ -94,7 +94,7 @@ def _resize_chunk(
         try:
             stat = input_stat(src)
             attempt = try_resize(src, dst, spec)
-            row = made_row(rel, out, stat, fingerprint(spec.for_output(out)), attempt)
+            row = made_row(rel, out, stat, output_fingerprint(spec, out), attempt)
         except OutputError as exc:  # full disk, read-only folder: not the image's fault
             fatal = str(exc)
         except MemoryError:  # the machine's limit, not a bug and not the image's fault

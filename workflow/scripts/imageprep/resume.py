@@ -11,10 +11,10 @@ from .diagnose import OutputError
 from .manifest import (
     MANIFEST_CSV,
     Row,
-    fingerprint,
     image_row,
     input_stat,
     is_current,
+    output_fingerprint,
     read_manifest,
     write_manifest,
 )
@@ -40,7 +40,7 @@ def resumable(
     for rel, out in names:
         src, dst = f"{dirs[0]}/{rel}", Path(dirs[1], out)
         stat, row = input_stat(src), previous.get(rel)
-        fp = fingerprint(spec.for_output(out))
+        fp = output_fingerprint(spec, out)
         if stat and row and is_current(row, stat, fp, dst, skip):
             kept.append(row)
         elif row is None and is_complete(src, str(dst)):
