@@ -20,12 +20,12 @@ def record_path(output_dir: str, out_relpath: str) -> str:
     return f"{output_dir}/{RECORD_DIR}/{out_relpath}.tsv"
 
 
-def _cell(text: str) -> str:
+def tsv_cell(text: str) -> str:
     """A TSV cell: file names may hold tabs, newlines and backslashes."""
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
-def _uncell(text: str) -> str:
+def tsv_uncell(text: str) -> str:
     out, chars = [], iter(text)
     for ch in chars:
         if ch == "\\":
@@ -47,19 +47,19 @@ def _text(path: str | os.PathLike) -> str:
 def write_record(path: str | os.PathLike, src: str, reason: str | None) -> None:
     """One image's outcome: ``ok`` or ``failed`` with the reason."""
     status = "failed" if reason else "ok"
-    write_atomically(path, _bytes(f"{status}\t{_cell(src)}\t{_cell(reason or '')}\n"))
+    write_atomically(path, _bytes(f"{status}\t{tsv_cell(src)}\t{tsv_cell(reason or '')}\n"))
 
 
 def read_record(path: str | os.PathLike) -> tuple[str, str, str]:
     """(status, source path, reason) of a record written by :func:`write_record`."""
     status, src, reason = _text(path).rstrip("\n").split("\t")
-    return status, _uncell(src), _uncell(reason)
+    return status, tsv_uncell(src), tsv_uncell(reason)
 
 
 def write_failed_tsv(path: str | os.PathLike, failures: Iterable[tuple[str, str]]) -> None:
     """The manifest: a header, then (path, reason) rows sorted by path; header only if none."""
     rows = sorted(set(failures))
-    lines = ["\t".join(HEADER)] + [f"{_cell(src)}\t{_cell(reason)}" for src, reason in rows]
+    lines = ["\t".join(HEADER)] + [f"{tsv_cell(src)}\t{tsv_cell(reason)}" for src, reason in rows]
     write_atomically(path, _bytes("\n".join(lines) + "\n"))
 
 
@@ -67,7 +67,7 @@ def read_failed_tsv(path: str | os.PathLike) -> list[tuple[str, str]]:
     lines = _text(path).splitlines()
     if tuple(lines[0].split("\t")) != HEADER:
         raise ValueError(f"{path}: not a failure manifest (header {lines[0]!r})")
-    return [tuple(map(_uncell, line.split("\t"))) for line in lines[1:]]  # type: ignore[misc]
+    return [tuple(map(tsv_uncell, line.split("\t"))) for line in lines[1:]]  # type: ignore[misc]
 
 
 def merge_records(

@@ -21,6 +21,7 @@ from pathlib import Path
 from .atomic import write_atomically
 from .manifest import ENCODING, Row, read_manifest
 from .plan import ConfigError
+from .records import tsv_cell, tsv_uncell
 
 PLANS, MANIFESTS, KEPT = ".imageprep/plans", ".imageprep/shards", ".imageprep/rows"
 SHARD_NAME = re.compile(r"^(\d{4,})-of-(\d{4,})$")
@@ -71,7 +72,7 @@ def manifest_path(output_dir: str, name: str) -> str:
 
 def _plan_text(input_dir: str, members: Iterable[tuple[str, str]], stats: bool) -> bytes:
     """One line per member, tab-separated: input, output, input size, input mtime in ns
-    (names with a line break are refused up front; tabs and backslashes are escaped)."""
+    (names escaped as in failed.tsv: records.tsv_cell)."""
     lines = []
     for rel, out in members:
         size = mtime = ""
@@ -81,7 +82,7 @@ def _plan_text(input_dir: str, members: Iterable[tuple[str, str]], stats: bool) 
                 size, mtime = str(st.st_size), str(st.st_mtime_ns)
             except OSError:  # gone since discovery: the job says so, in its own words
                 pass
-        lines.append(f"{_escape(rel)}\t{_escape(out)}\t{size}\t{mtime}\n")
+        lines.append(f"{tsv_cell(rel)}\t{tsv_cell(out)}\t{size}\t{mtime}\n")
     return "".join(lines).encode(**ENCODING)
 
 
@@ -102,19 +103,11 @@ def write_plan_text(path: str | os.PathLike, members: Iterable[tuple[str, str]])
     return write_if_changed(path, _plan_text("", members, stats=False))
 
 
-def _escape(name: str) -> str:
-    return name.replace("\\", "\\\\").replace("\t", "\\t")
-
-
-def _unescape(text: str) -> str:
-    return re.sub(r"\\(.)", lambda m: "\t" if m[1] == "t" else m[1], text)
-
-
 def read_plan_file(path: str | os.PathLike) -> list[tuple[str, str]]:
     """(input, output) of each member, relative to input_dir and output_dir."""
     text = Path(path).read_bytes().decode(**ENCODING)
     lines = text.split("\n")[:-1]  # not splitlines(): names may hold \x0c, \x1c, \u2028...
-    return [tuple(map(_unescape, line.split("\t")[:2])) for line in lines]  # type: ignore[misc]
+    return [tuple(map(tsv_uncell, line.split("\t")[:2])) for line in lines]  # type: ignore[misc]
 
 
 def write_plan_files(
@@ -122,19 +115,17 @@ def write_plan_files(
     output_dir: str,
     shards: Mapping[str, list[tuple[str, str]]],
     stats: bool = True,
-) -> int:
+) -> None:
     """Write each shard's plan file where its content changed, and mark a shard to be run
     again (its plan file touched) where an image it made is missing; remove the plan files
     of shards that no longer exist. ``stats=False``: members are declared inputs of their
-    job (the generated demo set), Snakemake tracks their dates. Returns how many changed.
+    job (the generated demo set), Snakemake tracks their dates.
     """
     folder = Path(output_dir, PLANS)
-    changed = 0
     present: set[str] | None = None
     for name, members in shards.items():
         path = Path(plan_path(output_dir, name))
         if write_if_changed(path, _plan_text(input_dir, members, stats)):
-            changed += 1
             continue
         manifest = manifest_path(output_dir, name)
         if not os.path.exists(manifest):
@@ -148,11 +139,9 @@ def write_plan_files(
         missing = [(rel, out) for rel, out in members if out not in present]
         if missing and _unexplained(missing, read_manifest(manifest)):
             os.utime(path)  # newer than the shard's manifest: Snakemake re-runs the shard
-            changed += 1
     for stale in folder.glob("*.csv"):
         if stale.stem not in shards:
             stale.unlink(missing_ok=True)
-    return changed
 
 
 def _unexplained(missing: list[tuple[str, str]], rows: Mapping[str, Row]) -> bool:
