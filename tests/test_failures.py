@@ -1,14 +1,9 @@
-"""The failure manifest and its per-image records: any file name survives the round trip."""
+"""failed.tsv and the per-image rule's records: any file name survives the round trip."""
 
 import pytest
 
-from imageprep.records import (
-    merge_records,
-    read_failed_tsv,
-    read_record,
-    write_failed_tsv,
-    write_record,
-)
+from imageprep.manifest import Row, merge_manifests, write_manifest
+from imageprep.records import read_failed_tsv, read_record, write_failed_tsv, write_record
 
 NAMES = ["plain.jpg", "tab\there.jpg", "new\nline.jpg", "back\\slash.jpg", "ünï cødé.jpg"]
 
@@ -22,13 +17,18 @@ def test_records_round_trip_any_name(tmp_path):
 
 
 def test_merge_keeps_only_failures_sorted_with_known_ones(tmp_path):
-    records = []
+    """failed.tsv as the manifest merge writes it: the failed rows of the jobs' manifests,
+    plus the inputs refused before any job."""
+    parts = []
     for i, name in enumerate(NAMES):
-        records.append(tmp_path / f"{i}.tsv")
-        write_record(records[-1], name, "bad" if name != "plain.jpg" else None)
-    merge_records(records, [("a{b}.jpg", "wildcard")], str(tmp_path / "failed.tsv"))
+        parts.append(tmp_path / f"{i}.csv")
+        status = "ok" if name == "plain.jpg" else "failed"
+        write_manifest(parts[-1], [Row(name, name, status, "bad" if status == "failed" else "")])
+    known = [Row("a{b}.jpg", "a{b}.jpg", "failed", "wildcard")]
+    merge_manifests(parts, known, tmp_path / "manifest.csv", tmp_path / "failed.tsv", "in")
     rows = read_failed_tsv(tmp_path / "failed.tsv")
-    assert rows == sorted([(n, "bad") for n in NAMES[1:]] + [("a{b}.jpg", "wildcard")])
+    expected = [(f"in/{n}", "bad") for n in NAMES[1:]] + [("in/a{b}.jpg", "wildcard")]
+    assert rows == sorted(expected)
     lines = (tmp_path / "failed.tsv").read_text().splitlines()
     assert lines[0] == "path\treason" and len(lines) == len(NAMES) + 1  # one line per row
 

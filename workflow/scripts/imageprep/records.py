@@ -68,15 +68,3 @@ def read_failed_tsv(path: str | os.PathLike) -> list[tuple[str, str]]:
     if tuple(lines[0].split("\t")) != HEADER:
         raise ValueError(f"{path}: not a failure manifest (header {lines[0]!r})")
     return [tuple(map(tsv_uncell, line.split("\t"))) for line in lines[1:]]  # type: ignore[misc]
-
-
-def merge_records(
-    records: Iterable[str | os.PathLike], known: Iterable[tuple[str, str]], path: str
-) -> None:
-    """failed.tsv from the per-image records plus failures known before any job ran."""
-    failed = [(src, reason) for src, reason in known]
-    for record in records:
-        status, src, reason = read_record(record)
-        if status == "failed":
-            failed.append((src, reason))
-    write_failed_tsv(path, failed)
