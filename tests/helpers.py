@@ -43,6 +43,15 @@ def run_pool(
     return proc
 
 
+def job_lines(stderr: str, prefix: str = "error: ") -> list[str]:
+    """The lines starting with ``prefix`` that jobs wrote into Snakemake's stderr.
+
+    Snakemake's logger writes a message and its newline in two writes, so a job's line (one
+    write) can land between them, glued to the end of Snakemake's line (CI saw it once in
+    ~50 runs): the job's line is cut out from where ``prefix`` starts."""
+    return [line[line.index(prefix) :] for line in stderr.splitlines() if prefix in line]
+
+
 def write_config(workdir: Path, **config) -> Path:
     path = workdir / "config" / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)

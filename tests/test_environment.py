@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from helpers import run_pool, run_snakemake, write_config
+from helpers import job_lines, run_pool, run_snakemake, write_config
 from imagefactory import photo
 
 
@@ -56,7 +56,7 @@ def assert_whole(folder: Path) -> None:
 
 
 def one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    lines = job_lines(stderr)
     assert "Traceback" not in stderr, stderr[-3000:]
     assert len(lines) >= 1, stderr[-3000:]
     return lines[0]

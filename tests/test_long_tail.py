@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import EpsImagePlugin, Image
 
-from helpers import REPO, digests, run_pool, run_snakemake, write_config
+from helpers import REPO, digests, job_lines, run_pool, run_snakemake, write_config
 from imagefactory import (
     ORIENTATION_INVERSE,
     long_tail_inputs,
@@ -328,7 +328,7 @@ def test_fail_mode_decoder_exception_is_one_line_in_both_paths(workdir):
     pool = run_pool(workdir, "--output-dir", "pooled", check=False, env=env)
     for proc in (smk, pool):
         assert proc.returncode != 0 and "Traceback" not in proc.stderr
-        assert line in proc.stderr.splitlines()
+        assert line in job_lines(proc.stderr), proc.stderr[-3000:]
     assert not (workdir / "results" / "exploding.png").exists()
 
 
