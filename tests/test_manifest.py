@@ -58,6 +58,22 @@ def test_merge_keeps_order_in_rounds_and_lists_failures(tmp_path, monkeypatch, m
     assert not list(tmp_path.glob(".*merging"))  # the rounds' files are gone
 
 
+@pytest.mark.parametrize("max_open", [2, 256])
+def test_merge_copies_rows_byte_for_byte(tmp_path, monkeypatch, max_open):
+    # The merge copies each row's text without parsing it: names that span lines in the CSV
+    # (a quoted carriage return) must come out as one manifest written whole would have them.
+    monkeypatch.setattr(mf, "MAX_OPEN", max_open)
+    rows = [row(f"{i}-{name}", "failed" if i % 3 else "ok") for i, name in enumerate(ODD * 3)]
+    parts = []
+    for shard, members in shard_outputs([r.input for r in rows], 4).items():
+        write_manifest(tmp_path / f"{shard}.csv", [r for r in rows if r.input in members])
+        parts.append(tmp_path / f"{shard}.csv")
+    refused = [Row("0-zzz.jpg", "0-zzz.jpg", "failed", 'a "FIFO",\nreally')]
+    merge_manifests(parts, refused, tmp_path / "all.csv")
+    write_manifest(tmp_path / "whole.csv", [*rows, *refused])
+    assert (tmp_path / "all.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
 def test_a_foreign_file_is_refused_in_one_line(tmp_path):
     (tmp_path / "m.csv").write_text("path,reason\n")
     with pytest.raises(ValueError, match="not an imageprep manifest"):
