@@ -15,7 +15,7 @@ from PIL import Image
 from helpers import REPO, run_snakemake
 from imagefactory import photo
 from imageprep.bench import engines as eng
-from imageprep.bench import report, runner, verify
+from imageprep.bench import measure, report, runner, verify
 from imageprep.config import load_config
 from imageprep.synthetic import generate_dataset
 
@@ -76,6 +76,7 @@ def test_cli_runs_every_engine_and_writes_reports(tmp_path):
         assert r["status"] == ("reference" if outside else "ok"), r
         assert float(r["wall_s"]) > 0 and float(r["peak_rss_mb"]) > 0 and r["images"] == "6"
         assert r["cores"] and r["pillow"] and r["snakemake"] and r["cpu_model"]
+        assert r["executor_plugins"] == measure.executor_plugins() != ""
         if outside or r["engine"] == "sequential":  # closeness to the full-decode reference
             assert 0.5 < float(r["ssim"]) <= 1 and float(r["psnr_db"]) > 20, r
     assert [float(r["ssim"]) for r in rows if r["engine"] == "sequential"] == [1.0]

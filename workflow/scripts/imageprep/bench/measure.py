@@ -2,6 +2,7 @@
 the whole process tree, the start-up floor of Snakemake, and the machine it ran on."""
 
 import contextlib
+import importlib.metadata
 import os
 import platform
 import statistics
@@ -108,7 +109,20 @@ def machine_info() -> dict[str, str]:
         "pillow": PIL.__version__,
         "snakemake": snakemake.__version__,
         "libvips": libvips,
+        "executor_plugins": executor_plugins(),
     }
+
+
+def executor_plugins() -> str:
+    """The Snakemake executor plugins installed: Snakemake imports every one at each start,
+    and the SLURM plugin imports pandas (~0.3 s), so they move Snakemake's timings."""
+    prefix = "snakemake-executor-plugin-"
+    found = sorted(
+        f"{name.removeprefix(prefix)} {dist.version}"
+        for dist in importlib.metadata.distributions()
+        if (name := (dist.metadata["Name"] or "").lower()).startswith(prefix)
+    )
+    return ", ".join(found) or "none"
 
 
 def input_spread(input_dir: Path, relpaths: list[str]) -> str:

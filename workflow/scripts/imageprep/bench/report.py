@@ -54,7 +54,8 @@ FIELDS = [
     "child_rss_mb", "images", "images_per_s", "speedup", "efficiency", "start_s", "dag_s",
     "ssim", "ssim_image",
     "psnr_db", "detail",
-    "cpu_model", "cores", "python", "pillow", "snakemake", "libvips", "timestamp",
+    "cpu_model", "cores", "python", "pillow", "snakemake", "libvips", "executor_plugins",
+    "timestamp",
 ]  # fmt: skip
 
 
@@ -128,7 +129,8 @@ def write_summary(
         "",
         f"- Machine: {machine['cpu_model']}, {machine['cores']} cores; Python "
         f"{machine['python']}, Pillow {machine['pillow']}, Snakemake {machine['snakemake']}, "
-        f"libvips {machine['libvips']}",
+        f"libvips {machine['libvips']}; Snakemake executor plugins installed: "
+        f"{machine['executor_plugins']}",
         f"- Input: `{plan.input_dir}`: {input_spread(plan.input_dir, plan.relpaths)}; "
         f"{plan.repeats} repeat(s), median shown [min–max]",
         f"- Command: `{command}`",

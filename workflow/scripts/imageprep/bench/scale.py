@@ -92,7 +92,10 @@ def dry_run_scale(n_images: int, config: dict[str, Any], out_dir: Path) -> str:
 
 def _machine() -> str:
     m = machine_info()
-    return f"{m['cpu_model']}, {m['cores']} cores, Snakemake {m['snakemake']}"
+    return (
+        f"{m['cpu_model']}, {m['cores']} cores, Snakemake {m['snakemake']} "
+        f"(executor plugins: {m['executor_plugins']})"
+    )
 
 
 def _resized(task: Task) -> tuple[int, int]:
