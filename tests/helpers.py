@@ -52,6 +52,14 @@ def job_lines(stderr: str, prefix: str = "error: ") -> list[str]:
     return [line[line.index(prefix) :] for line in stderr.splitlines() if prefix in line]
 
 
+def opened(path: Path) -> Image.Image:
+    """The image at ``path``, decoded, its file closed (a bare Image.open leaves the file
+    open until garbage collection, and pytest reports a ResourceWarning)."""
+    with Image.open(path) as im:
+        im.load()
+    return im
+
+
 def write_config(workdir: Path, **config) -> Path:
     path = workdir / "config" / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)

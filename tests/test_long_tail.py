@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import EpsImagePlugin, Image
 
-from helpers import REPO, digests, job_lines, run_pool, run_snakemake, write_config
+from helpers import REPO, digests, job_lines, opened, run_pool, run_snakemake, write_config
 from imagefactory import (
     ORIENTATION_INVERSE,
     long_tail_inputs,
@@ -53,7 +53,7 @@ def tail(tmp_path_factory) -> Path:
 def made(src: Path, out: Path, spec: ResizeSpec = FIT, fmt: str = "same") -> Image.Image:
     dst = out / output_relpath(src.name, fmt)
     resize_image(src, dst, spec)
-    im = Image.open(dst)
+    im = opened(dst)
     assert im.format == output_format(dst.name), dst  # bytes are what the name says
     return im
 

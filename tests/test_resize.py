@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
+from helpers import opened
 from imagefactory import bad_inputs, photo, quadrants, stored_with_orientation
 from imageprep.atomic import remove_stale_temps
 from imageprep.diagnose import ImageError
@@ -26,7 +27,7 @@ def spec(**kw) -> ResizeSpec:
 def test_stretch_gives_exact_size(tmp_path):
     src = photo(tmp_path / "a.jpg", (400, 100))
     assert resize_image(src, tmp_path / "out.jpg", spec()) == (120, 80)
-    assert Image.open(tmp_path / "out.jpg").size == (120, 80)
+    assert opened(tmp_path / "out.jpg").size == (120, 80)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +104,7 @@ def test_palette_with_transparency_keeps_alpha(tmp_path):
     rgba_card().convert("P").save(tmp_path / "a.png", transparency=0)
     assert Image.open(tmp_path / "a.png").mode == "P"
     resize_image(tmp_path / "a.png", tmp_path / "o.png", spec(size=(50, 50)))
-    assert Image.open(tmp_path / "o.png").mode == "RGBA"
+    assert opened(tmp_path / "o.png").mode == "RGBA"
 
 
 def test_la_to_webp_keeps_alpha(tmp_path):
@@ -117,7 +118,7 @@ def test_la_to_webp_keeps_alpha(tmp_path):
 def test_greyscale_stays_greyscale(tmp_path, ext):
     src = photo(tmp_path / f"g.{ext}", mode="L")
     resize_image(src, tmp_path / f"o.{ext}", spec())
-    assert Image.open(tmp_path / f"o.{ext}").mode == "L"
+    assert opened(tmp_path / f"o.{ext}").mode == "L"
 
 
 def test_one_bit_becomes_smooth_greyscale(tmp_path):
@@ -131,8 +132,8 @@ def test_cmyk_kept_in_jpeg_converted_for_png(tmp_path):
     src = photo(tmp_path / "c.jpg", mode="CMYK")
     resize_image(src, tmp_path / "o.jpg", spec())
     resize_image(src, tmp_path / "o.png", spec(format="png"))
-    assert Image.open(tmp_path / "o.jpg").mode == "CMYK"
-    assert Image.open(tmp_path / "o.png").mode == "RGB"
+    assert opened(tmp_path / "o.jpg").mode == "CMYK"
+    assert opened(tmp_path / "o.png").mode == "RGB"
 
 
 def test_sixteen_bit_png(tmp_path):
@@ -149,17 +150,17 @@ def test_icc_profile_carried_over(tmp_path):
     src = photo(tmp_path / "a.jpg", icc_profile=icc)
     resize_image(src, tmp_path / "o.jpg", spec())
     resize_image(src, tmp_path / "o.webp", spec(format="webp"))
-    assert Image.open(tmp_path / "o.jpg").info.get("icc_profile") == icc
-    assert Image.open(tmp_path / "o.webp").info.get("icc_profile") == icc
+    assert opened(tmp_path / "o.jpg").info.get("icc_profile") == icc
+    assert opened(tmp_path / "o.webp").info.get("icc_profile") == icc
 
 
 def test_animated_gif_uses_first_frame(tmp_path):
     frames = [Image.new("RGB", (40, 40), c) for c in ((255, 0, 0), (0, 0, 255))]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100)
     resize_image(tmp_path / "a.gif", tmp_path / "o.gif", spec(size=(20, 20)))
-    out = Image.open(tmp_path / "o.gif")
-    assert getattr(out, "n_frames", 1) == 1
-    assert out.convert("RGB").getpixel((10, 10))[0] > 200
+    with Image.open(tmp_path / "o.gif") as out:
+        assert getattr(out, "n_frames", 1) == 1
+        assert out.convert("RGB").getpixel((10, 10))[0] > 200
 
 
 @pytest.mark.parametrize("fmt", ["same", "jpeg", "png", "webp"])
@@ -220,7 +221,7 @@ def test_names_at_the_length_limit_still_write_atomically(tmp_path):
     name = "ü" * 125 + ".jpg"  # 254 bytes: the longest name most filesystems allow
     out = tmp_path / "out" / name
     resize_image(photo(tmp_path / "a.jpg"), out, spec())
-    assert Image.open(out).size == (120, 80) and os.listdir(out.parent) == [name]
+    assert opened(out).size == (120, 80) and os.listdir(out.parent) == [name]
 
 
 @pytest.mark.parametrize(
@@ -262,8 +263,8 @@ def test_property_output_size(tmp_path_factory, src, box, mode, img_mode):
     folder = tmp_path_factory.mktemp("prop")
     Image.new(img_mode, src, 128).save(folder / "a.png")
     w, h = resize_image(folder / "a.png", folder / "o.png", ResizeSpec(size=box, mode=mode))
-    assert Image.open(folder / "o.png").size == (w, h)
-    assert Image.open(folder / "o.png").mode == img_mode
+    assert opened(folder / "o.png").size == (w, h)
+    assert opened(folder / "o.png").mode == img_mode
     if mode == "fit":
         assert w <= box[0] and h <= box[1] and (w == box[0] or h == box[1])
         # aspect kept to within the rounding of one pixel, unless a side was raised to 1 px
