@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 from imageprep.atomic import check_writable  # noqa: E402
 from imageprep.config import coerce_numbers, config_errors  # noqa: E402
 from imageprep.diagnose import OutputError  # noqa: E402
-from imageprep.manifest import MANIFEST_CSV, Row, manifest_text  # noqa: E402
+from imageprep.manifest import MANIFEST_CSV, manifest_text, refused_rows  # noqa: E402
 from imageprep.plan import (
     DEMO_DIR,
     ConfigError,
@@ -25,7 +25,7 @@ from imageprep.plan import (
 )  # noqa: E402
 from imageprep.records import FAILED_TSV, read_record, record_path  # noqa: E402
 from imageprep.shards import (  # noqa: E402
-    auto_images_per_job,
+    images_per_job,
     manifest_path,
     plan_path,
     shard_outputs,
@@ -105,7 +105,7 @@ def declared(out):
     return record_path(OUTPUT_DIR, out) if SKIP else f"{OUTPUT_DIR}/{out}"
 
 
-IMAGES_PER_JOB = config["images_per_job"] or auto_images_per_job(len(PLAN.outputs))
+IMAGES_PER_JOB = images_per_job(config["images_per_job"], len(PLAN.outputs))
 SHARDS = {} if PER_IMAGE else shard_outputs(PLAN.outputs, IMAGES_PER_JOB)
 # What the manifest job reads besides the resize jobs' outputs (the inputs refused before
 # any job, and for the per-image rule the list of images, whose outputs it reads back).
@@ -125,10 +125,7 @@ if workflow.is_main_process:
         )
         write_if_changed(
             REFUSED_ROWS,
-            manifest_text(
-                Row(src[len(INPUT_DIR) + 1 :], out, "failed", why)
-                for out, (src, why) in PLAN.refused.items()
-            ),
+            manifest_text(refused_rows(INPUT_DIR, PLAN.refused)),
         )
         if PER_IMAGE:
             write_plan_text(

@@ -16,8 +16,9 @@ import heapq
 import io
 import os
 import resource
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import astuple, dataclass, fields
+from itertools import chain
 from operator import attrgetter
 from pathlib import Path
 from typing import TextIO
@@ -133,21 +134,26 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Row]:
         return {}
 
 
-def _csv_lines(rows: Iterable[Row]) -> Iterator[str]:
+def _csv_lines(rows: Iterable[Iterable[str]]) -> Iterator[str]:
+    """Each row of cells as its CSV text (RFC 4180: CRLF line ends; a name with \\r or \\n
+    is quoted)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)  # RFC 4180: CRLF line ends; a name with \r or \n is quoted
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow("" if v is None else v for v in astuple(row))
+    writer = csv.writer(buffer)
+    for cells in rows:
+        writer.writerow(cells)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-    yield buffer.getvalue()
+
+
+def _cells(row: Row) -> list[str]:
+    return ["" if v is None else str(v) for v in astuple(row)]
 
 
 def manifest_text(rows: Iterable[Row]) -> bytes:
     """A manifest of ``rows``, sorted by input path."""
-    return "".join(_csv_lines(sorted(rows, key=attrgetter("input")))).encode(**ENCODING)
+    cells = map(_cells, sorted(rows, key=attrgetter("input")))
+    return "".join(_csv_lines(chain([COLUMNS], cells))).encode(**ENCODING)
 
 
 def write_manifest(path: str | os.PathLike, rows: Iterable[Row]) -> None:
@@ -213,26 +219,18 @@ def _merge(
     """Copies each row's text as it is: a row is never parsed into numbers and written
     again (a million rows from 512 shards, 2 cores: 42 s that way, 3 s this way)."""
     sources = [_records(p) for p in parts]  # opened before anything is written
-    made = sorted((cells[0], cells, _line(cells)) for cells in map(_cells, extra))
+    extra_cells = sorted(map(_cells, extra))
+    header, *lines = _csv_lines([COLUMNS, *extra_cells])
+    sources.append([(c[0], c, text) for c, text in zip(extra_cells, lines, strict=True)])
     counted = 0
     with atomic_writer(path) as fh:
-        fh.write(_line(COLUMNS).encode(**ENCODING))
-        for key, cells, text in heapq.merge(*sources, made, key=_key):
+        fh.write(header.encode(**ENCODING))
+        for key, cells, text in heapq.merge(*sources, key=_key):
             counted += 1
             if cells[2] != "ok":  # status
                 failures.append((key, cells[3]))  # reason
             fh.write(text.encode(**ENCODING))
     return counted
-
-
-def _cells(row: Row) -> list[str]:
-    return ["" if v is None else str(v) for v in astuple(row)]
-
-
-def _line(cells: Iterable[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(cells)  # RFC 4180, as _csv_lines
-    return buffer.getvalue()
 
 
 def _key(record: Record) -> str:
@@ -268,6 +266,14 @@ def _read_records(
                 raise ValueError(f"{path}: a row that is not a manifest row: {cells!r}")
             yield cells[0], cells, "".join(lines)
             lines.clear()
+
+
+def refused_rows(input_dir: str, refused: Mapping[str, tuple[str, str]]) -> list[Row]:
+    """The rows of inputs refused before any work (plan.Plan.refused: output -> (input
+    path, reason)), as the workflow and the pool command both list them."""
+    return [
+        Row(src[len(input_dir) + 1 :], out, "failed", why) for out, (src, why) in refused.items()
+    ]
 
 
 def made_row(rel: str, out: str, stat: os.stat_result | None, spec: str, attempt: Attempt) -> Row:

@@ -28,7 +28,15 @@ from typing import Any
 from .atomic import check_writable, remove_stale_temps
 from .config import DEFAULT_CONFIG, load_config
 from .diagnose import OutputError
-from .manifest import MANIFEST_CSV, Row, input_stat, made_row, output_fingerprint, write_manifest
+from .manifest import (
+    MANIFEST_CSV,
+    Row,
+    input_stat,
+    made_row,
+    output_fingerprint,
+    refused_rows,
+    write_manifest,
+)
 from .plan import ConfigError, Plan, make_plan, refusal_message
 from .records import FAILED_TSV, write_failed_tsv
 from .resume import keep_partial_manifest, resumable
@@ -252,11 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     resized = outcome.done - len(outcome.failures)
-    rows = kept + outcome.rows
-    rows += [
-        Row(src[len(plan.input_dir) + 1 :], out, "failed", why)
-        for out, (src, why) in plan.refused.items()
-    ]
+    rows = kept + outcome.rows + refused_rows(plan.input_dir, plan.refused)
     failures = [(f"{plan.input_dir}/{r.input}", r.reason) for r in rows if r.status != "ok"]
     try:
         write_manifest(Path(output_dir, MANIFEST_CSV), rows)

@@ -38,6 +38,11 @@ def auto_images_per_job(n_images: int) -> int:
     return max(16, min(MAX_IMAGES_PER_JOB, math.ceil(n_images / 16)))
 
 
+def images_per_job(configured: int, n_images: int) -> int:
+    """Images per shard: config's ``images_per_job``, or when it is 0 the automatic size."""
+    return configured or auto_images_per_job(n_images)
+
+
 def shard_count(n_images: int, images_per_job: int) -> int:
     """A power of two: adding images moves no image to another shard until it doubles."""
     return max(1, 2 ** round(math.log2(max(1.0, n_images / images_per_job))))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from imageprep.config import REPO
-from imageprep.shards import auto_images_per_job, shard_count
+from imageprep.shards import images_per_job, shard_count
 from imageprep.synthetic import photo_like
 
 from .engines import Task, write_run_config
@@ -76,8 +76,7 @@ def dry_run_scale(n_images: int, config: dict[str, Any], out_dir: Path) -> str:
     write_run_config(task)
     _, wall, _, rss = timed(lambda: _snakemake(task, "--dry-run") and {})
     shutil.rmtree(scratch, ignore_errors=True)
-    per_job = config["images_per_job"] or auto_images_per_job(n_images)
-    shards = shard_count(n_images, per_job)
+    shards = shard_count(n_images, images_per_job(config["images_per_job"], n_images))
     targets = f"{TARGETS['dry_run_wall'].limit}, {TARGETS['dry_run_rss'].limit}"
     report = (
         f"# Dry run at scale\n\n- `snakemake -n` over {n_images:,} images (empty files, "
@@ -144,8 +143,7 @@ def rerun_scale(n_images: int, config: dict[str, Any], out_dir: Path) -> str:
     finally:
         added.unlink(missing_ok=True)
         changed.write_bytes(original)
-    per_job = config["images_per_job"] or auto_images_per_job(n_images)
-    shards = shard_count(n_images, per_job)
+    shards = shard_count(n_images, images_per_job(config["images_per_job"], n_images))
     lines = [
         f"# Reruns at scale: {n_images:,} images",
         "",
