@@ -1,11 +1,13 @@
 # imageprep: resize a folder of images, in shards of images or one Snakemake job per image.
 # Settings: config/config.yaml (documented in config/README.md); rules: workflow/rules/.
+# Another workflow can import it as a module (README, "Use it in your own workflow"): its
+# `config:` then replaces config/config.yaml, and its own `rule all` stays the default.
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: "config/config.yaml"  # skipped by Snakemake when imported as a module
 
 
 include: "workflow/rules/common.smk"
@@ -15,7 +17,7 @@ include: "workflow/rules/benchmark.smk"
 
 
 rule all:
-    default_target: True
+    default_target: STANDALONE
     input:
         MANIFEST,
         FAILED_MANIFEST if SKIP else [],

@@ -4,7 +4,7 @@
 #
 # The benchmark job starts Snakemake again (the `snakemake` engine) and times pools that
 # use every core, so it must not share the machine with other jobs: it is a local job
-# that claims all cores (threads: workflow.cores), and the outer Snakemake starts nothing
+# that claims all cores (threads: ALL_CORES), and the outer Snakemake starts nothing
 # else while it runs. The inner Snakemake runs in its own scratch folder, with its own
 # .snakemake metadata and lock.
 
@@ -13,10 +13,10 @@ rule dataset:
     output:
         directory("resources/datasets/{workload}"),
     log:
-        "logs/dataset/{workload}.log",
+        f"{LOGS}/dataset/{{workload}}.log",
     conda:
         "../envs/imageprep.yaml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         workload=lambda wildcards: config["workloads"][wildcards.workload],
     script:
@@ -47,13 +47,14 @@ rule benchmark_engines:
             subcategory="{workload}",
         ),
     log:
-        "logs/benchmark/{workload}.log",
+        f"{LOGS}/benchmark/{{workload}}.log",
     localrule: True
     conda:
         "../envs/benchmark.yaml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         scratch=lambda wildcards: f"{BENCHMARK_DIR}/{wildcards.workload}/scratch",
+        config=config,  # this instance's (a module's own, not its parent's)
     script:
         "../scripts/benchmark_rule.py"
 

@@ -6,10 +6,10 @@ rule demo_images:
     output:
         [f"{DEMO_DIR}/{item.name}" for item in DEMO],
     log:
-        "logs/demo_images.log",
+        f"{LOGS}/demo_images.log",
     conda:
         "../envs/imageprep.yaml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         n_images=config["demo"]["count"],
         seed=config["demo"]["seed"],

@@ -20,11 +20,11 @@ if PER_IMAGE:
         input:
             resize_input,
         output:
-            declared("{image}"),
+            RUN.declared("{image}"),
         log:
-            "logs/resize/{image}.log",
+            f"{LOGS}/resize/{{image}}.log",
         benchmark:
-            "benchmarks/resize/{image}.tsv"
+            f"{BENCHMARKS}/resize/{{image}}.tsv"
         wildcard_constraints:
             image=OUTPUT_NAME,
         group:
@@ -50,9 +50,9 @@ else:
         output:
             manifest_path(OUTPUT_DIR, "{shard}"),
         log:
-            "logs/resize/shard-{shard}.log",
+            f"{LOGS}/resize/shard-{{shard}}.log",
         benchmark:
-            "benchmarks/resize/shard-{shard}.tsv"
+            f"{BENCHMARKS}/resize/shard-{{shard}}.tsv"
         conda:
             "../envs/imageprep.yaml"
         threads: config["threads_per_job"]
@@ -69,14 +69,12 @@ else:
 
 rule manifest:
     input:
-        refused=REFUSED_ROWS,
-        images=ALL_IMAGES if PER_IMAGE else [],
-        parts=RESIZED,
+        unpack(manifest_inputs),
     output:
         manifest=MANIFEST,
         failed=FAILED_MANIFEST if SKIP else [],
     log:
-        "logs/manifest.log",
+        f"{LOGS}/manifest.log",
     localrule: True
     conda:
         "../envs/imageprep.yaml"

@@ -7,6 +7,7 @@ overwritten when that output is written again.
 """
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -68,16 +69,21 @@ def atomic_writer(dst: str | os.PathLike) -> Iterator[BinaryIO]:
         raise
 
 
-def check_writable(folder: str | os.PathLike) -> None:
-    """Fail before any work if nothing can be written where ``folder`` is (or would be
-    made): a read-only file system or a folder without write permission is the run's
-    problem, not any image's. Probes by creating and removing an empty file."""
+def writable_problem(folder: str | os.PathLike) -> str | None:
+    """Why nothing can be written where ``folder`` is (or would be made), or None: a
+    read-only file system or a folder without write permission is the run's problem, not
+    any image's. Writes nothing (the workflow asks while Snakemake parses, for --lint too)."""
     existing = Path(folder).absolute()
     while not existing.is_dir() and existing != existing.parent:
         existing = existing.parent
-    probe = existing / f".imageprep-probe-{os.getpid()}{PART_SUFFIX}"
-    try:
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(folder, exc.strerror or str(exc)) from None
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return os.strerror(errno.EROFS)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return os.strerror(errno.EACCES)
+    return None
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Fail before any work if nothing can be written where ``folder`` is: OutputError."""
+    if problem := writable_problem(folder):
+        raise OutputError(folder, problem)

@@ -1,7 +1,10 @@
 """Config handling shared by the Snakefile and the Python engines: one schema, one set of
-defaults, one set of checks, whichever way the workflow is started."""
+defaults, one set of checks, whichever way the workflow is started (standalone, as a
+Snakemake module, the pool command, the benchmark)."""
 
+import copy
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +84,35 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def fill_defaults(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Set every key the schema gives a default and ``config`` lacks, in nested objects too,
+    in place: a module's parent passes only the keys it changes, and every other key must
+    take the value a standalone run would use."""
+    properties = schema.get("properties", {})
+    for key, prop in properties.items():
+        if key not in config and "default" in prop:
+            config[key] = copy.deepcopy(prop["default"])
+        if isinstance(config.get(key), dict):
+            fill_defaults(config[key], prop)
+    if isinstance(other := schema.get("additionalProperties"), dict):  # workloads.<name>
+        for key, value in config.items():
+            if key not in properties and isinstance(value, dict):
+                fill_defaults(value, other)
+
+
+def checked_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A checked copy of ``config`` with the schema's defaults filled in: numbers coerced,
+    every violation one line naming its key (ValueError). The caller's mapping is untouched
+    (a parent workflow's config, for a module)."""
+    schema = load_schema()
+    config = copy.deepcopy(dict(config))
+    coerce_numbers(config, schema)
+    if errors := config_errors(config, schema):
+        raise ValueError("Invalid config:\n  " + "\n  ".join(errors))
+    fill_defaults(config, schema)
+    return config
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """A config file checked exactly as the Snakefile checks it, with schema defaults filled."""
-    from snakemake.utils import validate
-
-    config = read_yaml(path)
-    config.update(overrides or {})
-    coerce_numbers(config)
-    if errors := config_errors(config):
-        raise ValueError("Invalid config:\n  " + "\n  ".join(errors))
-    validate(config, str(SCHEMA_PATH))  # fills defaults
-    return config
+    return checked_config({**read_yaml(path), **(overrides or {})})

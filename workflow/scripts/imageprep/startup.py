@@ -1,0 +1,209 @@
+"""The workflow's parse-time step: everything the Snakefile does before any rule runs, in one
+place, for a standalone run and for each instance imported as a Snakemake module.
+
+:func:`start` runs while Snakemake parses the workflow (also for ``--lint``,
+``--list-rules`` and ``--report``), so it only reads: it checks the config, scans the input
+folder, plans the outputs and refuses what cannot work, each failure one line before any job.
+What a run must write before Snakemake compares dates (the plan files, the list of refused
+inputs) is :meth:`Startup.prepare`, called from the rules' input functions, i.e. only
+when Snakemake builds a DAG (a run, a dry run, a report). docs/architecture.md, "What a
+parse does", lists both.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .atomic import writable_problem
+from .config import checked_config
+from .diagnose import OutputError
+from .manifest import MANIFEST_CSV, manifest_text, refused_rows
+from .plan import ConfigError, Plan, make_plan, refusal_message
+from .records import FAILED_TSV, read_record, record_path
+from .shards import (
+    images_per_job,
+    manifest_path,
+    shard_outputs,
+    write_if_changed,
+    write_plan_files,
+    write_plan_text,
+)
+from .spec import ResizeSpec
+
+# Output folders claimed by the instances of one workflow (id of Snakemake's Workflow ->
+# resolved output_dir -> instance name): two instances must never share or nest one.
+_CLAIMED: dict[int, dict[Path, str]] = {}
+
+
+class StartupError(Exception):
+    """Why the workflow cannot start: one line (or a short list), no traceback."""
+
+
+@dataclass
+class Startup:
+    """What the rules of one instance need, computed once at parse time."""
+
+    config: dict[str, Any]
+    spec: ResizeSpec
+    plan: Plan
+    shards: dict[str, list[str]]  # shard name -> outputs; {} for the per-image rule
+    main_process: bool  # False in a job's own Snakemake (on a cluster node)
+    _prepared: bool = field(default=False, repr=False)
+
+    @property
+    def per_image(self) -> bool:
+        return self.config["images_per_job"] == 1
+
+    @property
+    def skip(self) -> bool:
+        return self.config["on_error"] == "skip"
+
+    @property
+    def output_dir(self) -> str:
+        return self.plan.output_dir
+
+    @property
+    def manifest(self) -> str:
+        return f"{self.output_dir}/{MANIFEST_CSV}"
+
+    @property
+    def failed_manifest(self) -> str:
+        return f"{self.output_dir}/{FAILED_TSV}"
+
+    @property
+    def refused_rows(self) -> str:
+        """The inputs refused before any job, as manifest rows (read by rule manifest)."""
+        return f"{self.output_dir}/.imageprep/refused.csv"
+
+    @property
+    def all_images(self) -> str:
+        """The per-image rule's list of images, whose outputs rule manifest reads back."""
+        return f"{self.output_dir}/.imageprep/images.tsv"
+
+    def declared(self, out: str) -> str:
+        """What a per-image job declares: the image (on_error: fail) or its outcome record
+        (on_error: skip), since a skipped image has no file to declare."""
+        return record_path(self.output_dir, out) if self.skip else f"{self.output_dir}/{out}"
+
+    @property
+    def resized(self) -> list[str]:
+        """What the resize jobs declare: one manifest per shard, or one file per image."""
+        if self.per_image:
+            return [self.declared(out) for out in self.plan.outputs]
+        return [manifest_path(self.output_dir, name) for name in self.shards]
+
+    def prepare(self) -> None:
+        """Write what Snakemake compares before it decides which jobs to run, once per run
+        and only in the main process: each shard's plan file (rewritten only when its
+        content changed, touched when an output it made is gone), the refused inputs' rows,
+        the per-image rule's list of images; in per-image skip mode, forget the "ok" record
+        of an output that was deleted. Raises StartupError (one line) on a write failure.
+        """
+        if self._prepared or not self.main_process:
+            return
+        self._prepared = True
+        plan, out_dir = self.plan, self.output_dir
+        try:
+            write_plan_files(
+                plan.input_dir,
+                out_dir,
+                {
+                    name: [(plan.outputs[out], out) for out in outs]
+                    for name, outs in self.shards.items()
+                },
+                stats=not plan.demo,  # demo images are the shard jobs' declared inputs
+            )
+            write_if_changed(
+                self.refused_rows, manifest_text(refused_rows(plan.input_dir, plan.refused))
+            )
+            if self.per_image:
+                write_plan_text(self.all_images, [(r, o) for o, r in plan.outputs.items()])
+                if self.skip:
+                    _forget_stale_records(out_dir, plan.outputs)
+        except (OutputError, ConfigError) as exc:
+            raise StartupError(str(exc)) from None
+
+
+def _forget_stale_records(output_dir: str, outputs: Mapping[str, str]) -> None:
+    """A record that says "ok" for an image that is gone (deleted by the user) is dropped,
+    so that the image is made again."""
+    for out in outputs:
+        record = record_path(output_dir, out)
+        gone = os.path.exists(record) and not os.path.exists(f"{output_dir}/{out}")
+        if gone and read_record(record)[0] == "ok":
+            os.unlink(record)
+
+
+def snakemake_refusal(rel: str, out: str) -> str | None:
+    """Names the per-image rule cannot declare (the pool command takes them): "{name}" reads
+    as a wildcard and has no escape; a name that is not valid UTF-8 breaks its metadata."""
+    if "{" in rel or "{" in out:
+        from snakemake.io import contains_wildcard
+
+        if contains_wildcard(rel) or contains_wildcard(out):
+            return (
+                "name contains {...}, which Snakemake reads as a wildcard; "
+                "rename the file (workflow/scripts/pool.py takes it as it is)"
+            )
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            "name is not valid UTF-8, which Snakemake cannot track; "
+            "rename the file (workflow/scripts/pool.py takes it as it is)"
+        )
+    return None
+
+
+def claim_output_dir(workflow_id: int, output_dir: str, instance: str) -> None:
+    """Refuse a second instance of imageprep in one workflow that writes the same output
+    folder as another, inside it or around it: their files would collide."""
+    mine = Path(output_dir).resolve()
+    claimed = _CLAIMED.setdefault(workflow_id, {})
+    for other, name in claimed.items():
+        if name != instance and (other == mine or other in mine.parents or mine in other.parents):
+            raise StartupError(
+                f"output_dir: {output_dir!r} of {instance} overlaps {str(other)!r} of {name}; "
+                "give each imageprep instance its own output folder"
+            )
+    claimed[mine] = instance
+
+
+def start(
+    config: Mapping[str, Any],
+    *,
+    main_process: bool,
+    module_name: str | None = None,
+    workflow_id: int = 0,
+) -> Startup:
+    """Check ``config`` (a copy is validated and filled with the schema's defaults; the
+    caller's mapping is left as it is), scan and plan, and refuse what cannot work.
+
+    ``main_process``: False in a job's own Snakemake on a cluster node, where a shard job
+    needs only its plan file, so the input folder is not scanned and the output folder not
+    probed. ``module_name``: the instance's name where another workflow imports this one, named
+    in every message. Raises StartupError with the one message the user sees.
+    """
+    invalid = f"Invalid config of module {module_name}" if module_name else "Invalid config"
+    try:
+        config = checked_config(config)
+    except ValueError as exc:
+        raise StartupError(str(exc).replace("Invalid config", invalid, 1)) from None
+    per_image = config["images_per_job"] == 1
+    try:
+        spec = ResizeSpec.from_config(config)
+        # A shard job's own Snakemake (on a cluster node) reads its plan file, not the folder.
+        plan = make_plan(config, refuse_name=snakemake_refusal, scan=main_process or per_image)
+    except (ConfigError, ValueError) as exc:
+        raise StartupError(f"{invalid}: {exc}") from None
+    if main_process:
+        claim_output_dir(workflow_id, plan.output_dir, module_name or "the main workflow")
+        if problem := writable_problem(plan.output_dir):
+            raise StartupError(f"cannot write {plan.output_dir}: {problem}")
+    if plan.refused and config["on_error"] != "skip":
+        raise StartupError(refusal_message(plan.refused.values()))
+    per_shard = images_per_job(config["images_per_job"], len(plan.outputs))
+    shards = {} if per_image else shard_outputs(plan.outputs, per_shard)
+    return Startup(config, spec, plan, shards, main_process)
