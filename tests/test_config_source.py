@@ -1,0 +1,73 @@
+"""One source for config values: the schema defines every key, default and allowed value;
+the shipped config, the spec and the config reference are checked against it, so a new key
+or mode is one edit in the schema plus its docs and code."""
+
+import re
+from dataclasses import fields
+
+import pytest
+import yaml
+
+from helpers import REPO
+from imageprep.config import checked_config, load_schema
+from imageprep.spec import FORMATS, MODES, RESAMPLE, ResizeSpec
+
+SCHEMA = load_schema()
+PROPS = SCHEMA["properties"]
+
+
+def schema_keys(schema: dict, prefix: str = "") -> dict[str, dict]:
+    """Every documented key, nested ones as ``benchmark.workload``."""
+    keys = {}
+    for key, prop in schema.get("properties", {}).items():
+        keys[prefix + key] = prop
+        if prop.get("type") == "object" and "properties" in prop:
+            keys |= schema_keys(prop, f"{prefix}{key}.")
+    return keys
+
+
+def test_the_shipped_config_holds_the_schemas_defaults():
+    """A standalone run and a module given only input_dir and output_dir must agree on every
+    other key: what config/config.yaml sets, it sets to the schema's default."""
+    shipped = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    dirs = {key: shipped[key] for key in SCHEMA["required"]}
+    assert checked_config(shipped) == checked_config(dirs)
+
+
+def test_the_resize_spec_has_the_schemas_keys_defaults_and_values():
+    for field in fields(ResizeSpec):
+        default = PROPS[field.name]["default"]
+        assert field.default == (tuple(default) if isinstance(default, list) else default), field
+    assert list(MODES) == PROPS["mode"]["enum"]
+    assert list(RESAMPLE) == PROPS["resample"]["enum"]
+    assert ["same", *FORMATS] == PROPS["format"]["enum"]
+
+
+def reference_rows() -> dict[str, str]:
+    """The config reference's table (config/README.md): key cell -> the whole row."""
+    text = (REPO / "config" / "README.md").read_text()
+    table = text.split("| key | meaning | default | example |")[1].split("\n\n")[0]
+    rows = {}
+    for line in table.splitlines():
+        if m := re.match(r"^\| (`[^|]+`) \|", line):
+            for key in re.findall(r"`([^`]+)`", m[1]):
+                rows[re.sub(r"<\w+>$", "", key).rstrip(".")] = line
+    return rows
+
+
+def test_the_config_reference_documents_every_key_and_no_other():
+    rows = reference_rows()
+    # An object with its own keys (benchmark, demo) is documented key by key.
+    keys = {k for k, prop in schema_keys(SCHEMA).items() if "properties" not in prop}
+    assert set(rows) == keys
+
+
+@pytest.mark.parametrize(
+    "key",
+    [k for k, p in schema_keys(SCHEMA).items() if isinstance(p.get("default"), (int, str, bool))],
+)
+def test_the_config_reference_gives_each_scalar_default(key):
+    """``size: [600, 600]`` and other lists are written for reading; scalars verbatim."""
+    default = schema_keys(SCHEMA)[key]["default"]
+    text = str(default).lower() if isinstance(default, bool) else str(default)
+    assert f"`{text}`" in reference_rows()[key], key
