@@ -20,11 +20,12 @@ def run_snakemake(
     check: bool = True,
     prefix: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    cores: str | None = "2",
 ) -> subprocess.CompletedProcess:
     """The real snakemake CLI on the repo's Snakefile, run in ``workdir`` (after ``prefix``,
-    a command that runs it, such as ``unshare -U``)."""
+    a command that runs it, such as ``unshare -U``); ``cores=None``: no --cores at all."""
     cmd = [*prefix, sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-    cmd += ["--directory", str(workdir), "--cores", "2", *args]
+    cmd += ["--directory", str(workdir), *(["--cores", cores] if cores else []), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env or os.environ)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
