@@ -7,7 +7,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"  # skipped by Snakemake when imported as a module
+# Imported as a module (`module NAME: ...`), __name__ is NAME: the parent's config: is the
+# config then, never a config/config.yaml of the working directory (the parent's own).
+STANDALONE = __name__ is None
+if STANDALONE:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

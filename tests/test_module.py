@@ -28,9 +28,10 @@ def write_parent(folder: Path, snakefile: str = LOCAL, **instances) -> None:
     path string or gitfile(...)), with ``instances``' config (default: the README's)."""
     instances = instances or yaml.safe_load(CONFIG)
     assert LOCAL in PARENT
+    train = instances["train"]
     check = (
         "\n\n# The parent's config stays its own: imageprep fills its defaults in a copy.\n"
-        f"assert sorted(config['train']) == {sorted(instances['train'])!r}, config['train']\n"
+        f"assert config['train'] == {train!r}, config['train']\n"
     )
     (folder / "Snakefile").write_text(PARENT.replace(LOCAL, snakefile) + check)
     (folder / "config.yaml").write_text(yaml.safe_dump(instances))
@@ -110,6 +111,15 @@ def test_two_instances_and_a_downstream_rule_match_standalone_runs_and_rerun_exa
     for name in NAMES:
         assert str(parent / "prepared" / "train" / name) in changed
 
+    # An output deleted behind the workflow's back is made again, alone. The parent has no
+    # profile: this must hold with Snakemake's default settings (it compares checksums).
+    (parent / "prepared" / "thumbs" / "b.png").unlink()
+    assert jobs(parent) == {"thumbs_resize_shard": 1, "thumbs_manifest": 1, "summary": 1, "all": 1}
+    snakemake(parent)
+    assert digests(parent / "prepared" / "thumbs") == thumbs
+    log = (parent / "logs" / "thumbs" / "resize" / "shard-0000-of-0001.log").read_text()
+    assert "4 images, 1 resized, 3 current" in log
+
 
 def test_per_image_rule_in_a_module(parent):
     """The literal one-job-per-image rule, imported: its wildcard output stays inside the
@@ -121,6 +131,30 @@ def test_per_image_rule_in_a_module(parent):
     for name in NAMES:
         assert (parent / "logs" / "train" / "resize" / f"{name}.log").is_file()
     assert jobs(parent) == {}
+    (parent / "prepared" / "train" / "nested" / "c.jpg").unlink()
+    assert jobs(parent) == {"train_resize": 1, "train_manifest": 1, "summary": 1, "all": 1}
+
+
+@pytest.mark.parametrize("config", [None, [1, 2]], ids=["none", "a list"])
+def test_a_module_without_a_mapping_of_keys_is_refused_in_one_line(parent, config):
+    """Never the working directory's config/config.yaml (here: the parent's own, with keys
+    imageprep does not know)."""
+    (parent / "config").mkdir()
+    (parent / "config" / "config.yaml").write_text("samples: x\n")
+    write_parent(parent, train=config, thumbs=THUMBS)
+    said = snakemake(parent, "--dry-run", check=False)
+    said = said.stdout + said.stderr
+    assert "Invalid config of module train" in said and "Traceback" not in said
+    assert "samples" not in said
+
+
+def test_two_instances_may_read_the_demo_set(parent):
+    """One rule makes the generated demo images for both (two would be ambiguous)."""
+    demo = {"input_dir": "resources/demo", "demo": {"count": 6, "seed": 0}}
+    write_parent(parent, train={**TRAIN, **demo}, thumbs={**THUMBS, **demo})
+    snakemake(parent)
+    assert len(list((parent / "prepared" / "train").glob("**/*.[jJpP]*[gG]"))) == 6
+    assert len(list((parent / "prepared" / "thumbs").glob("**/*.png"))) == 6
 
 
 def test_module_config_is_checked_by_the_schema_in_one_line(parent):
@@ -219,9 +253,15 @@ def test_lint_and_list_rules_on_a_fresh_clone_write_nothing_outside_snakemake(tm
         }
 
     before = files()
+    # Python would cache the package's bytecode in the checkout unless told not to.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for args in (["--lint"], ["--list-rules"]):
         proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", *args], cwd=clone, capture_output=True, text=True
+            [sys.executable, "-m", "snakemake", *args],
+            cwd=clone,
+            capture_output=True,
+            text=True,
+            env=env,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
     assert files() == before

@@ -7,61 +7,63 @@
 # that claims all cores (threads: ALL_CORES), and the outer Snakemake starts nothing
 # else while it runs. The inner Snakemake runs in its own scratch folder, with its own
 # .snakemake metadata and lock.
+#
+# Standalone only: a module leaves the benchmark out (it times this checkout's own
+# Snakefile with its profiles, and two instances would write the same reports).
 
 
-rule dataset:
-    output:
-        directory("resources/datasets/{workload}"),
-    log:
-        f"{LOGS}/dataset/{{workload}}.log",
-    conda:
-        "../envs/imageprep.yaml"
-    threads: ALL_CORES
-    params:
-        workload=lambda wildcards: config["workloads"][wildcards.workload],
-    script:
-        "../scripts/synthetic.py"
+if STANDALONE:
 
+    rule dataset:
+        output:
+            directory("resources/datasets/{workload}"),
+        log:
+            f"{LOGS}/dataset/{{workload}}.log",
+        conda:
+            "../envs/imageprep.yaml"
+        threads: ALL_CORES
+        params:
+            workload=lambda wildcards: config["workloads"][wildcards.workload],
+        script:
+            "../scripts/synthetic.py"
 
-rule benchmark_engines:
-    input:
-        workload_folder,
-    output:
-        csv=f"{BENCHMARK_DIR}/{{workload}}/timings.csv",
-        summary=report(
-            f"{BENCHMARK_DIR}/{{workload}}/summary.md",
-            caption="../report/summary.rst",
-            category="Benchmark",
-            subcategory="{workload}",
-        ),
-        speedup=report(
-            f"{BENCHMARK_DIR}/{{workload}}/speedup.png",
-            caption="../report/speedup.rst",
-            category="Benchmark",
-            subcategory="{workload}",
-        ),
-        throughput=report(
-            f"{BENCHMARK_DIR}/{{workload}}/throughput.png",
-            caption="../report/throughput.rst",
-            category="Benchmark",
-            subcategory="{workload}",
-        ),
-    log:
-        f"{LOGS}/benchmark/{{workload}}.log",
-    localrule: True
-    conda:
-        "../envs/benchmark.yaml"
-    threads: ALL_CORES
-    params:
-        scratch=lambda wildcards: f"{BENCHMARK_DIR}/{wildcards.workload}/scratch",
-        config=config,  # this instance's (a module's own, not its parent's)
-    script:
-        "../scripts/benchmark_rule.py"
+    rule benchmark_engines:
+        input:
+            workload_folder,
+        output:
+            csv=f"{BENCHMARK_DIR}/{{workload}}/timings.csv",
+            summary=report(
+                f"{BENCHMARK_DIR}/{{workload}}/summary.md",
+                caption="../report/summary.rst",
+                category="Benchmark",
+                subcategory="{workload}",
+            ),
+            speedup=report(
+                f"{BENCHMARK_DIR}/{{workload}}/speedup.png",
+                caption="../report/speedup.rst",
+                category="Benchmark",
+                subcategory="{workload}",
+            ),
+            throughput=report(
+                f"{BENCHMARK_DIR}/{{workload}}/throughput.png",
+                caption="../report/throughput.rst",
+                category="Benchmark",
+                subcategory="{workload}",
+            ),
+        log:
+            f"{LOGS}/benchmark/{{workload}}.log",
+        localrule: True
+        conda:
+            "../envs/benchmark.yaml"
+        threads: ALL_CORES
+        params:
+            scratch=lambda wildcards: f"{BENCHMARK_DIR}/{wildcards.workload}/scratch",
+        script:
+            "../scripts/benchmark_rule.py"
 
-
-rule benchmark:
-    input:
-        expand(
-            rules.benchmark_engines.output,
-            workload=config["benchmark"]["workload"],
-        ),
+    rule benchmark:
+        input:
+            expand(
+                rules.benchmark_engines.output,
+                workload=config["benchmark"]["workload"],
+            ),

@@ -12,8 +12,6 @@ from snakemake.exceptions import WorkflowError
 from snakemake.sourcecache import LocalSourceFile
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
-# Imported as a module (`module NAME: snakefile: ...`), __name__ is NAME; standalone, None.
-STANDALONE = __name__ is None
 INSTANCE = "imageprep" if STANDALONE else __name__
 SOURCE_FILES = "workflow/source-files.txt"  # what a remote checkout must provide
 
@@ -45,6 +43,9 @@ def imageprep_root():
 SCRIPTS = imageprep_root() / "workflow" / "scripts"
 if str(SCRIPTS) not in sys.path:
     sys.path.insert(0, str(SCRIPTS))
+# A parse writes nothing outside .snakemake/, so no __pycache__ in the checkout either (the
+# jobs' own interpreters cache the package's bytecode when a run starts them).
+WROTE_BYTECODE, sys.dont_write_bytecode = sys.dont_write_bytecode, True
 
 import imageprep  # noqa: E402
 
@@ -57,7 +58,7 @@ if Path(imageprep.__file__).resolve().parent != (SCRIPTS / "imageprep").resolve(
 from imageprep.plan import DEMO_DIR  # noqa: E402
 from imageprep.shards import manifest_path, plan_path  # noqa: E402
 from imageprep.spec import WRITTEN  # noqa: E402
-from imageprep.startup import StartupError, start  # noqa: E402
+from imageprep.startup import StartupError, first_claim, start  # noqa: E402
 from imageprep.synthetic import demo_manifest  # noqa: E402
 from imageprep.transform import TRANSFORM_VERSION  # noqa: E402
 
@@ -70,6 +71,8 @@ try:
     )
 except StartupError as exc:
     raise WorkflowError(str(exc)) from None
+finally:
+    sys.dont_write_bytecode = WROTE_BYTECODE
 # Checked, with the schema's defaults filled in; the caller's mapping is left as it was.
 config = RUN.config
 SPEC, PLAN, SHARDS = RUN.spec, RUN.plan, RUN.shards
@@ -85,6 +88,10 @@ LOGS = "logs" if STANDALONE else f"logs/{INSTANCE}"
 BENCHMARKS = "benchmarks" if STANDALONE else f"benchmarks/{INSTANCE}"
 BENCHMARK_DIR = os.path.normpath(config["benchmark"]["out_dir"])
 DEMO = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
+# One rule makes the demo images for every instance that reads them (two rules for one
+# file would be ambiguous to Snakemake).
+DEMO_KEY = f"{DEMO_DIR} {config['demo']['count']} {config['demo']['seed']}"
+DEMO_RULE = STANDALONE or (PLAN.demo and first_claim(id(workflow), DEMO_KEY))
 # The interpreter that runs this Snakefile runs the jobs too (a venv needs no activation);
 # with --sdm conda, the rule's own env provides `python`. Both reach the rules' command
 # through the environment, not through params or the command's text: Snakemake re-runs a

@@ -11,8 +11,7 @@ smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 with open(smk.log[0], "w", buffering=1) as log:
     sys.stderr = log
     workload = smk.wildcards.workload
-    config = dict(smk.params.config)  # this instance's, also when imported as a module
-    plan = build_plan(config, workload, Path(smk.input[0]), Path(smk.params.scratch))
+    plan = build_plan(dict(smk.config), workload, Path(smk.input[0]), Path(smk.params.scratch))
     out_dir = Path(smk.output.csv).parent
     rows = run_and_report(plan, out_dir, f"snakemake --cores all {smk.rule}", progress=True)
     if any(r.status == "FAILED" for r in rows):

@@ -104,6 +104,10 @@ def checked_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A checked copy of ``config`` with the schema's defaults filled in: numbers coerced,
     every violation one line naming its key (ValueError). The caller's mapping is untouched
     (a parent workflow's config, for a module)."""
+    if not isinstance(config, Mapping):
+        raise ValueError(
+            f"Invalid config:\n  config: a mapping of keys is needed, not {type(config).__name__}"
+        )
     schema = load_schema()
     config = copy.deepcopy(dict(config))
     coerce_numbers(config, schema)

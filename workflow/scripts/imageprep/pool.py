@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -25,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import check_writable, remove_stale_temps
+from .atomic import check_writable, part_path, remove_stale_temps
 from .config import DEFAULT_CONFIG, load_config
 from .diagnose import OutputError
 from .manifest import (
     MANIFEST_CSV,
     Row,
+    image_row,
     input_stat,
     made_row,
     output_fingerprint,
@@ -135,6 +137,43 @@ def run_pool(
     so are their rows in ``outcome`` (pass one to keep them when the run stops early).
     """
     outcome = outcome or Outcome()
+    started_ns = time.time_ns()
+    delivered: set[int] = set()
+    try:
+        _run(names, dirs, spec, workers, on_error, chunksize, outcome, delivered)
+    except BaseException:
+        # The workers have stopped. An image a worker finished after the run began to stop
+        # has its output, but its row went down with the pool: read it back from disk. A
+        # worker stopped while writing leaves a part file: nobody writes it any more.
+        for index, (rel, out) in enumerate(names):
+            if index in delivered:
+                continue
+            dst = f"{dirs[1]}/{out}"
+            part_path(dst).unlink(missing_ok=True)
+            if _written_since(dst, started_ns):
+                outcome.rows.append(image_row(dirs, rel, out, spec))
+                outcome.done += 1
+        raise
+    return outcome
+
+
+def _written_since(path: str, since_ns: int) -> bool:
+    try:
+        return os.stat(path).st_mtime_ns >= since_ns
+    except OSError:
+        return False
+
+
+def _run(
+    names: Sequence[tuple[str, str]],
+    dirs: tuple[str, str],
+    spec: ResizeSpec,
+    workers: int,
+    on_error: str,
+    chunksize: int,
+    outcome: Outcome,
+    delivered: set[int],
+) -> None:
     pairs = [(f"{dirs[0]}/{rel}", f"{dirs[1]}/{out}") for rel, out in names]
     sizes = input_sizes([src for src, _ in pairs])
     chunks = [[(i, *names[i]) for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
@@ -148,6 +187,7 @@ def run_pool(
                 for index, row, fatal in future.result():
                     if fatal or row is None:
                         raise PoolError(f"{fatal}; finished outputs are kept")
+                    delivered.add(index)
                     outcome.done += 1
                     outcome.rows.append(row)
                     if row.status == "ok":
@@ -166,7 +206,6 @@ def run_pool(
             for future in futures:
                 future.cancel()
             raise
-    return outcome
 
 
 def plan_run(config: dict[str, Any]) -> Plan:

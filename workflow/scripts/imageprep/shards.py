@@ -122,7 +122,7 @@ def write_plan_files(
     stats: bool = True,
 ) -> None:
     """Write each shard's plan file where its content changed, and mark a shard to be run
-    again (its plan file touched) where an image it made is missing; remove the plan files
+    again (its declared manifest removed) where an image it made is missing; remove the plan files
     of shards that no longer exist. ``stats=False``: members are declared inputs of their
     job (the generated demo set), Snakemake tracks their dates.
     """
@@ -143,7 +143,10 @@ def write_plan_files(
                 raise ConfigError(f"output_dir: cannot list {where!r}: {exc.strerror}") from None
         missing = [(rel, out) for rel, out in members if out not in present]
         if missing and _unexplained(missing, read_manifest(manifest)):
-            os.utime(path)  # newer than the shard's manifest: Snakemake re-runs the shard
+            # Snakemake re-runs a job whose declared output is gone, whatever its settings
+            # (a plan file touched with the same content is not newer to it when it
+            # compares checksums); the job still finds its rows beside it (kept_rows_path).
+            os.unlink(manifest)
     for stale in folder.glob("*.csv"):
         if stale.stem not in shards:
             stale.unlink(missing_ok=True)

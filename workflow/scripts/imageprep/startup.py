@@ -97,7 +97,8 @@ class Startup:
     def prepare(self) -> None:
         """Write what Snakemake compares before it decides which jobs to run, once per run
         and only in the main process: each shard's plan file (rewritten only when its
-        content changed, touched when an output it made is gone), the refused inputs' rows,
+        content changed; its declared manifest removed when an output it made is gone),
+        the refused inputs' rows,
         the per-image rule's list of images; in per-image skip mode, forget the "ok" record
         of an output that was deleted. Raises StartupError (one line) on a write failure.
         """
@@ -157,6 +158,17 @@ def snakemake_refusal(rel: str, out: str) -> str | None:
     return None
 
 
+def first_claim(workflow_id: int, what: str) -> bool:
+    """Whether this instance is the first in its workflow to claim ``what`` (a file set all
+    instances would make alike, such as the demo images: one rule makes them for all)."""
+    claimed = _CLAIMED.setdefault(workflow_id, {})
+    key = Path("\0" + what)  # no real path starts with NUL
+    if key in claimed:
+        return False
+    claimed[key] = what
+    return True
+
+
 def claim_output_dir(workflow_id: int, output_dir: str, instance: str) -> None:
     """Refuse a second instance of imageprep in one workflow that writes the same output
     folder as another, inside it or around it: their files would collide."""
@@ -187,6 +199,11 @@ def start(
     in every message. Raises StartupError with the one message the user sees.
     """
     invalid = f"Invalid config of module {module_name}" if module_name else "Invalid config"
+    if module_name and not config:
+        raise StartupError(
+            f"{invalid}: none given; pass this instance's keys (at least input_dir and "
+            "output_dir) with config: in the module statement"
+        )
     try:
         config = checked_config(config)
     except ValueError as exc:
