@@ -43,10 +43,10 @@ def test_snakemake_fail_mode_refuses_unplannable_inputs_before_any_job(workdir, 
     if name == "dangling.jpg":
         (workdir / "photos" / name).symlink_to(workdir / "nowhere.jpg")
         reason = "broken symlink (to "
-    else:
+    else:  # refused by the per-image rule only, which declares each image to Snakemake
         photo(workdir / "photos" / name)
         reason = "which Snakemake reads as a wildcard"
-    proc = run_snakemake(workdir, check=False)
+    proc = run_snakemake(workdir, "--config", "images_per_job=1", check=False)
     assert proc.returncode != 0
     assert f"photos/{name}: " in proc.stderr and reason in proc.stderr
     assert not (workdir / "results").exists()
@@ -106,14 +106,16 @@ def test_odd_but_valid_inputs_give_identical_outputs_in_both_paths(workdir):
         assert Image.open(workdir / "results" / name).size == (600, 600), name
 
 
-def test_wildcard_like_name_is_skipped_by_snakemake_and_made_by_the_pool(workdir):
+def test_wildcard_like_name_is_made_by_shards_and_the_pool_and_refused_per_image(workdir):
     photo(workdir / "photos" / "good.jpg")
     photo(workdir / "photos" / "a{b}.jpg", seed=3)
-    run_snakemake(workdir, "--config", "on_error=skip")
+    run_snakemake(workdir, "--config", "on_error=skip", "images_per_job=1")
     rows = read_failed_tsv(workdir / "results" / "failed.tsv")
     assert [src for src, _ in rows] == ["photos/a{b}.jpg"] and "wildcard" in rows[0][1]
+    run_snakemake(workdir, "--config", "output_dir=sharded")
     run_pool(workdir, "--output-dir", "pooled")
     assert Image.open(workdir / "pooled" / "a{b}.jpg").size == (600, 600)
+    assert digests(workdir / "sharded") == digests(workdir / "pooled")
 
 
 def test_nothing_is_written_outside_output_logs_and_benchmarks(mixed, workdir):
@@ -187,9 +189,12 @@ def test_pool_fail_mode_stops_soon_after_the_bad_image(workdir):
     assert proc.returncode == 2 and "must be 0 or more" in proc.stderr
 
 
-def test_a_name_that_is_not_utf8_is_made_by_the_pool_and_refused_by_snakemake(workdir):
+def test_a_name_that_is_not_utf8_is_made_by_shards_and_the_pool_and_refused_per_image(
+    workdir,
+):
     """Old camera folders and zip extracts hold Latin-1 names; Python sees them with
-    surrogate escapes. The pool makes them; Snakemake cannot track them and says so."""
+    surrogate escapes. Shards and the pool make them; the per-image rule, which declares
+    each image to Snakemake, cannot track them and says so."""
     photo(workdir / "photos" / "good.jpg")
     latin1 = os.fsdecode(b"caf\xe9.jpg")
     photo(workdir / "photos" / latin1, seed=4)
@@ -199,9 +204,35 @@ def test_a_name_that_is_not_utf8_is_made_by_the_pool_and_refused_by_snakemake(wo
     assert read_failed_tsv(workdir / "pooled" / "failed.tsv") == []
     smk = run_snakemake(workdir, "--config", "on_error=skip")
     assert "Traceback" not in smk.stderr
-    rows = read_failed_tsv(workdir / "results" / "failed.tsv")
+    assert read_failed_tsv(workdir / "results" / "failed.tsv") == []
+    assert digests(workdir / "results") == digests(workdir / "pooled")
+    smk = run_snakemake(workdir, "--config", "on_error=skip", "images_per_job=1", "output_dir=one")
+    assert "Traceback" not in smk.stderr
+    rows = read_failed_tsv(workdir / "one" / "failed.tsv")
     assert rows == [(f"photos/{latin1}", rows[0][1])] and "not valid UTF-8" in rows[0][1]
-    assert (workdir / "results" / "good.jpg").exists()
+    assert (workdir / "one" / "good.jpg").exists()
+
+
+ODD_BUT_VALID = [
+    "odd #hash %pct {brace}.png",
+    "-leading dash.jpg",
+    "  two spaces .jpg",
+    "{x}/in a {braced} folder.jpg",
+    os.fsdecode(b"caf\xe9 \xff.jpg"),
+]
+
+
+def test_every_name_the_pool_takes_the_shard_path_takes(workdir):
+    """Names Snakemake could not declare are fine in shards: Snakemake never sees them."""
+    for i, name in enumerate(ODD_BUT_VALID):
+        photo(workdir / "photos" / name, seed=i)
+    run_snakemake(workdir)
+    run_pool(workdir, "--output-dir", "pooled")
+    made = digests(workdir / "results")
+    assert sorted(made) == sorted([*ODD_BUT_VALID, "manifest.csv"])
+    assert made == digests(workdir / "pooled")  # manifest.csv too, byte for byte
+    log = (workdir / "logs" / "resize" / "shard-0000-of-0001.log").read_bytes()
+    assert b"caf\xe9 \xff.jpg" in log
 
 
 def test_an_unreadable_subfolder_stops_both_paths_in_one_line(workdir, unprivileged):

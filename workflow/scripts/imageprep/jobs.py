@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TextIO
 
 from .diagnose import OutputError
-from .manifest import Row, input_stat, is_current, made_row, output_fingerprint, write_manifest
+from .manifest import (
+    ENCODING,
+    Row,
+    input_stat,
+    is_current,
+    made_row,
+    output_fingerprint,
+    write_manifest,
+)
 from .records import write_record
 from .shards import PreviousRows, keep_rows, kept_rows_path, read_plan_file
 from .spec import ResizeSpec
@@ -45,7 +53,11 @@ def run_jobs(
     src = ""
     try:
         for i, (src, dst) in enumerate(zip(srcs, dsts, strict=True)):
-            with open(logs[i], "w") if logs else contextlib.nullcontext(sys.stderr) as log:
+            with (
+                open(logs[i], "w", **ENCODING)
+                if logs
+                else contextlib.nullcontext(sys.stderr) as log
+            ):
                 attempt = try_resize(src, dst, spec)
                 if logs or not attempt.error:
                     print(log_line(src, dst, attempt), file=log)
@@ -155,7 +167,8 @@ def run_shard(
     environment fails (full disk, read-only folder), with one line on stderr."""
     shard = Shard(*dirs, spec, skip)
     try:
-        with open(log, "w") if log else contextlib.nullcontext(sys.stderr) as out:
+        # Names need not be UTF-8: the log keeps their bytes, as manifest.csv does.
+        with open(log, "w", **ENCODING) if log else contextlib.nullcontext(sys.stderr) as out:
             return shard.run(plan, manifest, threads, out)
     except (OutputError, OSError, ValueError) as exc:  # a log or plan file that cannot be used
         print(f"error: {exc}", file=sys.stderr)

@@ -138,22 +138,23 @@ def _forget_stale_records(output_dir: str, outputs: Mapping[str, str]) -> None:
 
 
 def snakemake_refusal(rel: str, out: str) -> str | None:
-    """Names the per-image rule cannot declare (the pool command takes them): "{name}" reads
-    as a wildcard and has no escape; a name that is not valid UTF-8 breaks its metadata."""
+    """Names the per-image rule cannot declare (shards and the pool command take them):
+    "{name}" reads as a wildcard and has no escape; a name that is not valid UTF-8 breaks
+    Snakemake's metadata."""
     if "{" in rel or "{" in out:
         from snakemake.io import contains_wildcard
 
         if contains_wildcard(rel) or contains_wildcard(out):
             return (
-                "name contains {...}, which Snakemake reads as a wildcard; "
-                "rename the file (workflow/scripts/pool.py takes it as it is)"
+                "name contains {...}, which Snakemake reads as a wildcard; rename the file "
+                "(images_per_job other than 1, or workflow/scripts/pool.py, take it as it is)"
             )
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
         return (
-            "name is not valid UTF-8, which Snakemake cannot track; "
-            "rename the file (workflow/scripts/pool.py takes it as it is)"
+            "name is not valid UTF-8, which Snakemake cannot track; rename the file "
+            "(images_per_job other than 1, or workflow/scripts/pool.py, take it as it is)"
         )
     return None
 
@@ -211,8 +212,11 @@ def start(
     per_image = config["images_per_job"] == 1
     try:
         spec = ResizeSpec.from_config(config)
-        # A shard job's own Snakemake (on a cluster node) reads its plan file, not the folder.
-        plan = make_plan(config, refuse_name=snakemake_refusal, scan=main_process or per_image)
+        # Only the per-image rule declares each image to Snakemake, so only it refuses names
+        # Snakemake cannot declare. A shard job's own Snakemake (on a cluster node) reads its
+        # plan file, not the folder.
+        refuse = snakemake_refusal if per_image else None
+        plan = make_plan(config, refuse_name=refuse, scan=main_process or per_image)
     except (ConfigError, ValueError) as exc:
         raise StartupError(f"{invalid}: {exc}") from None
     if main_process:
