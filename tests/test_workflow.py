@@ -7,7 +7,7 @@ import sys
 import pytest
 from PIL import Image
 
-from helpers import REPO, run_snakemake, write_config
+from helpers import REPO, digests, run_pool, run_snakemake, write_config
 from imagefactory import photo
 from imageprep.transform import TRANSFORM_VERSION
 
@@ -171,3 +171,19 @@ def test_moving_the_checkout_reruns_nothing_and_a_new_transform_version_reruns_a
     transform.write_text(text.replace(old, "TRANSFORM_VERSION = 999\n"))
     bumped = planned_jobs(photos, *snakefile, *config)
     assert bumped and bumped == planned_jobs(photos, *snakefile, *config, "--forceall")
+
+
+def test_the_pool_takes_the_same_config_overrides_as_snakemake(photos):
+    """One command line, both paths: the same KEY=VALUE words, parsed, merged (nested keys
+    too) and checked the same way."""
+    words = ["size=[64,48]", "mode=fill", "format=png", "benchmark={repeats: 1}"]
+    run_snakemake(photos, "--config", *words, "output_dir=smk")
+    run_pool(photos, "--config", *words, "output_dir=pooled")
+    made = digests(photos / "smk")
+    assert made == digests(photos / "pooled") and len(made) == len(NAMES) + 1
+    assert Image.open(photos / "pooled" / "a.png").size == (64, 48)
+    line = "size[0]: 0 is less than the minimum of 1"
+    pool = run_pool(photos, "--config", "size=[0,48]", check=False)
+    assert pool.returncode == 2 and line in pool.stderr
+    smk = run_snakemake(photos, "--config", "size=[0,48]", check=False)
+    assert smk.returncode != 0 and line in smk.stdout + smk.stderr

@@ -118,5 +118,23 @@ def checked_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A config file checked exactly as the Snakefile checks it, with schema defaults filled."""
-    return checked_config({**read_yaml(path), **(overrides or {})})
+    """A config file with ``overrides`` merged in as ``snakemake --config`` merges them
+    (nested keys too), checked exactly as the Snakefile checks it, defaults filled."""
+    config = read_yaml(path)
+    if overrides:
+        from snakemake.utils import update_config
+
+        update_config(config, overrides)
+    return checked_config(config)
+
+
+def parse_overrides(entries: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` words parsed exactly as ``snakemake --config`` parses them (its own
+    parser: numbers, booleans, YAML lists and mappings), so one command line works both
+    ways. ValueError of one line when an entry is not KEY=VALUE."""
+    from snakemake.cli import parse_config
+
+    try:
+        return parse_config(entries)
+    except ValueError as exc:
+        raise ValueError(f"--config: {exc}") from None

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import check_writable, part_path, remove_stale_temps
-from .config import DEFAULT_CONFIG, load_config
+from .config import DEFAULT_CONFIG, load_config, parse_overrides
 from .diagnose import OutputError
 from .manifest import (
     MANIFEST_CSV,
@@ -236,6 +236,13 @@ def at_least(minimum: int) -> Callable[[str], int]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--configfile", default=str(DEFAULT_CONFIG))
+    p.add_argument(
+        "--config",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config keys, exactly as snakemake --config does (size=[224,224] ...)",
+    )
     p.add_argument("--input-dir", help="overrides input_dir of the config")
     p.add_argument("--output-dir", help="overrides output_dir of the config")
     p.add_argument("--on-error", choices=["fail", "skip"], help="overrides on_error")
@@ -249,7 +256,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    overrides = {
+    try:
+        overrides = parse_overrides(args.config) if args.config else {}
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    overrides |= {
         key: value
         for key, value in (
             ("input_dir", args.input_dir),
