@@ -11,6 +11,8 @@ from pathlib import Path
 import yaml
 from PIL import Image
 
+from imageprep.folder_lock import LOCK_FILE
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -73,6 +75,16 @@ def digests(folder):
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not p.relative_to(folder).as_posix().startswith(".imageprep/")
+    }
+
+
+def mtimes(folder) -> dict[Path, int]:
+    """Every file's mtime under ``folder``, but output folders' locks: a run that holds a
+    folder writes its name there, even when it has nothing else to do."""
+    return {
+        p: p.stat().st_mtime_ns
+        for p in Path(folder).rglob("*")
+        if p.is_file() and not p.as_posix().endswith("/" + LOCK_FILE)
     }
 
 

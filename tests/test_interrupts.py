@@ -154,3 +154,43 @@ def test_all_outputs_are_images_even_tiny_ones(workdir, size):
     with pytest.raises(OSError):
         assert_decodable(workdir / "results")
     assert Image.open(workdir / "results" / "ok.jpg").size == (64, 48)
+
+
+def test_one_run_per_output_folder_whichever_path_holds_it(workdir):
+    """A second run of either path on a folder in use stops before it writes anything, in
+    one line naming the run that holds it; a dry run neither. The first run is unharmed."""
+    srcs = many_photos(workdir, 300)
+    pool = start(POOL, workdir)
+    wait_for_outputs(workdir / "results", 2, pool)
+    for args in (["--dry-run"], []):
+        smk = run_snakemake(workdir, *args, check=False)
+        said = smk.stdout + smk.stderr
+        assert smk.returncode != 0 and "Traceback" not in said, said[-2000:]
+        assert "output_dir 'results' is in use by workflow/scripts/pool.py in " in said
+    assert not (workdir / "results" / ".imageprep" / "plans").exists()  # nothing planned
+    assert pool.poll() is None, "the pool ended before the second run: no test"
+    assert pool.wait(timeout=300) == 0
+
+    shutil.rmtree(workdir / "results")
+    smk = start([*SNAKEMAKE, "--cores", "2"], workdir)
+    wait_for_outputs(workdir / "results", 2, smk)
+    second = run_pool(workdir, check=False)
+    assert second.returncode == 1
+    assert second.stderr.startswith("error: output_dir 'results' is in use by snakemake in ")
+    assert len(second.stderr.strip().splitlines()) == 1
+    assert smk.poll() is None, "snakemake ended before the second run: no test"
+    assert smk.wait(timeout=300) == 0
+    assert images(workdir / "results") == uninterrupted(workdir, srcs)
+
+
+def test_a_run_killed_with_sigkill_leaves_no_lock_behind(workdir):
+    """The lock is flock(2): the kernel drops it with the last descriptor of the killed
+    run (and its workers), so the next run takes the folder at once."""
+    many_photos(workdir, 300)
+    pool = start(POOL, workdir)
+    wait_for_outputs(workdir / "results", 2, pool)
+    os.killpg(pool.pid, signal.SIGKILL)
+    pool.wait(timeout=30)
+    assert "pool.py" in (workdir / "results" / ".imageprep" / "lock").read_text()
+    run_snakemake(workdir)
+    assert "snakemake in" in (workdir / "results" / ".imageprep" / "lock").read_text()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, digests, run_snakemake, write_config
+from helpers import REPO, digests, mtimes, run_snakemake, write_config
 from imagefactory import photo
 
 README = (REPO / "README.md").read_text()
@@ -53,10 +53,6 @@ def jobs(folder: Path, *args: str) -> dict[str, int]:
         return {}
     table = out.split("Job stats:")[1].split("total")[0]
     return {line.split()[0]: int(line.split()[1]) for line in table.splitlines()[3:] if line}
-
-
-def mtimes(folder: Path) -> dict[str, int]:
-    return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sys
 import pytest
 from PIL import Image
 
-from helpers import REPO, digests, run_pool, run_snakemake, write_config
+from helpers import REPO, digests, mtimes, run_pool, run_snakemake, write_config
 from imagefactory import photo
 from imageprep.transform import TRANSFORM_VERSION
 
@@ -28,10 +28,6 @@ def photos(workdir):
     for i, name in enumerate(NAMES):
         photo(workdir / "photos" / name, (400 + 10 * i, 300), seed=i)
     return workdir
-
-
-def mtimes(folder):
-    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
 
 PER_IMAGE = ("--config", "images_per_job=1")

@@ -1,5 +1,6 @@
 """The pool command: the same job as ``snakemake --cores N``, run by a hand-written
-``concurrent.futures.ProcessPoolExecutor`` (imageprep.pool). ``--help`` lists the options.
+``concurrent.futures.ProcessPoolExecutor`` (imageprep.pool_command, around imageprep.pool).
+``--help`` lists the options.
 
     python workflow/scripts/pool.py                       # config/config.yaml, all cores
     python workflow/scripts/pool.py --workers 2 --resume --on-error skip
@@ -7,7 +8,7 @@
 
 import sys
 
-from imageprep.pool import main
+from imageprep.pool_command import main
 
 if __name__ == "__main__":
     sys.exit(main())

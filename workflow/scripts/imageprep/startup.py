@@ -19,6 +19,7 @@ from typing import Any
 from .atomic import writable_problem
 from .config import checked_config
 from .diagnose import OutputError
+from .folder_lock import FolderInUse, check_free, hold
 from .manifest import MANIFEST_CSV, manifest_text, refused_rows
 from .plan import ConfigError, Plan, make_plan, refusal_message
 from .records import FAILED_TSV, read_record, record_path
@@ -107,6 +108,7 @@ class Startup:
         self._prepared = True
         plan, out_dir = self.plan, self.output_dir
         try:
+            hold(out_dir, f"snakemake in {os.getcwd()}")  # until this Snakemake ends
             write_plan_files(
                 plan.input_dir,
                 out_dir,
@@ -123,8 +125,10 @@ class Startup:
                 write_plan_text(self.all_images, [(r, o) for o, r in plan.outputs.items()])
                 if self.skip:
                     _forget_stale_records(out_dir, plan.outputs)
-        except (OutputError, ConfigError) as exc:
+        except (OutputError, ConfigError, FolderInUse) as exc:
             raise StartupError(str(exc)) from None
+        except OSError as exc:  # the lock file cannot be made
+            raise StartupError(str(OutputError(exc.filename, exc.strerror))) from None
 
 
 def _forget_stale_records(output_dir: str, outputs: Mapping[str, str]) -> None:
@@ -223,6 +227,10 @@ def start(
         claim_output_dir(workflow_id, plan.output_dir, module_name or "the main workflow")
         if problem := writable_problem(plan.output_dir):
             raise StartupError(f"cannot write {plan.output_dir}: {problem}")
+        try:  # a folder in use is neither planned into nor written (a dry run included)
+            check_free(plan.output_dir)
+        except FolderInUse as exc:
+            raise StartupError(str(exc)) from None
     if plan.refused and config["on_error"] != "skip":
         raise StartupError(refusal_message(plan.refused.values()))
     per_shard = images_per_job(config["images_per_job"], len(plan.outputs))

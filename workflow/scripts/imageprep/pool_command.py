@@ -1,0 +1,153 @@
+"""The pool command (``workflow/scripts/pool.py``): the same job as ``snakemake --cores N``
+(same config, same plan, same transform, same manifest.csv), run by the hand-written pool
+of :mod:`imageprep.pool`. ``--help`` lists the options; docs/pool.md explains them.
+
+    python workflow/scripts/pool.py                       # config/config.yaml, all cores
+    python workflow/scripts/pool.py --workers 2 --resume --config on_error=skip
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .atomic import check_writable, remove_stale_temps
+from .config import DEFAULT_CONFIG, load_config, parse_overrides
+from .diagnose import OutputError
+from .folder_lock import FolderInUse, hold
+from .manifest import MANIFEST_CSV, Row, refused_rows, write_manifest
+from .plan import ConfigError, Plan, make_plan, refusal_message
+from .pool import Outcome, PoolError, run_pool
+from .records import FAILED_TSV, write_failed_tsv
+from .resume import keep_partial_manifest, resumable
+from .spec import ResizeSpec
+
+
+def plan_run(config: dict[str, Any]) -> Plan:
+    """The Snakefile's plan (imageprep.plan), with the demo set written if it is missing."""
+    plan = make_plan(config)
+    if plan.demo:
+        from .synthetic import demo_manifest, write_demo_set
+
+        items = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
+        missing = [i for i in items if not Path(plan.input_dir, i.name).exists()]
+        paths = [f"{plan.input_dir}/{i.name}" for i in missing]
+        write_demo_set(missing, paths, config["demo"]["seed"])
+    return plan
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``, else one line saying so."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--configfile", default=str(DEFAULT_CONFIG))
+    p.add_argument(
+        "--config",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config keys, exactly as snakemake --config does (size=[224,224] ...)",
+    )
+    p.add_argument("--input-dir", help="overrides input_dir of the config")
+    p.add_argument("--output-dir", help="overrides output_dir of the config")
+    p.add_argument("--on-error", choices=["fail", "skip"], help="overrides on_error")
+    p.add_argument("--workers", type=at_least(0), default=0, help="worker processes (0: all cores)")
+    p.add_argument(
+        "--chunksize", type=at_least(0), default=0, help="images per task (0: automatic)"
+    )
+    p.add_argument("--resume", action="store_true", help="keep complete, up-to-date outputs")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        overrides = parse_overrides(args.config) if args.config else {}
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    overrides |= {
+        key: value
+        for key, value in (
+            ("input_dir", args.input_dir),
+            ("output_dir", args.output_dir),
+            ("on_error", args.on_error),
+        )
+        if value
+    }
+    try:
+        config = load_config(args.configfile, overrides)
+        spec = ResizeSpec.from_config(config)
+        plan = plan_run(config)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    names = [(rel, out) for out, rel in plan.outputs.items()]
+    refused = sorted(plan.refused.values())
+    skip = config["on_error"] == "skip"
+    if refused and not skip:  # as the Snakefile: before any work, every one named
+        print(f"error: {refusal_message(refused)}", file=sys.stderr)
+        return 1
+    output_dir = plan.output_dir
+    dirs = (plan.input_dir, output_dir)
+    try:
+        check_writable(output_dir)
+        hold(output_dir, f"workflow/scripts/pool.py in {os.getcwd()}")  # until this run ends
+    except (OutputError, FolderInUse) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the lock file cannot be made
+        print(f"error: {OutputError(exc.filename, exc.strerror)}", file=sys.stderr)
+        return 1
+    kept: list[Row] = []
+    todo = names
+    if args.resume:
+        remove_stale_temps(output_dir)
+        kept, todo = resumable(names, dirs, spec, skip)
+    workers = args.workers or len(os.sched_getaffinity(0))
+    outcome = Outcome()
+    try:
+        run_pool(todo, dirs, spec, workers, config["on_error"], args.chunksize, outcome)
+    except (PoolError, OSError) as exc:
+        keep_partial_manifest(output_dir, kept + outcome.rows)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        keep_partial_manifest(output_dir, kept + outcome.rows)
+        print(
+            "interrupted: finished outputs are kept; run again with --resume to do the rest",
+            file=sys.stderr,
+        )
+        return 130
+    resized = outcome.done - len(outcome.failures)
+    rows = kept + outcome.rows + refused_rows(plan.input_dir, plan.refused)
+    failures = [(f"{plan.input_dir}/{r.input}", r.reason) for r in rows if r.status != "ok"]
+    try:
+        write_manifest(Path(output_dir, MANIFEST_CSV), rows)
+        if skip:
+            write_failed_tsv(Path(output_dir) / FAILED_TSV, failures)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if skip:
+        for src, reason in sorted(outcome.failures + refused):
+            print(f"skipped: {src}: {reason}", file=sys.stderr)
+    print(
+        f"{resized} images resized into {output_dir}"
+        + (f", {len(kept)} already complete" if kept else "")
+        + (f", {len(failures)} skipped (failed.tsv)" if failures else ""),
+        file=sys.stderr,
+    )
+    return 0
