@@ -103,9 +103,9 @@ def test_two_instances_and_a_downstream_rule_match_standalone_runs_and_rerun_exa
     snakemake(parent)
     after = mtimes(parent / "prepared")
     changed = {p for p in after if after[p] != before.get(p)}
-    assert {p for p in changed if "/thumbs/" in p} == set()
+    assert {p for p in changed if "thumbs" in p.parts} == set()
     for name in NAMES:
-        assert str(parent / "prepared" / "train" / name) in changed
+        assert parent / "prepared" / "train" / name in changed
 
     # An output deleted behind the workflow's back is made again, alone. The parent has no
     # profile: this must hold with Snakemake's default settings (it compares checksums).
