@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 from helpers import REPO, digests, run_pool, run_snakemake
 from imagefactory import photo, truncated_exif
@@ -87,7 +88,7 @@ def test_nothing_changed_nothing_runs(photos):
     assert dates(photos / "results") == before
 
 
-@pytest.mark.parametrize("change", ["add", "modify", "delete output"])
+@pytest.mark.parametrize("change", ["add", "modify", "delete output", "replace output"])
 def test_one_change_redoes_exactly_that_image(photos, change):
     run(photos)
     before = dates(photos / "results")
@@ -97,8 +98,11 @@ def test_one_change_redoes_exactly_that_image(photos, change):
         photo(photos / "photos" / target, (150, 100), seed=99)
     elif change == "modify":
         photo(photos / "photos" / target, (150, 100), seed=99)
-    else:
+    elif change == "delete output":
         (photos / "results" / target).unlink()
+    else:  # behind the workflow's back, same name and size: only its date tells
+        out = photos / "results" / target
+        out.write_bytes(out.read_bytes()[::-1])
     jobs = planned(photos)
     assert jobs == {"resize_shard": 1, "manifest": 1, "all": 1}, jobs
     run(photos)
@@ -212,3 +216,54 @@ def test_fail_mode_after_skip_mode_stops_at_the_known_bad_image(photos):
     assert proc.returncode != 0 and "broken.jpg: not an image" in proc.stderr
     proc = run_pool(photos, "--resume", check=False)
     assert proc.returncode == 1 and "broken.jpg: not an image" in proc.stderr
+
+
+def sizes(folder):
+    """Each output's size in pixels."""
+    return {
+        p.relative_to(folder).as_posix(): Image.open(p).size
+        for p in folder.rglob("img_*")
+        if ".imageprep" not in p.parts
+    }
+
+
+def test_whichever_path_wrote_last_the_next_run_of_either_sees_the_truth(photos):
+    """Snakemake at 64x64, the pool at the config's 600x600 on the same folder, Snakemake
+    at 64x64 again: it redoes every image (they are not what its settings make), then
+    nothing; the pool's --resume likewise, the other way round."""
+    small = ("--config", "images_per_job=3", "size=[64,64]")
+    run_snakemake(photos, *small)
+    run_pool(photos, "--config", "images_per_job=3")
+    assert set(sizes(photos / "results").values()) == {(600, 600)}
+    assert planned(photos, "size=[64,64]") == {"resize_shard": 4, "manifest": 1, "all": 1}
+    shutil.rmtree(photos / "logs")
+    run_snakemake(photos, *small)
+    assert set(sizes(photos / "results").values()) == {(64, 64)}
+    assert resized_in_logs(photos) == N
+    assert planned(photos, "size=[64,64]") == {}
+    digests_small = digests(photos / "results")
+
+    proc = run_pool(photos, "--resume", "--config", "images_per_job=3")  # 600x600
+    assert f"{N} images resized into results" in proc.stderr
+    assert set(sizes(photos / "results").values()) == {(600, 600)}
+    proc = run_pool(photos, "--resume", *small)
+    assert f"{N} images resized" in proc.stderr
+    assert digests(photos / "results") == digests_small  # manifest.csv too
+    proc = run_pool(photos, "--resume", *small)
+    assert f"0 images resized into results, {N} already complete" in proc.stderr
+    # The pool's rows are Snakemake's truth too: its shards run again (their declared
+    # manifests went when the pool's rows changed) and find every image current.
+    shutil.rmtree(photos / "logs")
+    run_snakemake(photos, *small)
+    assert resized_in_logs(photos) == 0
+    assert digests(photos / "results") == digests_small
+    assert planned(photos, "size=[64,64]") == {}
+
+
+def test_the_pool_sees_what_snakemake_did_and_an_output_replaced_behind_its_back(photos):
+    run(photos)
+    out = photos / "results" / "sub1" / "img_04.png"
+    out.write_bytes(out.read_bytes())  # same bytes, written later: not known to be the same
+    proc = run_pool(photos, "--resume", "--config", "images_per_job=3")
+    assert f"1 images resized into results, {N - 1} already complete" in proc.stderr
+    assert planned(photos) == {}

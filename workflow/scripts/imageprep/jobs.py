@@ -110,10 +110,10 @@ class Shard:
         todo = []
         for rel, out in read_plan_file(plan):
             stat, spec = input_stat(f"{self.input_dir}/{rel}"), output_fingerprint(self.spec, out)
-            row = previous.get(rel, out)
+            found = previous.get(rel, out)
             dst = Path(self.output_dir, out)
-            if stat and row and is_current(row, stat, spec, dst, self.skip):
-                rows.append(row)
+            if stat and found and is_current(found[0], stat, spec, dst, self.skip, found[1]):
+                rows.append(found[0])
             else:
                 todo.append((len(todo), rel, out, stat, spec))
         kept = len(rows)

@@ -78,11 +78,14 @@ def _fingerprint(spec: ResizeSpec, extension: str) -> str:
     return hashlib.sha256(spec.for_output(f"x{extension}").to_json().encode()).hexdigest()[:16]
 
 
-def is_current(row: Row, stat: os.stat_result, spec: str, output: Path, skip: bool) -> bool:
-    """Whether ``row`` still describes what this run would make: same input (size, mtime),
-    spec and transform version, and for a made image its output still there, whole. In skip
-    mode a failed image stays failed until its input or the settings change; in fail mode
-    it is tried again, so that the run stops at it."""
+def is_current(
+    row: Row, stat: os.stat_result, spec: str, output: Path, skip: bool, written_ns: int
+) -> bool:
+    """The one "is this image done?" of both paths: ``row`` (its file written at
+    ``written_ns``) still describes what this run would make: same input (size, mtime), spec
+    and transform version, and a made image's output there, its size, not written since (an
+    output replaced behind our back is redone). A failed row is current in skip mode only
+    (in fail mode it is tried again, so that the run stops at it)."""
     if (row.input_bytes, row.input_mtime_ns, row.spec, row.transform_version) != (
         stat.st_size,
         stat.st_mtime_ns,
@@ -93,9 +96,10 @@ def is_current(row: Row, stat: os.stat_result, spec: str, output: Path, skip: bo
     if row.status != "ok":
         return skip
     try:
-        return output.stat().st_size == row.output_bytes
+        out = output.stat()
     except OSError:
         return False
+    return out.st_size == row.output_bytes and out.st_mtime_ns <= written_ns
 
 
 def _parse(values: list[str]) -> Row:

@@ -17,11 +17,12 @@ from .atomic import check_writable, remove_stale_temps
 from .config import DEFAULT_CONFIG, load_config, parse_overrides
 from .diagnose import OutputError
 from .folder_lock import FolderInUse, hold
-from .manifest import MANIFEST_CSV, Row, refused_rows, write_manifest
+from .manifest import Row, refused_rows
 from .plan import ConfigError, Plan, make_plan, refusal_message
 from .pool import Outcome, PoolError, run_pool
 from .records import FAILED_TSV, write_failed_tsv
-from .resume import keep_partial_manifest, resumable
+from .resume import record_partial_run, record_run, resumable
+from .shards import run_shards
 from .spec import ResizeSpec
 
 
@@ -111,21 +112,24 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # the lock file cannot be made
         print(f"error: {OutputError(exc.filename, exc.strerror)}", file=sys.stderr)
         return 1
+    # The shards a Snakemake run of this config would make: the pool keeps its rows where
+    # theirs are, so the next run of either path sees what this one did.
+    shards = run_shards(plan.outputs, config["images_per_job"])
     kept: list[Row] = []
     todo = names
     if args.resume:
         remove_stale_temps(output_dir)
-        kept, todo = resumable(names, dirs, spec, skip)
+        kept, todo = resumable(names, dirs, spec, skip, shards)
     workers = args.workers or len(os.sched_getaffinity(0))
     outcome = Outcome()
     try:
         run_pool(todo, dirs, spec, workers, config["on_error"], args.chunksize, outcome)
     except (PoolError, OSError) as exc:
-        keep_partial_manifest(output_dir, kept + outcome.rows)
+        record_partial_run(output_dir, shards, kept + outcome.rows)
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        keep_partial_manifest(output_dir, kept + outcome.rows)
+        record_partial_run(output_dir, shards, kept + outcome.rows)
         print(
             "interrupted: finished outputs are kept; run again with --resume to do the rest",
             file=sys.stderr,
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = kept + outcome.rows + refused_rows(plan.input_dir, plan.refused)
     failures = [(f"{plan.input_dir}/{r.input}", r.reason) for r in rows if r.status != "ok"]
     try:
-        write_manifest(Path(output_dir, MANIFEST_CSV), rows)
+        record_run(output_dir, shards, rows)
         if skip:
             write_failed_tsv(Path(output_dir) / FAILED_TSV, failures)
     except OutputError as exc:

@@ -1,10 +1,11 @@
-"""What the pool command's --resume keeps of an earlier run: every image whose manifest row
-is still current (the test a shard job makes), and, where a killed run left no row, every
-output newer than its input. A run that stops early writes the rows it has."""
+"""What the pool command's --resume keeps of an earlier run of either path: every image whose
+row is still current (manifest.is_current, the test a shard job makes), read where both
+paths keep them (the shards' rows, else manifest.csv), and, where a killed run left no
+row, every output newer than its input. A run that stops early keeps the rows it has."""
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .diagnose import OutputError
@@ -18,6 +19,7 @@ from .manifest import (
     read_manifest,
     write_manifest,
 )
+from .shards import PreviousRows, manifest_path, record_rows
 from .spec import ResizeSpec
 
 
@@ -32,27 +34,49 @@ def is_complete(src: str, dst: str) -> bool:
 
 
 def resumable(
-    names: Sequence[tuple[str, str]], dirs: tuple[str, str], spec: ResizeSpec, skip: bool
+    names: Sequence[tuple[str, str]],
+    dirs: tuple[str, str],
+    spec: ResizeSpec,
+    skip: bool,
+    shards: Mapping[str, list[str]],
 ) -> tuple[list[Row], list[tuple[str, str]]]:
     """The rows of images still current, and the (input, output) names left to do."""
-    previous = read_manifest(Path(dirs[1], MANIFEST_CSV))
+    shard_of = {out: name for name, outputs in shards.items() for out in outputs}
+    previous = {name: PreviousRows(manifest_path(dirs[1], name)) for name in shards}
+    merged = Path(dirs[1], MANIFEST_CSV)  # a folder the pool made before it kept shard rows
+    older, older_written = read_manifest(merged), _mtime(merged)
     kept, todo = [], []
     for rel, out in names:
         src, dst = f"{dirs[0]}/{rel}", Path(dirs[1], out)
-        stat, row = input_stat(src), previous.get(rel)
-        fp = output_fingerprint(spec, out)
-        if stat and row and is_current(row, stat, fp, dst, skip):
-            kept.append(row)
-        elif row is None and is_complete(src, str(dst)):
+        found = previous[shard_of[out]].get(rel, out)
+        if found is None and rel in older:
+            found = older[rel], older_written
+        stat, fp = input_stat(src), output_fingerprint(spec, out)
+        if stat and found and is_current(found[0], stat, fp, dst, skip, found[1]):
+            kept.append(found[0])
+        elif found is None and is_complete(src, str(dst)):
             kept.append(image_row(dirs, rel, out, spec))
         else:
             todo.append((rel, out))
     return kept, todo
 
 
-def keep_partial_manifest(output_dir: str, rows: list[Row]) -> None:
-    """A run that stops early still records what it made, so that --resume knows those
-    images by their rows (spec and all), not only by their dates. Best effort: the run is
-    failing already, and a full disk must not hide why."""
-    with contextlib.suppress(OutputError):
-        write_manifest(Path(output_dir, MANIFEST_CSV), rows)
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def record_run(output_dir: str, shards: Mapping[str, list[str]], rows: list[Row]) -> None:
+    """What a pool run made, where the next run of either path reads it: the shards' rows
+    and manifest.csv. Called at the end of a run and when it stops early (a bad image, a
+    dead worker, Ctrl-C); then best effort: the run is failing already, and a full disk
+    must not hide why."""
+    record_rows(output_dir, shards, rows)
+    write_manifest(Path(output_dir, MANIFEST_CSV), rows)
+
+
+def record_partial_run(output_dir: str, shards: Mapping[str, list[str]], rows: list[Row]) -> None:
+    with contextlib.suppress(OutputError, OSError):
+        record_run(output_dir, shards, rows)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .atomic import write_atomically
-from .manifest import ENCODING, Row, read_manifest
+from .manifest import ENCODING, Row, manifest_text, read_manifest
 from .plan import ConfigError
 from .records import tsv_cell, tsv_uncell
 
@@ -41,6 +41,16 @@ def auto_images_per_job(n_images: int) -> int:
 def images_per_job(configured: int, n_images: int) -> int:
     """Images per shard: config's ``images_per_job``, or when it is 0 the automatic size."""
     return configured or auto_images_per_job(n_images)
+
+
+def run_shards(outputs: Iterable[str], configured: int) -> dict[str, list[str]]:
+    """The shards whose rows a run keeps, the same for both paths: config's
+    ``images_per_job`` (0: automatic); with the per-image rule (1), which Snakemake tracks
+    image by image, the pool keeps its rows in automatic shards."""
+    outputs = list(outputs)
+    return shard_outputs(
+        outputs, images_per_job(0 if configured == 1 else configured, len(outputs))
+    )
 
 
 def shard_count(n_images: int, images_per_job: int) -> int:
@@ -122,7 +132,8 @@ def write_plan_files(
     stats: bool = True,
 ) -> None:
     """Write each shard's plan file where its content changed, and mark a shard to be run
-    again (its declared manifest removed) where an image it made is missing; remove the plan files
+    again (its declared manifest removed) where an image it made is missing or an output
+    was written after its rows (changed behind the workflow's back); remove the plan files
     of shards that no longer exist. ``stats=False``: members are declared inputs of their
     job (the generated demo set), Snakemake tracks their dates.
     """
@@ -137,15 +148,21 @@ def write_plan_files(
             continue
         if present is None:  # one listing of the outputs, once a shard has a manifest
             try:
-                present = set(_files_under(output_dir))
+                present = dict(_files_under(output_dir))
             except OSError as exc:
                 where = exc.filename or output_dir
                 raise ConfigError(f"output_dir: cannot list {where!r}: {exc.strerror}") from None
+        written = _mtime(kept_rows_path(manifest))
         missing = [(rel, out) for rel, out in members if out not in present]
-        if missing and _unexplained(missing, read_manifest(manifest)):
+        if (
+            not written  # no rows kept: nothing is known to be current
+            or any(present.get(out, 0) > written for _, out in members)  # changed since
+            or (missing and _unexplained(missing, read_manifest(manifest)))
+        ):
             # Snakemake re-runs a job whose declared output is gone, whatever its settings
             # (a plan file touched with the same content is not newer to it when it
-            # compares checksums); the job still finds its rows beside it (kept_rows_path).
+            # compares checksums); the job still finds its rows beside it (kept_rows_path)
+            # and redoes exactly the members that are not current.
             os.unlink(manifest)
     for stale in folder.glob("*.csv"):
         if stale.stem not in shards:
@@ -157,8 +174,9 @@ def _unexplained(missing: list[tuple[str, str]], rows: Mapping[str, Row]) -> boo
     return any(rows.get(rel) is None or rows[rel].status == "ok" for rel, _ in missing)
 
 
-def _files_under(folder: str) -> Iterable[str]:
-    """Relative paths of the files under ``folder``, hidden ones (and folders) left out."""
+def _files_under(folder: str) -> Iterable[tuple[str, int]]:
+    """Relative paths and mtimes of the files under ``folder``, hidden ones (and folders)
+    left out: one scandir per folder, one stat per file."""
     stack = [(folder, "")]
     while stack:
         path, prefix = stack.pop()
@@ -169,35 +187,48 @@ def _files_under(folder: str) -> Iterable[str]:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, prefix + entry.name + "/"))
                 else:
-                    yield prefix + entry.name
+                    yield prefix + entry.name, entry.stat(follow_symlinks=False).st_mtime_ns
 
 
 class PreviousRows:
-    """The rows an earlier job kept for a shard's members (kept_rows_path): its own, else
-    those of the shard that held the image when the shard count was another power of two.
-    So the work stays proportional to what changed, wherever shard boundaries fall."""
+    """The rows kept for a shard's members (kept_rows_path), whoever wrote them (a shard
+    job or the pool command): its own, else those of the shard that held the image when
+    the shard count was another power of two. So the work stays proportional to what
+    changed, wherever shard boundaries fall. Each row comes with the time its file was
+    written (manifest.is_current compares outputs against it)."""
 
     def __init__(self, manifest: str | os.PathLike) -> None:
         kept = kept_rows_path(manifest)
         self.folder = kept.parent
         self.rows = read_manifest(kept)
+        self.written = _mtime(kept)
         own = SHARD_NAME.match(kept.stem)
         self.counts = sorted(
             {int(m[2]) for p in _listing(self.folder) if (m := SHARD_NAME.match(p[:-4]))}
             - ({int(own[2])} if own else set())
         )
-        self.loaded: dict[str, dict[str, Row]] = {}
+        self.loaded: dict[str, tuple[dict[str, Row], int]] = {}
 
-    def get(self, rel: str, out: str) -> Row | None:
-        row = self.rows.get(rel)
-        for count in self.counts if row is None else ():
+    def get(self, rel: str, out: str) -> tuple[Row, int] | None:
+        """The image's row and when it was written, or None."""
+        if (row := self.rows.get(rel)) is not None:
+            return row, self.written
+        for count in self.counts:
             name = shard_name(shard_of(out, count), count)
             if name not in self.loaded:
-                self.loaded[name] = read_manifest(self.folder / f"{name}.csv")
-            row = self.loaded[name].get(rel)
-            if row is not None:
-                break
-        return row
+                path = self.folder / f"{name}.csv"
+                self.loaded[name] = read_manifest(path), _mtime(path)
+            rows, written = self.loaded[name]
+            if (row := rows.get(rel)) is not None:
+                return row, written
+        return None
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _listing(folder: Path) -> list[str]:
@@ -237,3 +268,26 @@ def remove_other_shards(output_dir: str, names: Iterable[str]) -> None:
         for name in _listing(Path(output_dir, folder)):
             if name not in keep and SHARD_NAME.match(name[:-4]):
                 Path(output_dir, folder, name).unlink(missing_ok=True)
+
+
+def record_rows(output_dir: str, shards: Mapping[str, list[str]], rows: Iterable[Row]) -> None:
+    """The pool command's side of the one bookkeeping of an output folder: the rows of each
+    shard it made images of, where a shard job keeps them (kept_rows_path), so that the
+    next run of either path sees what is in the folder. A shard whose rows now differ from
+    its declared manifest loses that manifest: Snakemake runs the shard again, and its job
+    redoes exactly the members that are not current for its own settings."""
+    by_output = {row.output: row for row in rows}
+    for name, outputs in shards.items():
+        members = [by_output[out] for out in outputs if out in by_output]
+        if not members:
+            continue
+        manifest = Path(manifest_path(output_dir, name))
+        text = manifest_text(members)
+        try:
+            same = manifest.read_bytes() == text
+        except OSError:
+            same = False
+        write_atomically(kept_rows_path(manifest), text)  # newer than the outputs just made
+        if not same:
+            manifest.unlink(missing_ok=True)
+    remove_other_shards(output_dir, shards)

@@ -24,9 +24,8 @@ from .manifest import MANIFEST_CSV, manifest_text, refused_rows
 from .plan import ConfigError, Plan, make_plan, refusal_message
 from .records import FAILED_TSV, read_record, record_path
 from .shards import (
-    images_per_job,
     manifest_path,
-    shard_outputs,
+    run_shards,
     write_if_changed,
     write_plan_files,
     write_plan_text,
@@ -233,6 +232,5 @@ def start(
             raise StartupError(str(exc)) from None
     if plan.refused and config["on_error"] != "skip":
         raise StartupError(refusal_message(plan.refused.values()))
-    per_shard = images_per_job(config["images_per_job"], len(plan.outputs))
-    shards = {} if per_image else shard_outputs(plan.outputs, per_shard)
+    shards = {} if per_image else run_shards(plan.outputs, config["images_per_job"])
     return Startup(config, spec, plan, shards, main_process)
