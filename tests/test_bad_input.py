@@ -3,6 +3,7 @@ modes: one clear line naming the file and the reason, or a correct output; never
 file; failed.tsv in skip mode; nothing written outside output_dir, logs/ and benchmarks/."""
 
 import os
+import shutil
 
 import pytest
 from PIL import Image
@@ -157,7 +158,40 @@ def test_pool_reports_no_images_and_collisions(workdir):
     assert proc.returncode == 0
     write_config(workdir, input_dir="photos", output_dir="results", format="jpeg")
     proc = run_pool(workdir, check=False)
-    assert proc.returncode == 2 and "a.jpg and a.png would both write a.jpg" in proc.stderr
+    assert proc.returncode == 1
+    assert "photos/a.jpg: would write a.jpg, as a.png would too (format: jpeg)" in proc.stderr
+
+
+def test_inputs_that_would_write_one_output_in_both_paths_and_both_modes(workdir):
+    """Skip mode: every input of a collision is a failed row naming the others, and every
+    other image is made, identically in both paths. Fail mode: both stop before any work
+    with a short message (count, the first few, where the whole list is)."""
+    photo(workdir / "photos" / "good.jpg")
+    for i in range(4):
+        photo(workdir / "photos" / f"c{i}.jpg", seed=i)
+        photo(workdir / "photos" / f"c{i}.png", seed=10 + i)
+    config = ["format=jpeg", "on_error=skip"]
+    run_snakemake(workdir, "--config", *config)
+    run_pool(workdir, "--config", *config, "output_dir=pooled")
+    assert digests(workdir / "results") == digests(workdir / "pooled")
+    assert sorted(digests(workdir / "results")) == ["failed.tsv", "good.jpg", "manifest.csv"]
+    failed = dict(read_failed_tsv(workdir / "results" / "failed.tsv"))
+    assert len(failed) == 8
+    assert (
+        failed["photos/c2.png"]
+        == "would write c2.jpg, as c2.jpg would too (format: jpeg); rename one"
+    )
+
+    shutil.rmtree(workdir / "results")
+    smk = run_snakemake(workdir, "--config", "format=jpeg", check=False)
+    pool = run_pool(workdir, "--config", "format=jpeg", check=False)
+    listed = "all 8 in results/.imageprep/refused-inputs.tsv"
+    for said in (smk.stdout + smk.stderr, pool.stderr):
+        assert "8 input(s) cannot be processed" in said and listed in said, said[-3000:]
+        assert "Traceback" not in said and max(map(len, said.splitlines())) <= 300
+    assert smk.returncode != 0 and pool.returncode == 1
+    assert len(read_failed_tsv(workdir / "results" / ".imageprep" / "refused-inputs.tsv")) == 8
+    assert [p.name for p in (workdir / "results").iterdir()] == [".imageprep"]  # no outputs
 
 
 def test_unreadable_file_in_both_paths(workdir, unprivileged):

@@ -18,10 +18,15 @@ def test_find_images_recursive_case_insensitive_sorted(tmp_path):
     assert find_images(tmp_path, [".jpg", "jpeg", ".png"]) == ["a.jpeg", "b.JPG", "sub/deep/c.Png"]
 
 
-def test_plan_outputs_changes_extension_and_refuses_collisions():
-    assert plan_outputs(["x/a.png", "b.JPG"], "jpeg") == {"x/a.jpg": "x/a.png", "b.jpg": "b.JPG"}
-    with pytest.raises(ConfigError, match=r"a\.jpg and a\.png would both write a\.jpg"):
-        plan_outputs(["a.jpg", "a.png"], "jpeg")
+def test_plan_outputs_changes_extension_and_leaves_out_every_input_of_a_collision():
+    outputs, clashes = plan_outputs(["x/a.png", "b.JPG"], "jpeg")
+    assert outputs == {"x/a.jpg": "x/a.png", "b.jpg": "b.JPG"} and clashes == {}
+    outputs, clashes = plan_outputs(["a.jpg", "a.png", "a.tga", "b.png"], "same")
+    assert outputs == {"a.jpg": "a.jpg", "b.png": "b.png"}
+    assert clashes == {
+        "a.png": ("a.png", "would write a.png, as a.tga would too (format: same); rename one"),
+        "a.tga": ("a.png", "would write a.png, as a.png would too (format: same); rename one"),
+    }
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,7 @@ def test_output_collision_is_refused_before_any_job(workdir):
     photo(workdir / "photos" / "a.png", seed=1)
     proc = run_snakemake(workdir, "--config", "format=jpeg", check=False)
     assert proc.returncode != 0
-    assert "a.jpg and a.png would both write a.jpg" in proc.stderr
+    assert "photos/a.png: would write a.jpg, as a.jpg would too (format: jpeg)" in proc.stderr
     assert not (workdir / "results").exists()
 
 

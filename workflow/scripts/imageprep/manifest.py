@@ -272,12 +272,10 @@ def _read_records(
             lines.clear()
 
 
-def refused_rows(input_dir: str, refused: Mapping[str, tuple[str, str]]) -> list[Row]:
-    """The rows of inputs refused before any work (plan.Plan.refused: output -> (input
-    path, reason)), as the workflow and the pool command both list them."""
-    return [
-        Row(src[len(input_dir) + 1 :], out, "failed", why) for out, (src, why) in refused.items()
-    ]
+def refused_rows(refused: Mapping[str, tuple[str, str]]) -> list[Row]:
+    """The rows of inputs refused before any work (plan.Plan.refused: input -> (output,
+    reason)), as the workflow and the pool command both list them."""
+    return [Row(rel, out, "failed", why) for rel, (out, why) in refused.items()]
 
 
 def made_row(rel: str, out: str, stat: os.stat_result | None, spec: str, attempt: Attempt) -> Row:

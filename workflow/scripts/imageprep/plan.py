@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .diagnose import path_reason
+from .diagnose import OutputError, path_reason
+from .records import write_failed_tsv
 from .spec import output_relpath
 
 DEMO_DIR = "resources/demo"  # the embedded demo set's folder (generated on first use)
@@ -78,45 +79,65 @@ def find_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> list
     return scan_images(input_dir, extensions).images
 
 
-def refusal_message(refused: Iterable[tuple[str, str]]) -> str:
-    """The one message both paths give when on_error: fail meets inputs no job can take."""
-    rows = sorted(refused)
-    return (
-        f"{len(rows)} input(s) cannot be processed (on_error: skip would process the others "
-        "and list these in failed.tsv):\n  " + "\n  ".join(f"{src}: {why}" for src, why in rows)
-    )
-
-
-def plan_outputs(relpaths: Iterable[str], fmt: str) -> dict[str, str]:
-    """Map each output path (relative to output_dir) to its input; refuse two inputs that
-    would write the same output (``a.jpg`` and ``a.png`` with ``format: jpeg``)."""
-    plan: dict[str, str] = {}
-    clashes = []
+def plan_outputs(
+    relpaths: Iterable[str], fmt: str
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Output -> input (relative to output_dir and input_dir), and the inputs left out:
+    input -> (output, reason). Several inputs that would write one output (``a.jpg`` and
+    ``a.png`` with ``format: jpeg``; ``photo.tga`` and ``photo.png`` with ``format: same``)
+    are all left out, each with a reason naming the others: no run picks one by chance."""
+    by_output: dict[str, list[str]] = {}
     for rel in relpaths:
-        out = output_relpath(rel, fmt)
-        if out in plan:
-            clashes.append(f"{plan[out]} and {rel} would both write {out}")
-        else:
-            plan[out] = rel
-    if clashes:
-        raise ConfigError(
-            f"format: {fmt!r} maps several inputs to one output: "
-            + "; ".join(clashes)
-            + ". Rename one of each pair or choose another format."
-        )
-    return plan
+        by_output.setdefault(output_relpath(rel, fmt), []).append(rel)
+    outputs, clashes = {}, {}
+    for out, rels in by_output.items():
+        if len(rels) == 1:
+            outputs[out] = rels[0]
+            continue
+        for rel in rels:
+            others = ", ".join(other for other in rels if other != rel)
+            why = f"would write {out}, as {others} would too (format: {fmt}); rename one"
+            clashes[rel] = (out, why)
+    return outputs, clashes
+
+
+SHOWN = 5  # refusals named in the message that stops a run; the rest go to a file
+REFUSED_LIST = ".imageprep/refused-inputs.tsv"
 
 
 @dataclass
 class Plan:
     """One run's work: output -> input (relative to output_dir / input_dir), and the inputs
-    refused before any work, output -> (input path, reason)."""
+    refused before any work, input -> (its output, the reason)."""
 
     input_dir: str
     output_dir: str
     outputs: dict[str, str]
     refused: dict[str, tuple[str, str]] = field(default_factory=dict)
     demo: bool = False  # input_dir is the generated demo set (its files may not exist yet)
+
+    def refusals(self) -> list[tuple[str, str]]:
+        """(input path, reason) of every refused input, sorted."""
+        return sorted((f"{self.input_dir}/{rel}", why) for rel, (_, why) in self.refused.items())
+
+    def refusal_message(self) -> str:
+        """What stops a run in fail mode when inputs are refused: how many, the first few
+        (one line each), and where the whole list was written (failed.tsv's format), so
+        that a folder with thousands never gives a message of thousands of lines."""
+        rows = self.refusals()
+        lines = [
+            f"{len(rows)} input(s) cannot be processed (on_error: skip would process the "
+            "others and list these in failed.tsv):",
+            *(f"  {src}: {why}" for src, why in rows[:SHOWN]),
+        ]
+        if len(rows) > SHOWN:
+            path = f"{self.output_dir}/{REFUSED_LIST}"
+            try:
+                write_failed_tsv(path, rows)
+                lines.append(f"  ... and {len(rows) - SHOWN} more: all {len(rows)} in {path}")
+            except OutputError as exc:
+                lines.append(f"  ... and {len(rows) - SHOWN} more (no list: {exc})")
+        return "\n".join(lines)
 
     def source(self, out: str) -> str:
         return f"{self.input_dir}/{self.outputs[out]}"
@@ -164,14 +185,12 @@ def make_plan(
                 f"input_dir: no files ending in {', '.join(config['extensions'])} "
                 f"under {input_dir!r}"
             )
-    outputs = plan_outputs(found.images, config["format"])
-    refused = {}
-    for out, rel in outputs.items():
+    outputs, refused = plan_outputs(found.images, config["format"])
+    for out, rel in list(outputs.items()):
         reason = found.refused.get(rel) or (refuse_name and refuse_name(rel, out))
         if reason:
-            refused[out] = (f"{input_dir}/{rel}", reason)
-    for out in refused:
-        del outputs[out]
+            refused[rel] = (out, reason)
+            del outputs[out]
     return Plan(input_dir, output_dir, outputs, refused, demo)
 
 

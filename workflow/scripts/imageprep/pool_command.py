@@ -18,7 +18,7 @@ from .config import DEFAULT_CONFIG, load_config, parse_overrides
 from .diagnose import OutputError
 from .folder_lock import FolderInUse, hold
 from .manifest import Row, refused_rows
-from .plan import ConfigError, Plan, make_plan, refusal_message
+from .plan import ConfigError, Plan, make_plan
 from .pool import Outcome, PoolError, run_pool
 from .records import FAILED_TSV, write_failed_tsv
 from .resume import record_partial_run, record_run, resumable
@@ -96,11 +96,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     names = [(rel, out) for out, rel in plan.outputs.items()]
-    refused = sorted(plan.refused.values())
-    skip = config["on_error"] == "skip"
-    if refused and not skip:  # as the Snakefile: before any work, every one named
-        print(f"error: {refusal_message(refused)}", file=sys.stderr)
-        return 1
     output_dir = plan.output_dir
     dirs = (plan.input_dir, output_dir)
     try:
@@ -111,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as exc:  # the lock file cannot be made
         print(f"error: {OutputError(exc.filename, exc.strerror)}", file=sys.stderr)
+        return 1
+    refused = plan.refusals()
+    skip = config["on_error"] == "skip"
+    if refused and not skip:  # as the Snakefile: before any work, the same message
+        print(f"error: {plan.refusal_message()}", file=sys.stderr)
         return 1
     # The shards a Snakemake run of this config would make: the pool keeps its rows where
     # theirs are, so the next run of either path sees what this one did.
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     resized = outcome.done - len(outcome.failures)
-    rows = kept + outcome.rows + refused_rows(plan.input_dir, plan.refused)
+    rows = kept + outcome.rows + refused_rows(plan.refused)
     failures = [(f"{plan.input_dir}/{r.input}", r.reason) for r in rows if r.status != "ok"]
     try:
         record_run(output_dir, shards, rows)

@@ -21,7 +21,7 @@ from .config import checked_config
 from .diagnose import OutputError
 from .folder_lock import FolderInUse, check_free, hold
 from .manifest import MANIFEST_CSV, manifest_text, refused_rows
-from .plan import ConfigError, Plan, make_plan, refusal_message
+from .plan import ConfigError, Plan, make_plan
 from .records import FAILED_TSV, read_record, record_path
 from .shards import (
     manifest_path,
@@ -117,9 +117,7 @@ class Startup:
                 },
                 stats=not plan.demo,  # demo images are the shard jobs' declared inputs
             )
-            write_if_changed(
-                self.refused_rows, manifest_text(refused_rows(plan.input_dir, plan.refused))
-            )
+            write_if_changed(self.refused_rows, manifest_text(refused_rows(plan.refused)))
             if self.per_image:
                 write_plan_text(self.all_images, [(r, o) for o, r in plan.outputs.items()])
                 if self.skip:
@@ -231,6 +229,6 @@ def start(
         except FolderInUse as exc:
             raise StartupError(str(exc)) from None
     if plan.refused and config["on_error"] != "skip":
-        raise StartupError(refusal_message(plan.refused.values()))
+        raise StartupError(plan.refusal_message())
     shards = {} if per_image else run_shards(plan.outputs, config["images_per_job"])
     return Startup(config, spec, plan, shards, main_process)

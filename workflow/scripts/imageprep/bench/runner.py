@@ -43,7 +43,7 @@ def make_task(plan: BenchPlan, engine: str) -> eng.Task:
         shutil.rmtree(workdir)
     out = workdir / "out"
     out.mkdir(parents=True)
-    outputs = plan_outputs(plan.relpaths, plan.spec.format)
+    outputs, _ = plan_outputs(plan.relpaths, plan.spec.format)
     pairs = [(str(plan.input_dir / src), str(out / dst)) for dst, src in outputs.items()]
     keys = {f for f in plan.config if f in ResizeSpec.__dataclass_fields__} | {"extensions"}
     config = {k: plan.config[k] for k in keys if k in plan.config}
@@ -96,7 +96,7 @@ def draft_quality(plan: BenchPlan) -> tuple[float, float, str]:
     made = sorted(checksums(draft.output_dir))
     sample = made[:: math.ceil(len(made) / SIMILARITY_SAMPLE)]  # every image up to 2000
     worst_ssim, worst_psnr, worst = similarity(full.output_dir, draft.output_dir, sample)
-    inputs = plan_outputs(plan.relpaths, "png")  # output name -> the input it came from
+    inputs, _ = plan_outputs(plan.relpaths, "png")  # output name -> the input it came from
     return worst_ssim, worst_psnr, inputs.get(worst, worst)
 
 
@@ -119,7 +119,7 @@ def run_once(plan: BenchPlan, engine: str, workers: int, repeat: int, refs: Refe
         row.ssim, row.psnr_db, row.ssim_image = refs.draft_quality
     elif engine in eng.OUTSIDE_REFERENCE:
         row.ssim, row.psnr_db, worst = similarity(refs.full_decode, task.output_dir, refs.sums)
-        row.ssim_image = plan_outputs(plan.relpaths, plan.spec.format).get(worst, worst)
+        row.ssim_image = plan_outputs(plan.relpaths, plan.spec.format)[0].get(worst, worst)
     row.wall_s, row.cpu_s, row.peak_rss_mb = wall, cpu, peak.peak / 2**20
     row.child_rss_mb = peak.peak_child / 2**20 or None
     row.images_per_s = row.images / wall
