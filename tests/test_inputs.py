@@ -50,8 +50,16 @@ def test_check_dirs_accepts_siblings(tmp_path, monkeypatch):
 
 def test_coerce_numbers_from_command_line_strings():
     config = {"size": ["224", "224"], "quality": "80", "mode": "fit", "demo": {"seed": "3"}}
+    config |= {"jpeg_draft": "false", "format": "true"}  # format wants a name: left as it is
     coerce_numbers(config)
-    assert config == {"size": [224, 224], "quality": 80, "mode": "fit", "demo": {"seed": 3}}
+    assert config == {
+        "size": [224, 224],
+        "quality": 80,
+        "mode": "fit",
+        "demo": {"seed": 3},
+        "jpeg_draft": False,
+        "format": "true",
+    }
 
 
 def test_config_errors_name_the_key():

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 _INTEGER = re.compile(r"[+-]?\d+")
+_BOOLEANS = {"true": True, "false": False}
 
 
 def load_schema() -> dict[str, Any]:
@@ -23,7 +24,8 @@ def load_schema() -> dict[str, Any]:
 
 
 def coerce_numbers(config: dict[str, Any], schema: dict[str, Any] | None = None) -> None:
-    """Turn integer-looking strings into ints where the schema wants integers, in place.
+    """Turn integer-looking strings into ints, and true/false into booleans, where the
+    schema wants them, in place.
 
     ``snakemake --config size=[224,224]`` parses list items as strings ('224'); without this
     the most natural command line would fail validation.
@@ -38,6 +40,9 @@ def _coerce(value: Any, prop: dict[str, Any]) -> Any:
     kind = prop.get("type")
     if kind == "integer" and isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value)
+    if kind == "boolean" and isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]  # --config jpeg_draft=false arrives as 'false'
+
     if kind == "array" and isinstance(value, list) and "items" in prop:
         return [_coerce(v, prop["items"]) for v in value]
     if kind == "object" and isinstance(value, dict):

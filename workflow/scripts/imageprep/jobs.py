@@ -1,39 +1,22 @@
-"""The job runner the Snakemake rules call: a shard's images from its plan file, into its
-manifest (shards.py); or the per-image rule's list of images, one log line each, and in
-skip mode one outcome record each (records.py)."""
+"""The jobs the Snakemake rules run: a shard's images from its plan file, into its manifest
+(shards.py); or the per-image rule's list of images, one log line each, and in skip mode
+one outcome record each (records.py). Both try their images through the one runner
+(runner.py), as the pool's workers do."""
 
 import contextlib
-import os
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
 from .diagnose import OutputError
-from .manifest import (
-    ENCODING,
-    Row,
-    input_stat,
-    is_current,
-    made_row,
-    output_fingerprint,
-    write_manifest,
-)
+from .manifest import ENCODING, Row, input_stat, is_current, output_fingerprint, write_manifest
 from .records import write_record
+from .runner import run_images
 from .shards import PreviousRows, keep_rows, kept_rows_path, read_plan_file
 from .spec import ResizeSpec
-from .transform import Attempt, try_resize
-
-
-def log_line(src: str, dst: str, attempt: Attempt) -> str:
-    """One line per image for its log: what was made, with Pillow's warnings attached."""
-    if attempt.error:
-        return f"error: {attempt.error}"
-    line = f"{src} -> {dst} {attempt.size[0]}x{attempt.size[1]}"
-    return line + "".join(f" (warning: {note})" for note in attempt.notes)
 
 
 def run_jobs(
@@ -50,58 +33,37 @@ def run_jobs(
     job succeeds: the records, not the images, are then what the rule declares. A failure of
     the environment (full disk, read-only folder) ends the job with status 1 in both modes.
     """
-    src = ""
+    skip = bool(records)
+    items = [(i, src, dst) for i, (src, dst) in enumerate(zip(srcs, dsts, strict=True))]
+    tried = run_images(items, None, spec, skip, threading.Event())
     try:
-        for i, (src, dst) in enumerate(zip(srcs, dsts, strict=True)):
-            with (
-                open(logs[i], "w", **ENCODING)
-                if logs
-                else contextlib.nullcontext(sys.stderr) as log
-            ):
-                attempt = try_resize(src, dst, spec)
-                if logs or not attempt.error:
-                    print(log_line(src, dst, attempt), file=log)
-                if attempt.error and records:
-                    print(f"skipped: {attempt.error}", file=sys.stderr)
-                elif attempt.error:
-                    print(f"error: {attempt.error}", file=sys.stderr)
+        for one in tried:
+            if one.fatal:
+                print(f"error: {one.fatal}", file=sys.stderr)
+                return 1
+            row = one.row
+            with open(logs[one.index], "w") if logs else contextlib.nullcontext(sys.stderr) as log:
+                if logs or row.status == "ok":
+                    print(one.line, file=log)
+            if row.status != "ok":
+                print(f"skipped: {one.line[7:]}" if skip else one.line, file=sys.stderr)
+                if not skip:
                     return 1
-                if records:
-                    write_record(records[i], src, attempt.error and attempt.error.reason)
+            if records:
+                write_record(records[one.index], srcs[one.index], row.reason or None)
     except (OutputError, OSError) as exc:  # OSError: a log that cannot be written
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except MemoryError:  # the machine's limit: fail the job in one line, not a traceback
-        print(f"error: out of memory while resizing {src}", file=sys.stderr)
         return 1
     return 0
 
 
 class Shard:
-    """One shard job: the members of its plan file not current in an earlier run's rows
-    are resized, on ``threads`` threads (Pillow releases the GIL while it decodes, resizes
-    and encodes); every member gets a row in the shard's manifest."""
+    """One shard job: the members of its plan file not current in the rows kept for them
+    are resized (runner.run_images, on ``threads`` threads); every member gets a row in the
+    shard's manifest."""
 
     def __init__(self, input_dir: str, output_dir: str, spec: ResizeSpec, skip: bool) -> None:
-        self.input_dir, self.output_dir, self.spec, self.skip = input_dir, output_dir, spec, skip
-        self.stop = threading.Event()  # a bad image (on_error: fail) or a failure: start no more
-        self.made: list[tuple[int, Row, str]] = []  # (index in the job's list, row, log line)
-
-    def resize(self, item: tuple[int, str, str, os.stat_result | None, str]) -> None:
-        index, rel, out, stat, spec = item
-        if self.stop.is_set():
-            return
-        src, dst = f"{self.input_dir}/{rel}", f"{self.output_dir}/{out}"
-        try:
-            attempt = try_resize(src, dst, self.spec)
-        except BaseException:  # the environment's failure (full disk), out of memory
-            self.stop.set()
-            raise
-        if attempt.error and not self.skip:
-            self.stop.set()
-        self.made.append(
-            (index, made_row(rel, out, stat, spec, attempt), log_line(src, dst, attempt))
-        )
+        self.dirs, self.spec, self.skip = (input_dir, output_dir), spec, skip
 
     def run(self, plan: str, manifest: str, threads: int, log: TextIO) -> int:
         start = time.perf_counter()
@@ -109,47 +71,38 @@ class Shard:
         rows: list[Row] = []
         todo = []
         for rel, out in read_plan_file(plan):
-            stat, spec = input_stat(f"{self.input_dir}/{rel}"), output_fingerprint(self.spec, out)
-            found = previous.get(rel, out)
-            dst = Path(self.output_dir, out)
-            if stat and found and is_current(found[0], stat, spec, dst, self.skip, found[1]):
+            stat = input_stat(f"{self.dirs[0]}/{rel}")
+            fp, found = output_fingerprint(self.spec, out), previous.get(rel, out)
+            dst = Path(self.dirs[1], out)
+            if stat and found and is_current(found[0], stat, fp, dst, self.skip, found[1]):
                 rows.append(found[0])
             else:
-                todo.append((len(todo), rel, out, stat, spec))
+                todo.append((len(todo), rel, out))
         kept = len(rows)
         work = time.perf_counter()
-        try:
-            if threads > 1 and len(todo) > 1:
-                with ThreadPoolExecutor(threads) as pool:
-                    list(pool.map(self.resize, todo))
-            else:
-                for item in todo:
-                    self.resize(item)
-        except BaseException:  # keep what was made, for the next run; then fail the job
-            made = [row for _, row, _ in self.made if row.status == "ok"]
-            write_manifest(kept_rows_path(manifest), rows + made)
-            raise
+        tried = run_images(todo, self.dirs, self.spec, self.skip, threading.Event(), threads)
         work = time.perf_counter() - work
-        failed = []
-        for _, row, line in sorted(self.made, key=lambda made: made[0]):
-            rows.append(row)
-            print(line, file=log)
-            if row.status != "ok":
-                failed.append(line)
-        tried = len(rows) - kept
+        tried.sort(key=lambda one: one.index)
+        made = [one.row for one in tried if one.row is not None]
+        stopped = [one for one in tried if one.stops(self.skip)]
+        for one in tried:
+            if one.row is not None:
+                print(one.line, file=log)
+        failed = sum(row.status != "ok" for row in made)
         print(
-            f"shard {Path(plan).stem}: {kept + len(todo)} images, {tried - len(failed)} resized, "
-            f"{kept} current, {len(failed)} failed, {len(todo) - tried} not started; "
+            f"shard {Path(plan).stem}: {kept + len(todo)} images, {len(made) - failed} resized, "
+            f"{kept} current, {failed} failed, {len(todo) - len(made)} not started; "
             f"resizing {work:.3f} s of {time.perf_counter() - start:.3f} s in the job "
             f"({threads} thread{'s' if threads != 1 else ''})",
             file=log,
         )
-        if failed and not self.skip:
-            ok = [row for row in rows if row.status == "ok"]
-            write_manifest(kept_rows_path(manifest), ok)  # the next run keeps these images
-            print(failed[0], file=sys.stderr)
+        if stopped:  # the next run keeps the images this job did make
+            ok = [row for row in rows + made if row.status == "ok"]
+            write_manifest(kept_rows_path(manifest), ok)
+            first = stopped[0]
+            print(f"error: {first.fatal}" if first.fatal else first.line, file=sys.stderr)
             return 1
-        write_manifest(manifest, rows)
+        write_manifest(manifest, rows + made)
         keep_rows(manifest)
         return 0
 

@@ -21,17 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import part_path
-from .diagnose import OutputError
 from .manifest import (
     Row,
     image_row,
-    input_stat,
-    made_row,
-    output_fingerprint,
 )
+from .runner import Tried, run_images
 from .schedule import input_sizes, make_chunks
 from .spec import ResizeSpec
-from .transform import try_resize
 
 IDLE, STOPPED = -1, -2  # worker slot values besides the index of the image in progress
 # Test-only hook: a worker kills itself (SIGKILL) when it reaches the image of this name.
@@ -71,39 +67,36 @@ def _on_sigterm(signum: int, frame: object) -> None:
     os._exit(128 + signum)
 
 
+class _SharedStop:
+    """runner.Stop over the flag all workers share."""
+
+    def is_set(self) -> bool:
+        return bool(_stop.value)
+
+    def set(self) -> None:
+        _stop.value = 1
+
+
+def _busy(index: int | None) -> None:
+    """Mark this worker's slot with the image it is on (IDLE between images)."""
+    _slots[_slot] = IDLE if index is None else index
+    if index is not None and _crash_on and Path(_names[index]).name == _crash_on:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_crash_on = os.environ.get(CRASH_HOOK)
+_names: dict[int, str] = {}  # index -> input, of the chunk in progress (for the test hook)
+
+
 def _resize_chunk(
     chunk: Sequence[tuple[int, str, str]], dirs: tuple[str, str], spec: ResizeSpec, on_error: str
-) -> list[tuple[int, Row | None, str | None]]:
-    """Resize a few images (input, output relative to ``dirs``) in a worker; (index, the
-    image's manifest row, a failure that ends the run) for each one done. A bad image in
-    fail mode, or a failure of the environment in any mode, stops every worker after its
-    current image."""
-    crash_on = os.environ.get(CRASH_HOOK)
-    results = []
-    for index, rel, out in chunk:
-        if _stop.value:
-            break
-        _slots[_slot] = index
-        src, dst = f"{dirs[0]}/{rel}", f"{dirs[1]}/{out}"
-        if crash_on and Path(src).name == crash_on:
-            os.kill(os.getpid(), signal.SIGKILL)
-        row = fatal = None
-        try:
-            stat = input_stat(src)
-            attempt = try_resize(src, dst, spec)
-            row = made_row(rel, out, stat, output_fingerprint(spec, out), attempt)
-        except OutputError as exc:  # full disk, read-only folder: not the image's fault
-            fatal = str(exc)
-        except MemoryError:  # the machine's limit, not a bug and not the image's fault
-            fatal = f"out of memory while resizing {src}"
-        except Exception as exc:  # a bug of ours: say so in one line, for every mode
-            fatal = f"{src}: unexpected {type(exc).__name__} ({exc}); please report this bug"
-        _slots[_slot] = IDLE
-        results.append((index, row, fatal))
-        if fatal or (row and row.status != "ok" and on_error == "fail"):
-            _stop.value = 1
-            break
-    return results
+) -> list[Tried]:
+    """Resize a few images (input, output relative to ``dirs``) in a worker, through the one
+    runner. A bad image in fail mode, or a failure of the environment in any mode, stops
+    every worker after its current image."""
+    _names.clear()
+    _names.update((index, rel) for index, rel, _ in chunk)
+    return run_images(chunk, dirs, spec, on_error == "skip", _SharedStop(), busy=_busy)
 
 
 def run_pool(
@@ -171,9 +164,10 @@ def _run(
         futures = [pool.submit(_resize_chunk, chunk, dirs, spec, on_error) for chunk in chunks]
         try:
             for future in as_completed(futures):
-                for index, row, fatal in future.result():
-                    if fatal or row is None:
-                        raise PoolError(f"{fatal}; finished outputs are kept")
+                for tried in future.result():
+                    index, row = tried.index, tried.row
+                    if tried.fatal or row is None:
+                        raise PoolError(f"{tried.fatal}; finished outputs are kept")
                     delivered.add(index)
                     outcome.done += 1
                     outcome.rows.append(row)

@@ -16,7 +16,7 @@ from typing import Any
 from .atomic import check_writable, remove_stale_temps
 from .config import DEFAULT_CONFIG, load_config, parse_overrides
 from .diagnose import OutputError
-from .folder_lock import FolderInUse, hold
+from .folder_lock import FolderInUse, check_free, hold
 from .manifest import Row, refused_rows
 from .plan import ConfigError, Plan, make_plan
 from .pool import Outcome, PoolError, run_pool
@@ -98,19 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     names = [(rel, out) for out, rel in plan.outputs.items()]
     output_dir = plan.output_dir
     dirs = (plan.input_dir, output_dir)
+    refused = plan.refusals()
+    skip = config["on_error"] == "skip"
     try:
         check_writable(output_dir)
+        check_free(output_dir)
+        if refused and not skip:  # as the Snakefile: before any work, the same message
+            print(f"error: {plan.refusal_message()}", file=sys.stderr)
+            return 1
         hold(output_dir, f"workflow/scripts/pool.py in {os.getcwd()}")  # until this run ends
     except (OutputError, FolderInUse) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # the lock file cannot be made
         print(f"error: {OutputError(exc.filename, exc.strerror)}", file=sys.stderr)
-        return 1
-    refused = plan.refusals()
-    skip = config["on_error"] == "skip"
-    if refused and not skip:  # as the Snakefile: before any work, the same message
-        print(f"error: {plan.refusal_message()}", file=sys.stderr)
         return 1
     # The shards a Snakemake run of this config would make: the pool keeps its rows where
     # theirs are, so the next run of either path sees what this one did.
