@@ -3,6 +3,7 @@ config writer, and checks on output folders."""
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -76,6 +77,23 @@ def digests(folder):
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not p.relative_to(folder).as_posix().startswith(".imageprep/")
     }
+
+
+def copy_checkout(dest: Path) -> Path:
+    """What a fresh clone of the change under test holds: every file git tracks or would
+    track, as the working tree has it (staged renames and new files included)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for rel in listed:
+        if (REPO / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    return dest
 
 
 def mtimes(folder) -> dict[Path, int]:

@@ -72,13 +72,13 @@ def test_the_product_never_imports_the_benchmark(module):
 
 
 def test_a_resize_job_starts_lean(tmp_path):
-    """What a job runs (imageprep.jobs on a JPEG) loads neither numpy, yaml, matplotlib nor
+    """What a job runs (imageprep.resize_jobs on a JPEG) loads neither numpy, yaml, matplotlib nor
     Snakemake: start-up is paid once per job."""
     from imagefactory import photo
 
     src = photo(tmp_path / "a.jpg")
     code = (
-        "import sys; from imageprep.jobs import main; "
+        "import sys; from imageprep.resize_jobs import main; "
         f"assert main(['--spec', '{{}}', '--inputs', {str(src)!r}, "
         f"'--outputs', {str(tmp_path / 'out.jpg')!r}]) == 0; "
         "heavy = {'numpy', 'yaml', 'matplotlib', 'snakemake', 'psutil', 'jsonschema'}; "

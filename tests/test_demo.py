@@ -8,7 +8,7 @@ import sys
 from PIL import Image
 
 from helpers import REPO
-from imageprep.synthetic import demo_manifest, write_demo_set
+from imageprep.synthetic import demo_catalog, write_demo_set
 
 
 def checkout_copy(dest):
@@ -37,7 +37,7 @@ def test_default_config_runs_on_fresh_checkout(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    manifest = demo_manifest()
+    manifest = demo_catalog()
     made = repo / "results" / "demo"
     outputs = sorted(p for p in made.rglob("[!.]*") if p.is_file() and ".imageprep" not in p.parts)
     assert (made / "manifest.csv").exists()
@@ -57,7 +57,7 @@ def digests(folder):
 
 
 def test_demo_set_is_deterministic_and_mixed(tmp_path):
-    items = demo_manifest(12, seed=0)
+    items = demo_catalog(12, seed=0)
     assert {i.kind for i in items} == {"jpeg", "png-alpha", "jpeg-rotated", "grey-jpeg", "grey-png"}
     for name, workers in (("one", 1), ("two", 2)):
         write_demo_set(items, [tmp_path / name / i.name for i in items], seed=0, workers=workers)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from imageprep.manifest import Row, merge_manifests, write_manifest
+from imageprep.manifest import Row, merge_shard_rows, write_manifest
 from imageprep.records import read_failed_tsv, read_record, write_failed_tsv, write_record
 
 NAMES = ["plain.jpg", "tab\there.jpg", "new\nline.jpg", "back\\slash.jpg", "ünï cødé.jpg"]
@@ -25,7 +25,7 @@ def test_merge_keeps_only_failures_sorted_with_known_ones(tmp_path):
         status = "ok" if name == "plain.jpg" else "failed"
         write_manifest(parts[-1], [Row(name, name, status, "bad" if status == "failed" else "")])
     known = [Row("a{b}.jpg", "a{b}.jpg", "failed", "wildcard")]
-    merge_manifests(parts, known, tmp_path / "manifest.csv", tmp_path / "failed.tsv", "in")
+    merge_shard_rows(parts, known, tmp_path / "manifest.csv", tmp_path / "failed.tsv", "in")
     rows = read_failed_tsv(tmp_path / "failed.tsv")
     expected = [(f"in/{n}", "bad") for n in NAMES[1:]] + [("in/a{b}.jpg", "wildcard")]
     assert rows == sorted(expected)

@@ -155,7 +155,7 @@ def test_transparency_is_kept_or_flattened_onto_background(tail, tmp_path):
 def resize_cli(pairs: list[tuple[Path, Path]], records: Path) -> subprocess.CompletedProcess:
     """The transform's command (what the rules run) on ``pairs``, in one fresh process, in
     skip mode (one record per image), so that every image is tried whatever came before."""
-    cmd = [sys.executable, str(REPO / "workflow/scripts/resize.py"), "--spec", FIT.to_json()]
+    cmd = [sys.executable, str(REPO / "workflow/scripts/resize_jobs.py"), "--spec", FIT.to_json()]
     cmd += ["--inputs", *(str(src) for src, _ in pairs)]
     cmd += ["--outputs", *(str(dst) for _, dst in pairs)]
     cmd += ["--records", *(str(records / f"{i}.tsv") for i in range(len(pairs)))]
@@ -185,7 +185,12 @@ def test_any_order_of_files_gives_the_same_bytes_and_reasons(tail, tmp_path):
     for seed in range(3):
         order = random.Random(seed).sample(names, len(names))
         out = tmp_path / f"run{seed}"
-        cmd = [sys.executable, str(REPO / "workflow/scripts/resize.py"), "--spec", FIT.to_json()]
+        cmd = [
+            sys.executable,
+            str(REPO / "workflow/scripts/resize_jobs.py"),
+            "--spec",
+            FIT.to_json(),
+        ]
         cmd += ["--inputs", *(str(tail / n) for n in order)]
         cmd += ["--outputs", *(str(out / output_relpath(n, "same")) for n in order)]
         cmd += ["--records", *(str(out / ".records" / n) for n in order)]
@@ -233,7 +238,7 @@ def test_files_that_are_not_regular_files_are_refused_without_blocking(tmp_path)
 def test_a_decoder_that_raises_anything_is_that_images_failure(tmp_path):
     (tmp_path / "exploding.png").write_bytes(b"FAULTY" + bytes(64))
     photo(tmp_path / "good.jpg")
-    cmd = [sys.executable, str(REPO / "workflow/scripts/resize.py"), "--spec", FIT.to_json()]
+    cmd = [sys.executable, str(REPO / "workflow/scripts/resize_jobs.py"), "--spec", FIT.to_json()]
     cmd += ["--inputs", str(tmp_path / "exploding.png"), str(tmp_path / "good.jpg")]
     cmd += ["--outputs", str(tmp_path / "o1.png"), str(tmp_path / "o2.jpg")]
     cmd += ["--records", str(tmp_path / "r1"), str(tmp_path / "r2")]
@@ -248,7 +253,7 @@ def test_a_decoder_that_raises_anything_is_that_images_failure(tmp_path):
 
 
 def test_pillow_warnings_go_to_the_images_log_line_not_stderr(tail, tmp_path):
-    cmd = [sys.executable, str(REPO / "workflow/scripts/resize.py"), "--spec", FIT.to_json()]
+    cmd = [sys.executable, str(REPO / "workflow/scripts/resize_jobs.py"), "--spec", FIT.to_json()]
     names = ["bad_exif.jpg", "bad_apng.png", "bad_exif.jpg"]  # a warning seen twice, too
     cmd += ["--inputs", *(str(tail / name) for name in names)]
     cmd += ["--outputs", *(str(tmp_path / f"{i}_{name}") for i, name in enumerate(names))]

@@ -4,7 +4,7 @@ the order, and a run's manifest lists every image once."""
 import pytest
 
 from imageprep import manifest as mf
-from imageprep.manifest import Row, iter_manifest, merge_manifests, write_manifest
+from imageprep.manifest import Row, iter_manifest, merge_shard_rows, write_manifest
 from imageprep.records import read_failed_tsv
 from imageprep.shards import read_plan_file, shard_outputs, write_plan_text
 
@@ -50,7 +50,7 @@ def test_merge_keeps_order_in_rounds_and_lists_failures(tmp_path, monkeypatch, m
         write_manifest(tmp_path / f"{shard}.csv", rows)
         parts.append(tmp_path / f"{shard}.csv")
     refused = [Row("a{b}.jpg", "a{b}.jpg", "failed", "wildcard")]
-    count = merge_manifests(parts, refused, tmp_path / "all.csv", tmp_path / "failed.tsv", "in")
+    count = merge_shard_rows(parts, refused, tmp_path / "all.csv", tmp_path / "failed.tsv", "in")
     merged = [r.input for r in iter_manifest(tmp_path / "all.csv")]
     assert count == 41 and merged == sorted([*names, "a{b}.jpg"])
     failed = [src for src, _ in read_failed_tsv(tmp_path / "failed.tsv")]
@@ -69,7 +69,7 @@ def test_merge_copies_rows_byte_for_byte(tmp_path, monkeypatch, max_open):
         write_manifest(tmp_path / f"{shard}.csv", [r for r in rows if r.input in members])
         parts.append(tmp_path / f"{shard}.csv")
     refused = [Row("0-zzz.jpg", "0-zzz.jpg", "failed", 'a "FIFO",\nreally')]
-    merge_manifests(parts, refused, tmp_path / "all.csv")
+    merge_shard_rows(parts, refused, tmp_path / "all.csv")
     write_manifest(tmp_path / "whole.csv", [*rows, *refused])
     assert (tmp_path / "all.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
 

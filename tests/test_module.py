@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, digests, mtimes, run_snakemake, write_config
+from helpers import REPO, copy_checkout, digests, mtimes, run_snakemake, write_config
 from imagefactory import photo
 
 README = (REPO / "README.md").read_text()
@@ -179,17 +179,7 @@ def test_a_remote_snakefile_runs_from_snakemakes_source_cache(parent, tmp_path):
     (no network here): every file the jobs need must come from there, not from a checkout.
     The repository's work tree is removed after the commit, so only the tag is readable."""
     repo = tmp_path / "repo"
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    for rel in listed:
-        if (REPO / rel).is_file():
-            (repo / "imageprep" / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, repo / "imageprep" / rel)
+    copy_checkout(repo / "imageprep")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "v1"], ["tag", "v1"]):
         subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
@@ -198,7 +188,7 @@ def test_a_remote_snakefile_runs_from_snakemakes_source_cache(parent, tmp_path):
     source = f'gitfile({str(repo)!r}, path="imageprep/Snakefile", tag="v1")'
     write_parent(parent, source)
     snakemake(parent)
-    copies = list((parent / ".snakemake" / "imageprep").glob("*/workflow/scripts/resize.py"))
+    copies = list((parent / ".snakemake" / "imageprep").glob("*/workflow/scripts/resize_jobs.py"))
     assert len(copies) == 1
     local = tmp_path / "local"
     shutil.copytree(parent, local, symlinks=True, ignore=shutil.ignore_patterns(".snakemake"))
@@ -227,18 +217,7 @@ def test_source_files_list_everything_a_job_runs():
 
 
 def test_lint_and_list_rules_on_a_fresh_clone_write_nothing_outside_snakemake(tmp_path):
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
-    for rel in subprocess.run(  # the change under test, where it is not committed yet
-        ["git", "ls-files", "-mo", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines():
-        if (REPO / rel).is_file():
-            (clone / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, clone / rel)
+    clone = copy_checkout(tmp_path / "clone")
 
     def files() -> set[str]:
         return {

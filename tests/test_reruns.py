@@ -182,8 +182,8 @@ def test_a_shard_job_reads_its_plan_file_not_the_input_folder(photos):
         (photos / "results" / rel).unlink()
     spec = '{"size": [600, 600]}'
     proc = subprocess.run(
-        [sys.executable, str(REPO / "workflow" / "scripts" / "resize.py"), "--spec", spec,
-         "--plan", str(plan), "--manifest", str(manifest), "--dirs", "photos", "results"],
+        [sys.executable, str(REPO / "workflow" / "scripts" / "resize_jobs.py"), "--spec", spec,
+         "--plan", str(plan), "--rows", str(manifest), "--dirs", "photos", "results"],
         cwd=photos, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

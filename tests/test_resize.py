@@ -15,7 +15,7 @@ from helpers import opened
 from imagefactory import bad_inputs, photo, quadrants, stored_with_orientation
 from imageprep.atomic import remove_stale_temps
 from imageprep.diagnose import ImageError
-from imageprep.jobs import main as resize_main
+from imageprep.resize_jobs import main as resize_main
 from imageprep.spec import ResizeSpec, output_relpath
 from imageprep.transform import resize_image
 

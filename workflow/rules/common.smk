@@ -56,10 +56,10 @@ if Path(imageprep.__file__).resolve().parent != (SCRIPTS / "imageprep").resolve(
     )
 
 from imageprep.plan import DEMO_DIR  # noqa: E402
-from imageprep.shards import manifest_path, plan_path  # noqa: E402
+from imageprep.shards import shard_rows_path, plan_path  # noqa: E402
 from imageprep.spec import WRITTEN  # noqa: E402
 from imageprep.startup import StartupError, first_claim, start  # noqa: E402
-from imageprep.synthetic import demo_manifest  # noqa: E402
+from imageprep.synthetic import demo_catalog  # noqa: E402
 from imageprep.transform import TRANSFORM_VERSION  # noqa: E402
 
 try:
@@ -87,7 +87,7 @@ VERSION = str(TRANSFORM_VERSION)
 LOGS = "logs" if STANDALONE else f"logs/{INSTANCE}"
 BENCHMARKS = "benchmarks" if STANDALONE else f"benchmarks/{INSTANCE}"
 BENCHMARK_DIR = os.path.normpath(config["benchmark"]["out_dir"])
-DEMO = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
+DEMO = demo_catalog(config["demo"]["count"], config["demo"]["seed"])
 # One rule makes the demo images for every instance that reads them (two rules for one
 # file would be ambiguous to Snakemake).
 DEMO_KEY = f"{DEMO_DIR} {config['demo']['count']} {config['demo']['seed']}"

@@ -1,12 +1,12 @@
-# The resize rules: every job runs workflow/scripts/resize.py, the lean command of the job
-# runner (imageprep.jobs) around the one transform (imageprep.transform). What changes the
+# The resize rules: every job runs workflow/scripts/resize_jobs.py, the lean command of the job
+# runner (imageprep.resize_jobs) around the one transform (imageprep.transform). What changes the
 # outputs' bytes is a param (the spec, the transform's version), so Snakemake re-runs the
 # jobs it affects; docs/architecture.md, "Reruns", has the whole story.
 #
 # images_per_job != 1 (default 0 = automatic): rule resize_shard, one job per shard of
-# images (imageprep.shards). A job declares one output, its shard's manifest, and reads
+# images (imageprep.shards). A job declares one output, its shard's rows, and reads
 # its plan file; inside it, an image whose manifest row is still current is not redone.
-# Rule manifest merges the shards' manifests into <output_dir>/manifest.csv (and
+# Rule manifest merges the shards' rows into <output_dir>/manifest.csv (and
 # failed.tsv in skip mode).
 #
 # images_per_job = 1: rule resize, the literal per-image shape: one job, one declared output
@@ -38,7 +38,7 @@ if PER_IMAGE:
             images=lambda wildcards: PLAN.target(wildcards.image),
             records=lambda wildcards, output: list(output) if SKIP else [],
         shell:
-            '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize.py" --spec {params.spec:q}'
+            '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize_jobs.py" --spec {params.spec:q}'
             " --inputs {input:q} --outputs {params.images:q} --logs {log:q}"
             " --records {params.records:q}"
 
@@ -48,7 +48,7 @@ else:
         input:
             unpack(shard_inputs),
         output:
-            manifest_path(OUTPUT_DIR, "{shard}"),
+            shard_rows_path(OUTPUT_DIR, "{shard}"),
         log:
             f"{LOGS}/resize/shard-{{shard}}.log",
         benchmark:
@@ -62,8 +62,8 @@ else:
             dirs=[INPUT_DIR, OUTPUT_DIR],
             on_error=config["on_error"],
         shell:
-            '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize.py" --spec {params.spec:q}'
-            " --plan {input.plan:q} --manifest {output:q} --dirs {params.dirs:q}"
+            '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize_jobs.py" --spec {params.spec:q}'
+            " --plan {input.plan:q} --rows {output:q} --dirs {params.dirs:q}"
             " --on-error {params.on_error} --threads {threads} --log {log:q}"
 
 
@@ -82,9 +82,11 @@ rule manifest:
         spec=SPEC.to_json(),
         version=VERSION,
         dirs=[INPUT_DIR, OUTPUT_DIR],
-        mode=("per-image " if PER_IMAGE else "shards ") + config["on_error"],
+        rule="per-image" if PER_IMAGE else "shards",
+        on_error=config["on_error"],
     shell:
-        '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/manifest.py" --spec {params.spec:q}'
-        " --dirs {params.dirs:q} --mode {params.mode} --refused {input.refused:q}"
+        '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/merge.py" --spec {params.spec:q}'
+        " --dirs {params.dirs:q} --rule {params.rule} --on-error {params.on_error}"
+        " --refused {input.refused:q}"
         " --images {input.images:q} --manifest {output.manifest:q}"
         " --failed {output.failed:q} 2> {log:q}"

@@ -7,16 +7,16 @@ Snakemake to read its arguments, which costs a second of the demo's first run.
 
 import argparse
 
-from imageprep.synthetic import demo_manifest, write_demo_set
+from imageprep.synthetic import demo_catalog, write_demo_set
 
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 p.add_argument("--count", type=int, required=True)
 p.add_argument("--seed", type=int, required=True)
 p.add_argument("--workers", type=int, default=1)
-p.add_argument("--outputs", nargs="+", required=True, help="in demo_manifest's order")
+p.add_argument("--outputs", nargs="+", required=True, help="in demo_catalog's order")
 args = p.parse_args()
-manifest = demo_manifest(args.count, args.seed)
-if len(args.outputs) != len(manifest):
-    p.error(f"--outputs needs {len(manifest)} paths, got {len(args.outputs)}")
-write_demo_set(manifest, args.outputs, args.seed, args.workers)
-print(f"wrote {len(manifest)} demo images")
+catalog = demo_catalog(args.count, args.seed)
+if len(args.outputs) != len(catalog):
+    p.error(f"--outputs needs {len(catalog)} paths, got {len(args.outputs)}")
+write_demo_set(catalog, args.outputs, args.seed, args.workers)
+print(f"wrote {len(catalog)} demo images")

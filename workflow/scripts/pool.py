@@ -1,5 +1,5 @@
 """The pool command: the same job as ``snakemake --cores N``, run by a hand-written
-``concurrent.futures.ProcessPoolExecutor`` (imageprep.pool_command, around imageprep.pool).
+``concurrent.futures.ProcessPoolExecutor`` (imageprep.pool, around imageprep.pool_workers).
 ``--help`` lists the options.
 
     python workflow/scripts/pool.py                       # config/config.yaml, all cores
@@ -8,7 +8,7 @@
 
 import sys
 
-from imageprep.pool_command import main
+from imageprep.pool import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -49,11 +49,13 @@ class Row:
     width: int | None = None
     height: int | None = None
     sha256: str = ""
-    spec: str = ""  # output_fingerprint(): the settings that shape this output's bytes
+    fingerprint: str = ""  # output_fingerprint(): the settings that shape this output's bytes
     transform_version: int | None = None
 
 
 COLUMNS = tuple(f.name for f in fields(Row))
+# Rows from before "spec" was renamed "fingerprint" are read as they are: no image redone.
+_HEADERS = (COLUMNS, tuple("spec" if c == "fingerprint" else c for c in COLUMNS))
 _INTS = {"input_bytes", "input_mtime_ns", "output_bytes", "width", "height", "transform_version"}
 
 
@@ -79,17 +81,17 @@ def _fingerprint(spec: ResizeSpec, extension: str) -> str:
 
 
 def is_current(
-    row: Row, stat: os.stat_result, spec: str, output: Path, skip: bool, written_ns: int
+    row: Row, stat: os.stat_result, fingerprint: str, output: Path, skip: bool, written_ns: int
 ) -> bool:
     """The one "is this image done?" of both paths: ``row`` (its file written at
-    ``written_ns``) still describes what this run would make: same input (size, mtime), spec
-    and transform version, and a made image's output there, its size, not written since (an
-    output replaced behind our back is redone). A failed row is current in skip mode only
-    (in fail mode it is tried again, so that the run stops at it)."""
-    if (row.input_bytes, row.input_mtime_ns, row.spec, row.transform_version) != (
+    ``written_ns``) still describes what this run would make: same input (size, mtime),
+    fingerprint and transform version, and a made image's output there, its size, not
+    written since (replaced behind our back: redone). A failed row is current in skip mode
+    only (in fail mode it is tried again, so that the run stops at it)."""
+    if (row.input_bytes, row.input_mtime_ns, row.fingerprint, row.transform_version) != (
         stat.st_size,
         stat.st_mtime_ns,
-        spec,
+        fingerprint,
         TRANSFORM_VERSION,
     ):
         return False
@@ -114,7 +116,7 @@ def iter_manifest(path: str | os.PathLike) -> Iterator[Row]:
     fh = open(path, newline="", **ENCODING)  # noqa: SIM115 - closed by _rows
     reader = csv.reader(fh)
     header = next(reader, None)
-    if tuple(header or ()) != COLUMNS:
+    if tuple(header or ()) not in _HEADERS:
         fh.close()
         raise ValueError(f"{path}: not an imageprep manifest (header {header!r})")
     return _rows(fh, reader, path)
@@ -180,14 +182,14 @@ def _files_at_once() -> int:
     return max(2, min(MAX_OPEN, soft - 64))
 
 
-def merge_manifests(
+def merge_shard_rows(
     parts: Iterable[str | os.PathLike],
     extra: Iterable[Row],
     path: str | os.PathLike,
     failed_tsv: str | os.PathLike | None = None,
     input_dir: str = "",
 ) -> int:
-    """One manifest from per-shard manifests (each sorted by input) and ``extra`` rows
+    """One manifest from per-shard rows (each sorted by input) and ``extra`` rows
     (inputs refused before any job): a streaming merge, so a million rows never sit in
     memory; more parts than _files_at_once() are merged in rounds. With ``failed_tsv`` the failed
     rows also go there, named under ``input_dir``. Returns the number of rows."""
@@ -254,7 +256,7 @@ def _records(path: str | os.PathLike) -> Iterator[Record]:
 
     reader = csv.reader(reading())
     header = next(reader, None)
-    if tuple(header or ()) != COLUMNS:
+    if tuple(header or ()) not in _HEADERS:
         fh.close()
         raise ValueError(f"{path}: not an imageprep manifest (header {header!r})")
     lines.clear()
@@ -278,10 +280,10 @@ def refused_rows(refused: Mapping[str, tuple[str, str]]) -> list[Row]:
     return [Row(rel, out, "failed", why) for rel, (out, why) in refused.items()]
 
 
-def made_row(rel: str, out: str, stat: os.stat_result | None, spec: str, attempt: Attempt) -> Row:
+def made_row(rel: str, out: str, stat: os.stat_result | None, fp: str, attempt: Attempt) -> Row:
     """The manifest row of an image just tried (``stat``: its input, taken before)."""
     size = (stat.st_size, stat.st_mtime_ns) if stat else (None, None)
-    common = {"spec": spec, "transform_version": TRANSFORM_VERSION}
+    common = {"fingerprint": fp, "transform_version": TRANSFORM_VERSION}
     if attempt.error:
         return Row(rel, out, "failed", attempt.error.reason, *size, **common)
     width, height = attempt.size or (None, None)
@@ -289,16 +291,15 @@ def made_row(rel: str, out: str, stat: os.stat_result | None, spec: str, attempt
 
 
 def image_row(dirs: tuple[str, str], rel: str, out: str, spec: ResizeSpec, reason: str = "") -> Row:
-    """The row of an image made (or failed, with ``reason``) earlier, read back from disk:
-    for engines that keep no rows of their own (the per-image rule, the pool's --resume of
-    outputs it has no row for)."""
+    """The row of an image made (or failed, with ``reason``) earlier, read back from disk, where
+    no row was kept (the per-image rule; outputs the pool finds without one)."""
     src, dst = Path(dirs[0], rel), Path(dirs[1], out)
     try:
         stat = src.stat()
         size = stat.st_size, stat.st_mtime_ns
     except OSError:
         size = None, None
-    common = {"spec": output_fingerprint(spec, out), "transform_version": TRANSFORM_VERSION}
+    common = {"fingerprint": output_fingerprint(spec, out), "transform_version": TRANSFORM_VERSION}
     if reason:
         return Row(rel, out, "failed", reason, *size, **common)
     data = dst.read_bytes()

@@ -1,6 +1,6 @@
 """Rule manifest: the run's ``manifest.csv`` (and ``failed.tsv`` in skip mode) from what the
-resize jobs declared: the shards' manifests, merged as a stream, or for the per-image rule a
-row read back from each image. Run as a command (workflow/scripts/manifest.py), not a
+resize jobs declared: the shards' rows, merged as a stream, or for the per-image rule a row
+read back from each image. Run as a command (workflow/scripts/merge.py), not a
 ``run:`` block: Snakemake runs those in a process of their own that parses the workflow,
 and so scans the input folder, again.
 """
@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from .diagnose import OutputError
-from .manifest import image_row, iter_manifest, merge_manifests
+from .manifest import image_row, iter_manifest, merge_shard_rows
 from .records import read_record, record_path
-from .shards import PLANS, manifest_path, read_plan_file, remove_other_shards
+from .shards import PLANS, read_plan_file, remove_other_shards, shard_rows_path
 from .spec import ResizeSpec
 
 
@@ -24,34 +24,35 @@ def per_image_rows(images: str, dirs: tuple[str, str], spec: ResizeSpec, skip: b
         yield image_row(dirs, rel, out, spec, reason)
 
 
-def shard_manifests(output_dir: str) -> list[str]:
-    """The current shards' manifests: one per plan file (the main Snakemake process keeps
+def shard_rows_files(output_dir: str) -> list[str]:
+    """The current shards' rows: one file per plan file (the main Snakemake process keeps
     exactly the current shards' plan files). Listed here rather than passed on the command
     line, which has room for a few thousand paths only."""
     names = sorted(p.stem for p in Path(output_dir, PLANS).glob("*.csv"))
-    return [manifest_path(output_dir, name) for name in names]
+    return [shard_rows_path(output_dir, name) for name in names]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--spec", required=True, help="ResizeSpec as JSON")
     p.add_argument("--dirs", nargs=2, required=True, metavar=("INPUT_DIR", "OUTPUT_DIR"))
-    p.add_argument("--mode", nargs=2, required=True, metavar=("shards|per-image", "ON_ERROR"))
+    p.add_argument("--rule", choices=["shards", "per-image"], required=True, help="what ran")
+    p.add_argument("--on-error", choices=["fail", "skip"], required=True)
     p.add_argument("--refused", required=True, help="rows of the inputs refused up front")
     p.add_argument("--images", nargs="*", default=[], help="per-image rule: the images' plan")
     p.add_argument("--manifest", required=True)
     p.add_argument("--failed", nargs="*", default=[], help="on_error: skip: failed.tsv")
     args = p.parse_args(argv)
     dirs = (args.dirs[0], args.dirs[1])
-    per_image, skip = args.mode[0] == "per-image", args.mode[1] == "skip"
+    per_image, skip = args.rule == "per-image", args.on_error == "skip"
     try:
         extra = list(iter_manifest(args.refused))
         if per_image:
             spec = ResizeSpec.from_json(args.spec)
             extra += per_image_rows(args.images[0], dirs, spec, skip)
-        shards = [] if per_image else shard_manifests(dirs[1])
+        shards = [] if per_image else shard_rows_files(dirs[1])
         failed = args.failed[0] if skip else None
-        count = merge_manifests(shards, extra, args.manifest, failed, dirs[0])
+        count = merge_shard_rows(shards, extra, args.manifest, failed, dirs[0])
     except OutputError as exc:  # the environment's: cannot write
         print(f"error: {exc}", file=sys.stderr)
         return 1

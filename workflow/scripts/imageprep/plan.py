@@ -172,9 +172,9 @@ def make_plan(
         return Plan(input_dir, output_dir, {}, {}, demo)
     check_dirs(input_dir, output_dir)
     if demo:
-        from .synthetic import demo_manifest
+        from .synthetic import demo_catalog
 
-        items = demo_manifest(config["demo"]["count"], config["demo"]["seed"])
+        items = demo_catalog(config["demo"]["count"], config["demo"]["seed"])
         found = Found(sorted(item.name for item in items))
     elif not Path(input_dir).is_dir():
         raise ConfigError(f"input_dir: {input_dir!r} is not a folder (from {Path.cwd()})")

@@ -19,7 +19,7 @@ from .manifest import (
     read_manifest,
     write_manifest,
 )
-from .shards import PreviousRows, manifest_path, record_rows
+from .shards import PreviousRows, record_rows, shard_rows_path
 from .spec import ResizeSpec
 
 
@@ -42,7 +42,7 @@ def resumable(
 ) -> tuple[list[Row], list[tuple[str, str]]]:
     """The rows of images still current, and the (input, output) names left to do."""
     shard_of = {out: name for name, outputs in shards.items() for out in outputs}
-    previous = {name: PreviousRows(manifest_path(dirs[1], name)) for name in shards}
+    previous = {name: PreviousRows(shard_rows_path(dirs[1], name)) for name in shards}
     merged = Path(dirs[1], MANIFEST_CSV)  # a folder the pool made before it kept shard rows
     older, older_written = read_manifest(merged), _mtime(merged)
     kept, todo = [], []

@@ -1,6 +1,6 @@
 """Shards: what Snakemake tracks when images_per_job is not 1. Its per-output bookkeeping
 grows faster than the number of outputs, so one job per shard declares one output (the
-shard's manifest), and the workflow tracks the images itself.
+shard's rows), and the workflow tracks the images itself.
 
 The main Snakemake process writes one small plan file per shard (its members, with their
 inputs' sizes and mtimes), rewriting it only when that content changes: Snakemake then
@@ -81,7 +81,7 @@ def plan_path(output_dir: str, name: str) -> str:
     return f"{output_dir}/{PLANS}/{name}.csv"
 
 
-def manifest_path(output_dir: str, name: str) -> str:
+def shard_rows_path(output_dir: str, name: str) -> str:
     return f"{output_dir}/{MANIFESTS}/{name}.csv"
 
 
@@ -132,7 +132,7 @@ def write_plan_files(
     stats: bool = True,
 ) -> None:
     """Write each shard's plan file where its content changed, and mark a shard to be run
-    again (its declared manifest removed) where an image it made is missing or an output
+    again (its declared rows removed) where an image it made is missing or an output
     was written after its rows (changed behind the workflow's back); remove the plan files
     of shards that no longer exist. ``stats=False``: members are declared inputs of their
     job (the generated demo set), Snakemake tracks their dates.
@@ -143,7 +143,7 @@ def write_plan_files(
         path = Path(plan_path(output_dir, name))
         if write_if_changed(path, _plan_text(input_dir, members, stats)):
             continue
-        manifest = manifest_path(output_dir, name)
+        manifest = shard_rows_path(output_dir, name)
         if not os.path.exists(manifest):
             continue
         if present is None:  # one listing of the outputs, once a shard has a manifest
@@ -261,7 +261,7 @@ def keep_rows(manifest: str | os.PathLike) -> None:
 
 
 def remove_other_shards(output_dir: str, names: Iterable[str]) -> None:
-    """Once every current shard's manifest is made, those of an earlier shard count are
+    """Once every current shard's rows are made, those of an earlier shard count are
     no longer needed."""
     keep = {f"{name}.csv" for name in names}
     for folder in (MANIFESTS, KEPT):
@@ -274,14 +274,14 @@ def record_rows(output_dir: str, shards: Mapping[str, list[str]], rows: Iterable
     """The pool command's side of the one bookkeeping of an output folder: the rows of each
     shard it made images of, where a shard job keeps them (kept_rows_path), so that the
     next run of either path sees what is in the folder. A shard whose rows now differ from
-    its declared manifest loses that manifest: Snakemake runs the shard again, and its job
+    its declared rows loses that manifest: Snakemake runs the shard again, and its job
     redoes exactly the members that are not current for its own settings."""
     by_output = {row.output: row for row in rows}
     for name, outputs in shards.items():
         members = [by_output[out] for out in outputs if out in by_output]
         if not members:
             continue
-        manifest = Path(manifest_path(output_dir, name))
+        manifest = Path(shard_rows_path(output_dir, name))
         text = manifest_text(members)
         try:
             same = manifest.read_bytes() == text

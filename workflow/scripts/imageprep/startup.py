@@ -24,8 +24,8 @@ from .manifest import MANIFEST_CSV, manifest_text, refused_rows
 from .plan import ConfigError, Plan, make_plan
 from .records import FAILED_TSV, read_record, record_path
 from .shards import (
-    manifest_path,
     run_shards,
+    shard_rows_path,
     write_if_changed,
     write_plan_files,
     write_plan_text,
@@ -92,12 +92,12 @@ class Startup:
         """What the resize jobs declare: one manifest per shard, or one file per image."""
         if self.per_image:
             return [self.declared(out) for out in self.plan.outputs]
-        return [manifest_path(self.output_dir, name) for name in self.shards]
+        return [shard_rows_path(self.output_dir, name) for name in self.shards]
 
     def prepare(self) -> None:
         """Write what Snakemake compares before it decides which jobs to run, once per run
         and only in the main process: each shard's plan file (rewritten only when its
-        content changed; its declared manifest removed when an output it made is gone),
+        content changed; its declared rows removed when an output it made is gone),
         the refused inputs' rows,
         the per-image rule's list of images; in per-image skip mode, forget the "ok" record
         of an output that was deleted. Raises StartupError (one line) on a write failure.

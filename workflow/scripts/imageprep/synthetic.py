@@ -2,7 +2,7 @@
 so codecs and resamplers work as hard as on real photos (pure noise would not compress
 like a photo; flat colour would be unrealistically cheap).
 
-The demo set (``demo_manifest``) is what the default config resizes on a fresh clone.
+The demo set (``demo_catalog``) is what the default config resizes on a fresh clone.
 """
 
 import json
@@ -65,7 +65,7 @@ DEMO_SIZES = ((1024, 768), (1200, 900), (800, 600), (1280, 720), (900, 900), (96
 SUFFIX = {"png-alpha": ".png", "grey-png": ".png"}
 
 
-def demo_manifest(count: int = 48, seed: int = 0) -> list[DemoImage]:
+def demo_catalog(count: int = 48, seed: int = 0) -> list[DemoImage]:
     """Names, sizes and kinds of the demo set: a mix of formats, orientations and folders."""
     rng = np.random.default_rng(seed)
     images = []

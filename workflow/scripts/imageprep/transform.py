@@ -22,7 +22,7 @@ from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 from .atomic import write_atomically
 from .capture import collected_warnings
 from .diagnose import ImageError, OutputError, input_errors, not_a_file_reason, path_reason
-from .modes import colour, colour_family, to_storable, working_mode
+from .pixel_modes import colour, colour_family, to_storable, working_mode
 from .spec import LOSSY, RESAMPLE, WRITTEN, ResizeSpec, output_format
 
 ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
@@ -49,7 +49,7 @@ DRAFTABLE = {"JPEG", "MPO"}
 # filter still does a real reduction after libjpeg's DCT scaling. On 40 real photographs in
 # every mode at 600 and 224, a gap of 2 keeps SSIM >= 0.99 against a full decode on every
 # case; below 2 the DCT-scaled decode's artefacts survive the short final reduction
-# (worst 0.965 at 1.25). docs/performance.md has the study (study_draft.py --input-dir).
+# (worst 0.965 at 1.25). docs/performance.md has the study (draft_study.py --input-dir).
 DRAFT_GAP = 2.0
 
 

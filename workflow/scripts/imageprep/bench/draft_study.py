@@ -4,8 +4,8 @@ Every case is resized twice, with the draft at each gap and with every pixel dec
 compared by SSIM (luma) and PSNR. On generated images (the default) or on a folder of
 real photographs, in every mode at 600 and 224:
 
-    python workflow/scripts/study_draft.py
-    python workflow/scripts/study_draft.py --input-dir PHOTOS --gaps 1.25 2 --workers 2
+    python workflow/scripts/draft_study.py
+    python workflow/scripts/draft_study.py --input-dir PHOTOS --gaps 1.25 2 --workers 2
 
 For a folder it prints, per gap, the worst case (image named), how many cases fall below
 SSIM 0.99, the worst SSIM by the reduction left after the draft (why cases lose), and the

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from imageprep.config import load_config
 from imageprep.plan import find_images, plan_outputs
-from imageprep.pool_command import at_least
+from imageprep.pool import at_least
 from imageprep.spec import ResizeSpec
 from imageprep.synthetic import generate_dataset
 

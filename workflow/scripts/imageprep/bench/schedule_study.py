@@ -1,7 +1,7 @@
 """What the pool's schedule (imageprep.schedule) gains over fixed chunks in name order, on a
 folder: the same ProcessPoolExecutor.map over the same images, both ways, alternating.
 
-    python workflow/scripts/study_schedule.py resources/photos --workers 2 --runs 5
+    python workflow/scripts/schedule_study.py resources/photos --workers 2 --runs 5
 """
 
 import argparse

@@ -1,7 +1,7 @@
 """The pool schedule study (imageprep.bench.schedule_study): largest-first chunks of equal
 bytes against fixed chunks in name order, on a folder. ``--help`` lists the options.
 
-    python workflow/scripts/study_schedule.py resources/photos
+    python workflow/scripts/schedule_study.py resources/photos
 """
 
 from imageprep.bench.schedule_study import main

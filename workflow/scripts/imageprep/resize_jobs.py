@@ -60,7 +60,7 @@ def run_jobs(
 class Shard:
     """One shard job: the members of its plan file not current in the rows kept for them
     are resized (runner.run_images, on ``threads`` threads); every member gets a row in the
-    shard's manifest."""
+    shard's rows."""
 
     def __init__(self, input_dir: str, output_dir: str, spec: ResizeSpec, skip: bool) -> None:
         self.dirs, self.spec, self.skip = (input_dir, output_dir), spec, skip
@@ -132,7 +132,7 @@ def run_shard(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command the Snakemake rules run (workflow/scripts/resize.py): a fresh interpreter
+    """The command the Snakemake rules run (workflow/scripts/resize_jobs.py): a fresh interpreter
     imports only the transform and Pillow, so a job starts in tens of milliseconds."""
     import argparse
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spec", required=True, help="ResizeSpec as JSON")
     shard = p.add_argument_group("a shard job (images_per_job other than 1)")
     shard.add_argument("--plan", help="the shard's plan file")
-    shard.add_argument("--manifest", help="the shard's manifest, to write")
+    shard.add_argument("--rows", help="the shard's rows, to write (its declared output)")
     shard.add_argument("--dirs", nargs=2, metavar=("INPUT_DIR", "OUTPUT_DIR"))
     shard.add_argument("--threads", type=int, default=1)
     shard.add_argument("--on-error", choices=["fail", "skip"], default="fail")
@@ -155,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     spec = ResizeSpec.from_json(args.spec)
     if args.plan:
-        if not (args.manifest and args.dirs):
-            p.error("--plan needs --manifest and --dirs")
+        if not (args.rows and args.dirs):
+            p.error("--plan needs --rows and --dirs")
         skip = args.on_error == "skip"
-        return run_shard(args.plan, args.manifest, args.dirs, spec, skip, args.threads, args.log)
+        return run_shard(args.plan, args.rows, args.dirs, spec, skip, args.threads, args.log)
     if not (args.inputs and args.outputs):
         p.error("give --plan, or --inputs and --outputs")
     for name in ("outputs", "logs", "records"):

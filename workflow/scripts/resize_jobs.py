@@ -1,0 +1,16 @@
+"""The command every resize job runs (workflow/rules/resize.smk):
+
+    python resize_jobs.py --spec JSON --plan PLAN --rows OUT --dirs IN OUT [--threads N]
+                          [--on-error fail|skip] [--log LOG]                  (a shard job)
+    python resize_jobs.py --spec JSON --inputs SRC... --outputs DST... [--logs LOG...]
+                          [--records REC...]                           (the per-image rule)
+
+The work is imageprep.resize_jobs, through imageprep.runner and imageprep.transform.
+"""
+
+import sys
+
+from imageprep.resize_jobs import main
+
+if __name__ == "__main__":
+    sys.exit(main())
