@@ -1,34 +1,17 @@
 """The embedded default: a fresh checkout resizes its generated demo set with no user data."""
 
 import hashlib
-import shutil
 import subprocess
 import sys
 
 from PIL import Image
 
-from helpers import REPO
+from helpers import copy_checkout
 from imageprep.synthetic import demo_catalog, write_demo_set
 
 
-def checkout_copy(dest):
-    """The repo's files as a fresh clone has them (tracked, plus new files not ignored)."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    for rel in files:
-        if (REPO / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dest / rel)
-    return dest
-
-
 def test_default_config_runs_on_fresh_checkout(tmp_path):
-    repo = checkout_copy(tmp_path / "imageprep")
+    repo = copy_checkout(tmp_path / "imageprep")
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "all"],
         cwd=repo,
