@@ -15,7 +15,7 @@ from .diagnose import OutputError
 from .manifest import ENCODING, Row, input_stat, is_current, output_fingerprint, write_manifest
 from .records import write_record
 from .runner import run_images
-from .shards import PreviousRows, keep_rows, kept_rows_path, read_plan_file
+from .shards import PreviousRows, keep_rows, read_plan_file, record_rows
 from .spec import ResizeSpec
 
 
@@ -70,7 +70,9 @@ class Shard:
         previous = PreviousRows(manifest)
         rows: list[Row] = []
         todo = []
+        members = []
         for rel, out in read_plan_file(plan):
+            members.append(out)
             stat = input_stat(f"{self.dirs[0]}/{rel}")
             fp, found = output_fingerprint(self.spec, out), previous.get(rel, out)
             dst = Path(self.dirs[1], out)
@@ -98,7 +100,7 @@ class Shard:
         )
         if stopped:  # the next run keeps the images this job did make
             ok = [row for row in rows + made if row.status == "ok"]
-            write_manifest(kept_rows_path(manifest), ok)
+            record_rows(self.dirs[1], {Path(manifest).stem: members}, ok)
             first = stopped[0]
             print(f"error: {first.fatal}" if first.fatal else first.line, file=sys.stderr)
             return 1

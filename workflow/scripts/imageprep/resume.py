@@ -19,7 +19,7 @@ from .manifest import (
     read_manifest,
     write_manifest,
 )
-from .shards import PreviousRows, record_rows, shard_rows_path
+from .shards import PreviousRows, record_rows, remove_other_shards, shard_rows_path
 from .spec import ResizeSpec
 
 
@@ -74,6 +74,7 @@ def record_run(output_dir: str, shards: Mapping[str, list[str]], rows: list[Row]
     dead worker, Ctrl-C); then best effort: the run is failing already, and a full disk
     must not hide why."""
     record_rows(output_dir, shards, rows)
+    remove_other_shards(output_dir, shards)  # rows of another shard count are out of date
     write_manifest(Path(output_dir, MANIFEST_CSV), rows)
 
 

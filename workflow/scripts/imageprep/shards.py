@@ -271,11 +271,11 @@ def remove_other_shards(output_dir: str, names: Iterable[str]) -> None:
 
 
 def record_rows(output_dir: str, shards: Mapping[str, list[str]], rows: Iterable[Row]) -> None:
-    """The pool command's side of the one bookkeeping of an output folder: the rows of each
-    shard it made images of, where a shard job keeps them (kept_rows_path), so that the
-    next run of either path sees what is in the folder. A shard whose rows now differ from
-    its declared rows loses that manifest: Snakemake runs the shard again, and its job
-    redoes exactly the members that are not current for its own settings."""
+    """The one place a run keeps what it made, whichever path: each shard's rows where a
+    shard job reads them (kept_rows_path), so that the next run of either path sees what
+    is in the folder; also what a stopped shard job or pool run did make. A shard whose
+    rows now differ from its declared rows loses that file: Snakemake runs the shard
+    again, and its job redoes exactly the members that are not current for its settings."""
     by_output = {row.output: row for row in rows}
     for name, outputs in shards.items():
         members = [by_output[out] for out in outputs if out in by_output]
@@ -290,4 +290,3 @@ def record_rows(output_dir: str, shards: Mapping[str, list[str]], rows: Iterable
         write_atomically(kept_rows_path(manifest), text)  # newer than the outputs just made
         if not same:
             manifest.unlink(missing_ok=True)
-    remove_other_shards(output_dir, shards)
