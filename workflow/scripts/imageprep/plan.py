@@ -86,14 +86,17 @@ def plan_outputs(
     input -> (output, reason). Several inputs that would write one output (``a.jpg`` and
     ``a.png`` with ``format: jpeg``; ``photo.tga`` and ``photo.png`` with ``format: same``)
     are all left out, each with a reason naming the others: no run picks one by chance."""
-    by_output: dict[str, list[str]] = {}
+    outputs: dict[str, str] = {}
+    shared: dict[str, list[str]] = {}  # output -> its inputs, where there are several
     for rel in relpaths:
-        by_output.setdefault(output_relpath(rel, fmt), []).append(rel)
-    outputs, clashes = {}, {}
-    for out, rels in by_output.items():
-        if len(rels) == 1:
-            outputs[out] = rels[0]
-            continue
+        out = output_relpath(rel, fmt)
+        if out in outputs:
+            shared.setdefault(out, [outputs[out]]).append(rel)
+        else:
+            outputs[out] = rel
+    clashes = {}
+    for out, rels in shared.items():
+        del outputs[out]
         for rel in rels:
             others = ", ".join(other for other in rels if other != rel)
             why = f"would write {out}, as {others} would too (format: {fmt}); rename one"
