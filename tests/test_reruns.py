@@ -267,3 +267,23 @@ def test_the_pool_sees_what_snakemake_did_and_an_output_replaced_behind_its_back
     proc = run_pool(photos, "--resume", "--config", "images_per_job=3")
     assert f"1 images resized into results, {N - 1} already complete" in proc.stderr
     assert planned(photos) == {}
+
+
+def test_the_per_image_rule_sees_what_the_pool_did(photos):
+    """The per-image rule tracks each image with Snakemake, and reads the folder's one
+    bookkeeping too: an image the pool made with other settings, or an output replaced
+    behind the workflow's back, is made again; nothing else is."""
+    per_image = ("--config", "images_per_job=1", "size=[64,64]")
+    run_snakemake(photos, *per_image)
+    first = digests(photos / "results")
+    run_pool(photos, "--config", "images_per_job=1")  # the config's 600x600
+    assert set(sizes(photos / "results").values()) == {(600, 600)}
+    run_snakemake(photos, *per_image)
+    assert digests(photos / "results") == first
+    before = dates(photos / "results")
+    out = photos / "results" / "sub0" / "img_03.jpg"
+    out.write_bytes(out.read_bytes())  # the same bytes, written after its row
+    run_snakemake(photos, *per_image)
+    assert redone(before, dates(photos / "results")) == ["sub0/img_03.jpg"]
+    out = run_snakemake(photos, "--dry-run", *per_image).stdout
+    assert "Nothing to be done" in out

@@ -119,7 +119,7 @@ def prepared():
     it first asks for a job's input, so only when it builds a DAG (imageprep.startup).
     """
     try:
-        RUN.prepare()
+        RUN.prepare(dry_run=workflow.dryrun)
     except StartupError as exc:
         raise WorkflowError(str(exc)) from None
 

@@ -10,9 +10,16 @@ import sys
 from pathlib import Path
 
 from .diagnose import OutputError
-from .manifest import image_row, iter_manifest, merge_shard_rows
+from .manifest import Row, image_row, iter_manifest, merge_shard_rows
 from .records import read_record, record_path
-from .shards import PLANS, read_plan_file, remove_other_shards, shard_rows_path
+from .shards import (
+    PLANS,
+    read_plan_file,
+    record_rows,
+    remove_other_shards,
+    run_shards,
+    shard_rows_path,
+)
 from .spec import ResizeSpec
 
 
@@ -47,12 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     per_image, skip = args.rule == "per-image", args.on_error == "skip"
     try:
         extra = list(iter_manifest(args.refused))
+        made: list[Row] = []
         if per_image:
             spec = ResizeSpec.from_json(args.spec)
-            extra += per_image_rows(args.images[0], dirs, spec, skip)
+            made = list(per_image_rows(args.images[0], dirs, spec, skip))
         shards = [] if per_image else shard_rows_files(dirs[1])
         failed = args.failed[0] if skip else None
-        count = merge_shard_rows(shards, extra, args.manifest, failed, dirs[0])
+        count = merge_shard_rows(shards, extra + made, args.manifest, failed, dirs[0])
+        if made:  # the per-image rule's rows, where the folder's one bookkeeping keeps them
+            record_rows(dirs[1], run_shards([row.output for row in made], 1), made)
     except OutputError as exc:  # the environment's: cannot write
         print(f"error: {exc}", file=sys.stderr)
         return 1

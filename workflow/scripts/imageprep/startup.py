@@ -20,10 +20,11 @@ from .atomic import writable_problem
 from .config import checked_config
 from .diagnose import OutputError
 from .folder_lock import FolderInUse, check_free, hold
-from .manifest import MANIFEST_CSV, manifest_text, refused_rows
+from .manifest import MANIFEST_CSV, manifest_text, output_fingerprint, refused_rows
 from .plan import ConfigError, Plan, make_plan
 from .records import FAILED_TSV, read_record, record_path
 from .shards import (
+    PreviousRows,
     run_shards,
     shard_rows_path,
     write_if_changed,
@@ -31,6 +32,7 @@ from .shards import (
     write_plan_text,
 )
 from .spec import ResizeSpec
+from .transform import TRANSFORM_VERSION
 
 # Output folders claimed by the instances of one workflow (id of Snakemake's Workflow ->
 # resolved output_dir -> instance name): two instances must never share or nest one.
@@ -94,13 +96,14 @@ class Startup:
             return [self.declared(out) for out in self.plan.outputs]
         return [shard_rows_path(self.output_dir, name) for name in self.shards]
 
-    def prepare(self) -> None:
+    def prepare(self, dry_run: bool = False) -> None:
         """Write what Snakemake compares before it decides which jobs to run, once per run
         and only in the main process: each shard's plan file (rewritten only when its
         content changed; its declared rows removed when an output it made is gone),
-        the refused inputs' rows,
-        the per-image rule's list of images; in per-image skip mode, forget the "ok" record
-        of an output that was deleted. Raises StartupError (one line) on a write failure.
+        the refused inputs' rows, the per-image rule's list of images; for the per-image
+        rule, forget the declared file of an image that is not current (deleted, written
+        by the pool with other settings, replaced behind the workflow's back; not in a dry
+        run, which removes nothing). Raises StartupError (one line) on a write failure.
         """
         if self._prepared or not self.main_process:
             return
@@ -122,10 +125,37 @@ class Startup:
                 write_plan_text(self.all_images, [(r, o) for o, r in plan.outputs.items()])
                 if self.skip:
                     _forget_stale_records(out_dir, plan.outputs)
+                if not dry_run:
+                    self._forget_what_is_not_current()
         except (OutputError, ConfigError, FolderInUse) as exc:
             raise StartupError(str(exc)) from None
         except OSError as exc:  # the lock file cannot be made
             raise StartupError(str(OutputError(exc.filename, exc.strerror))) from None
+
+    def _forget_what_is_not_current(self) -> None:
+        """The per-image rule and the folder's one bookkeeping: Snakemake tracks each image
+        itself, so an image whose row (in the shards' rows, which the pool and the manifest
+        job keep) says it was made with other settings, or whose output was written after
+        its row, loses its declared file (the image, or in skip mode its record), and
+        Snakemake makes it again."""
+        out_dir = self.output_dir
+        for name, outputs in run_shards(self.plan.outputs, 1).items():
+            previous = PreviousRows(shard_rows_path(out_dir, name))
+            for out in outputs:
+                found = previous.get(self.plan.outputs[out], out)
+                if found is None or found[0].status != "ok":
+                    continue
+                row, written = found
+                try:
+                    changed = os.stat(f"{out_dir}/{out}").st_mtime_ns > written
+                except OSError:
+                    continue  # gone: Snakemake sees that itself
+                other = (row.fingerprint, row.transform_version) != (
+                    output_fingerprint(self.spec, out),
+                    TRANSFORM_VERSION,
+                )
+                if other or changed:
+                    Path(self.declared(out)).unlink(missing_ok=True)
 
 
 def _forget_stale_records(output_dir: str, outputs: Mapping[str, str]) -> None:
