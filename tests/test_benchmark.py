@@ -81,7 +81,11 @@ def test_cli_runs_every_engine_and_writes_reports(tmp_path):
             assert 0.5 < float(r["ssim"]) <= 1 and float(r["psnr_db"]) > 20, r
     assert [float(r["ssim"]) for r in rows if r["engine"] == "sequential"] == [1.0]
     snakemake_rows = [r for r in rows if r["engine"] == "snakemake"]
-    assert all(0 < float(r["start_s"]) < float(r["dag_s"]) for r in snakemake_rows)
+    # Both are measured (their order is a timing, which tests do not assert: CI once saw a
+    # dry run of 6 images beat the median of three `snakemake --version` runs).
+    assert snakemake_rows and all(
+        float(r["start_s"]) > 0 and float(r["dag_s"]) > 0 for r in snakemake_rows
+    )
     assert all(r["start_s"] == "" for r in rows if r["engine"] not in eng.SNAKEMAKE_VARIANTS)
     summary = (out / "summary.md").read_text()
     assert all(f"| {e} |" in summary for e in engines)
