@@ -27,6 +27,7 @@ from .manifest import (
 )
 from .runner import Tried, run_images
 from .schedule import input_sizes, make_chunks
+from .shards import written_at
 from .spec import ResizeSpec
 
 IDLE, STOPPED = -1, -2  # worker slot values besides the index of the image in progress
@@ -130,18 +131,11 @@ def run_pool(
                 continue
             dst = f"{dirs[1]}/{out}"
             part_path(dst).unlink(missing_ok=True)
-            if _written_since(dst, started_ns):
+            if written_at(dst) >= started_ns:
                 outcome.rows.append(image_row(dirs, rel, out, spec))
                 outcome.done += 1
         raise
     return outcome
-
-
-def _written_since(path: str, since_ns: int) -> bool:
-    try:
-        return os.stat(path).st_mtime_ns >= since_ns
-    except OSError:
-        return False
 
 
 def _run(

@@ -19,7 +19,7 @@ from .manifest import (
     read_manifest,
     write_manifest,
 )
-from .shards import PreviousRows, record_rows, remove_other_shards, shard_rows_path
+from .shards import PreviousRows, record_rows, remove_other_shards, shard_rows_path, written_at
 from .spec import ResizeSpec
 
 
@@ -44,7 +44,7 @@ def resumable(
     shard_of = {out: name for name, outputs in shards.items() for out in outputs}
     previous = {name: PreviousRows(shard_rows_path(dirs[1], name)) for name in shards}
     merged = Path(dirs[1], MANIFEST_CSV)  # a folder the pool made before it kept shard rows
-    older, older_written = read_manifest(merged), _mtime(merged)
+    older, older_written = read_manifest(merged), written_at(merged)
     kept, todo = [], []
     for rel, out in names:
         src, dst = f"{dirs[0]}/{rel}", Path(dirs[1], out)
@@ -59,13 +59,6 @@ def resumable(
         else:
             todo.append((rel, out))
     return kept, todo
-
-
-def _mtime(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
 
 
 def record_run(output_dir: str, shards: Mapping[str, list[str]], rows: list[Row]) -> None:

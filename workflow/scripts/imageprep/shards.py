@@ -152,7 +152,7 @@ def write_plan_files(
             except OSError as exc:
                 where = exc.filename or output_dir
                 raise ConfigError(f"output_dir: cannot list {where!r}: {exc.strerror}") from None
-        written = _mtime(kept_rows_path(manifest))
+        written = written_at(kept_rows_path(manifest))
         missing = [(rel, out) for rel, out in members if out not in present]
         if (
             not written  # no rows kept: nothing is known to be current
@@ -201,7 +201,7 @@ class PreviousRows:
         kept = kept_rows_path(manifest)
         self.folder = kept.parent
         self.rows = read_manifest(kept)
-        self.written = _mtime(kept)
+        self.written = written_at(kept)
         own = SHARD_NAME.match(kept.stem)
         self.counts = sorted(
             {int(m[2]) for p in _listing(self.folder) if (m := SHARD_NAME.match(p[:-4]))}
@@ -217,16 +217,17 @@ class PreviousRows:
             name = shard_name(shard_of(out, count), count)
             if name not in self.loaded:
                 path = self.folder / f"{name}.csv"
-                self.loaded[name] = read_manifest(path), _mtime(path)
+                self.loaded[name] = read_manifest(path), written_at(path)
             rows, written = self.loaded[name]
             if (row := rows.get(rel)) is not None:
                 return row, written
         return None
 
 
-def _mtime(path: Path) -> int:
+def written_at(path: str | os.PathLike) -> int:
+    """When the file was last written (mtime in ns), 0 if it is not there."""
     try:
-        return path.stat().st_mtime_ns
+        return os.stat(path).st_mtime_ns
     except OSError:
         return 0
 
