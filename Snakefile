@@ -24,8 +24,8 @@ include: "workflow/rules/benchmark.smk"
 rule all:
     default_target: STANDALONE
     input:
-        MANIFEST,
-        FAILED_MANIFEST if SKIP else [],
+        MANIFESTS,
+        FAILED_MANIFESTS if SKIP else [],
         RESIZED,  # requested too: Snakemake does not remake an intermediate file that is gone
 
 

@@ -117,3 +117,17 @@ def assert_decodable(folder):
         if path.is_file() and path.suffix in (".jpg", ".png", ".gif"):
             with Image.open(path) as im:
                 im.load()  # raises on a truncated or corrupt file
+
+
+def dates(folder: Path) -> dict[str, int]:
+    """The outputs' mtimes under ``folder`` (not the workflow's own files)."""
+    return {
+        p.relative_to(folder).as_posix(): p.stat().st_mtime_ns
+        for p in folder.rglob("*")
+        if p.is_file() and ".imageprep" not in p.parts and p.name != "manifest.csv"
+    }
+
+
+def redone(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """The outputs written (or made) between two ``dates``."""
+    return sorted(k for k in after if before.get(k) != after[k])

@@ -105,9 +105,39 @@ def test_cli_runs_every_engine_and_writes_reports(tmp_path):
 
 def lossy_pool(task, workers):
     """A process pool that quietly encodes at another quality: a real output difference."""
-    return eng.process_pool(
-        replace(task, spec=replace(task.spec, quality=task.spec.quality - 1)), workers
+    variants = tuple(
+        replace(v, spec=replace(v.spec, quality=v.spec.quality - 1)) for v in task.variants
     )
+    return eng.process_pool(replace(task, variants=variants), workers)
+
+
+def test_every_engine_makes_the_same_variants(tmp_path, monkeypatch):
+    """With variants: in the config, each engine makes every variant of an image from one
+    decode (the outside references one by one), and the byte-identical engines agree."""
+    monkeypatch.chdir(tmp_path)
+    path = tiny_config(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    config["variants"] = {"train": {"size": [64, 64], "mode": "fill"}, "view": {"format": "png"}}
+    path.write_text(yaml.safe_dump(config))
+    config = load_config(path)
+    images = runner.dataset(config, "tiny", workers=1)
+    engines = [
+        "sequential",
+        "process-pool",
+        "thread-pool",
+        "pool-command",
+        "snakemake",
+        "article-loop",
+    ]
+    plan = runner.build_plan(
+        config, "tiny", images, tmp_path / "scratch", engines=engines, keep_scratch=True
+    )
+    rows = runner.run_benchmark(plan, progress=False)
+    assert all(r.status in ("ok", "reference") for r in rows), [(r.engine, r.detail) for r in rows]
+    reference = verify.checksums(tmp_path / "scratch" / "reference" / "out")
+    assert len(reference) == 12 and {k.split("/")[0] for k in reference} == {"train", "view"}
+    for engine in set(engines) - eng.OUTSIDE_REFERENCE:
+        assert verify.checksums(tmp_path / "scratch" / engine / "out") == reference, engine
 
 
 def test_engine_with_different_outputs_is_failed_not_timed(tmp_path, monkeypatch):

@@ -240,7 +240,8 @@ def test_lint_and_list_rules_on_a_fresh_clone_write_nothing_outside_snakemake(tm
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
     assert files() == before
-    # The report command as Snakemake documents it: no --cores.
+    # The report command as Snakemake documents it, after a run: no --cores.
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=clone, check=True)
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--report", "report.html"],
         cwd=clone,

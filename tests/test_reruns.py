@@ -11,7 +11,7 @@ import sys
 import pytest
 from PIL import Image
 
-from helpers import REPO, digests, run_pool, run_snakemake
+from helpers import REPO, dates, digests, redone, run_pool, run_snakemake
 from imagefactory import photo, truncated_exif
 from imageprep.manifest import COLUMNS, iter_manifest
 from imageprep.synthetic import photo_like
@@ -25,18 +25,6 @@ def photos(workdir):
         suffix = ".png" if i % 4 == 0 else ".jpg"
         photo(workdir / "photos" / f"sub{i % 3}" / f"img_{i:02d}{suffix}", (160, 120), seed=i)
     return workdir
-
-
-def dates(folder):
-    return {
-        p.relative_to(folder).as_posix(): p.stat().st_mtime_ns
-        for p in folder.rglob("*")
-        if p.is_file() and ".imageprep" not in p.parts and p.name != "manifest.csv"
-    }
-
-
-def redone(before, after):
-    return sorted(k for k in after if before.get(k) != after[k])
 
 
 def resized_in_logs(workdir):

@@ -56,11 +56,13 @@ if Path(imageprep.__file__).resolve().parent != (SCRIPTS / "imageprep").resolve(
     )
 
 from imageprep.plan import DEMO_DIR  # noqa: E402
+from imageprep.run_report import report_files  # noqa: E402
 from imageprep.shards import shard_rows_path, plan_path  # noqa: E402
 from imageprep.spec import WRITTEN  # noqa: E402
 from imageprep.startup import StartupError, first_claim, start  # noqa: E402
 from imageprep.synthetic import demo_catalog  # noqa: E402
 from imageprep.transform import TRANSFORM_VERSION  # noqa: E402
+from imageprep.variants import image_param, to_json as variants_json  # noqa: E402
 
 try:
     RUN = start(
@@ -75,16 +77,24 @@ finally:
     sys.dont_write_bytecode = WROTE_BYTECODE
 # Checked, with the schema's defaults filled in; the caller's mapping is left as it was.
 config = RUN.config
-SPEC, PLAN, SHARDS = RUN.spec, RUN.plan, RUN.shards
+PLAN, SHARDS, VARIANTS = RUN.plan, RUN.shards, RUN.variants
 PER_IMAGE, SKIP = RUN.per_image, RUN.skip
 INPUT_DIR, OUTPUT_DIR = PLAN.input_dir, PLAN.output_dir  # normalised by the plan
-MANIFEST, FAILED_MANIFEST = RUN.manifest, RUN.failed_manifest
+# One manifest.csv (and failed.tsv) per variant: output_dir's own without variants.
+MANIFESTS, FAILED_MANIFESTS = RUN.manifests, RUN.failed_manifests
 RESIZED = RUN.resized
+# What every job is told to make: the spec, or each variant's ([[name, spec], ...]).
+SPEC_JSON = variants_json(VARIANTS)
 # What changes outputs, and so re-runs every image: the spec, and the transform's version
 # (bumped whenever its output bytes change; tests/test_golden.py checks).
 VERSION = str(TRANSFORM_VERSION)
+# snakemake --report: a run's results under the instance's name, a subcategory per variant.
+REPORT_CATEGORY = "imageprep" if STANDALONE else INSTANCE
 # Logs and benchmarks of one instance never meet another's: a module's go under its name.
 LOGS = "logs" if STANDALONE else f"logs/{INSTANCE}"
+REPORTS = (
+    "reports" if STANDALONE else f"reports/{INSTANCE}"
+)  # snakemake --report's files
 BENCHMARKS = "benchmarks" if STANDALONE else f"benchmarks/{INSTANCE}"
 BENCHMARK_DIR = os.path.normpath(config["benchmark"]["out_dir"])
 DEMO = demo_catalog(config["demo"]["count"], config["demo"]["seed"])
@@ -107,8 +117,10 @@ os.environ.update(
     IMAGEPREP_SCRIPTS=str(SCRIPTS),
 )
 # An output image's name: not hidden, with an extension imageprep writes (so not the
-# workflow's own files: manifest.csv, failed.tsv, .imageprep/).
+# workflow's own files: manifest.csv, failed.tsv, .imageprep/). With variants or filters the
+# per-image rule's wildcard is the input's name (its rows are declared, not its images).
 OUTPUT_NAME = r"[^.].*\.(?i:" + "|".join(ext[1:] for ext in WRITTEN) + ")"
+IMAGE_NAME = r"[^.].*" if RUN.declares_rows else OUTPUT_NAME
 # The most threads a job can ask for: Snakemake gives a local job at most --cores, and
 # unlike workflow.cores this needs no --cores (snakemake --report has none).
 ALL_CORES = os.cpu_count() or 1
@@ -146,6 +158,11 @@ def shard_inputs(wildcards):
         "plan": plan_path(OUTPUT_DIR, wildcards.shard),
         "images": [PLAN.source(out) for out in members],
     }
+
+
+def image_spec(wildcards):
+    """What shapes one image's outputs (a param: a change re-runs the image's job)."""
+    return image_param(VARIANTS, PLAN.outputs.get(wildcards.image, wildcards.image))
 
 
 def resize_input(wildcards):

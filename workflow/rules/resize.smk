@@ -10,8 +10,22 @@
 # failed.tsv in skip mode).
 #
 # images_per_job = 1: rule resize, the literal per-image shape: one job, one declared output
-# (the image, or in skip mode its outcome record) and one log per image. On a cluster,
-# group "resize" (--group-components resize=N, the SLURM profile) submits N as one job.
+# (the image, or in skip mode its outcome record; with variants or filters, the image's
+# rows) and one log per image. On a cluster, group "resize" (--group-components resize=N,
+# the SLURM profile) submits N as one job.
+#
+# With variants, a job makes every variant of its images (each decoded once): a shard job
+# declares its rows in each variant's folder, rule manifest one manifest.csv per variant.
+
+# (on_error is in the command's text: changing it re-runs the jobs, which try failed
+# images again in fail mode; in the params it would re-run every job after an upgrade.)
+RESIZE_COMMAND = (
+    f" --dirs {{params.dirs:q}} --on-error {config['on_error']} --names {{params.names:q}}"
+    " --image-rows {output:q} --logs {log:q}"
+    if RUN.declares_rows
+    else " --inputs {input:q} --outputs {params.images:q} --logs {log:q}"
+    " --records {params.records:q}"
+)
 
 
 if PER_IMAGE:
@@ -26,21 +40,25 @@ if PER_IMAGE:
         benchmark:
             f"{BENCHMARKS}/resize/{{image}}.tsv"
         wildcard_constraints:
-            image=OUTPUT_NAME,
+            image=IMAGE_NAME,
         group:
             "resize"
         conda:
             "../envs/imageprep.yaml"
         threads: 1
         params:
-            spec=lambda wildcards: SPEC.for_output(wildcards.image).to_json(),
+            spec=image_spec,
             version=VERSION,
             images=lambda wildcards: PLAN.target(wildcards.image),
             records=lambda wildcards, output: list(output) if SKIP else [],
+            # derived (they name output): not compared for reruns, which they do not shape
+            dirs=lambda wildcards, output: [INPUT_DIR, OUTPUT_DIR],
+            names=lambda wildcards, output: PLAN.outputs.get(
+                wildcards.image, wildcards.image
+            ),
         shell:
             '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize_jobs.py" --spec {params.spec:q}'
-            " --inputs {input:q} --outputs {params.images:q} --logs {log:q}"
-            " --records {params.records:q}"
+            + RESIZE_COMMAND
 
 else:
 
@@ -48,7 +66,7 @@ else:
         input:
             unpack(shard_inputs),
         output:
-            shard_rows_path(OUTPUT_DIR, "{shard}"),
+            RUN.shard_rows("{shard}"),
         log:
             f"{LOGS}/resize/shard-{{shard}}.log",
         benchmark:
@@ -57,7 +75,7 @@ else:
             "../envs/imageprep.yaml"
         threads: config["threads_per_job"]
         params:
-            spec=SPEC.to_json(),
+            spec=SPEC_JSON,
             version=VERSION,
             dirs=[INPUT_DIR, OUTPUT_DIR],
             on_error=config["on_error"],
@@ -71,22 +89,36 @@ rule manifest:
     input:
         unpack(manifest_inputs),
     output:
-        manifest=MANIFEST,
-        failed=FAILED_MANIFEST if SKIP else [],
+        manifest=MANIFESTS,
+        failed=FAILED_MANIFESTS if SKIP else [],
+        # what snakemake --report shows of the run, per variant (imageprep.run_report)
+        report=[
+            report(
+                path,
+                caption=f"../report/{Path(path).stem}.rst",
+                category=REPORT_CATEGORY,
+                subcategory=variant.name or "outputs",
+            )
+            for variant in VARIANTS
+            for path in report_files(REPORTS, variant.name)
+        ],
     log:
         f"{LOGS}/manifest.log",
     localrule: True
     conda:
         "../envs/imageprep.yaml"
     params:
-        spec=SPEC.to_json(),
+        spec=SPEC_JSON,
         version=VERSION,
         dirs=[INPUT_DIR, OUTPUT_DIR],
-        rule="per-image" if PER_IMAGE else "shards",
+        rule=(
+            "shards"
+            if not PER_IMAGE
+            else ("per-image-rows" if RUN.declares_rows else "per-image")
+        ),
         on_error=config["on_error"],
+        reports=lambda wildcards, output: Path(output.report[0]).parent.parent,
     shell:
         '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/merge.py" --spec {params.spec:q}'
         " --dirs {params.dirs:q} --rule {params.rule} --on-error {params.on_error}"
-        " --refused {input.refused:q}"
-        " --images {input.images:q} --manifest {output.manifest:q}"
-        " --failed {output.failed:q} 2> {log:q}"
+        " --images {input.images:q} --report {params.reports:q} 2> {log:q}"

@@ -16,6 +16,9 @@ SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 _INTEGER = re.compile(r"[+-]?\d+")
 _BOOLEANS = {"true": True, "false": False}
+# Mappings whose entries override the run's settings: a key they leave out takes the run's
+# value, not the schema's default (variants: {thumbs: {size: ...}} keeps the run's format).
+OVERRIDES = {"variants"}
 
 
 def load_schema() -> dict[str, Any]:
@@ -31,9 +34,14 @@ def coerce_numbers(config: dict[str, Any], schema: dict[str, Any] | None = None)
     the most natural command line would fail validation.
     """
     schema = load_schema() if schema is None else schema
-    for key, prop in schema.get("properties", {}).items():
+    properties = schema.get("properties", {})
+    for key, prop in properties.items():
         if key in config:
             config[key] = _coerce(config[key], prop)
+    if isinstance(other := schema.get("additionalProperties"), dict):  # variants.<name>
+        for key, value in config.items():
+            if key not in properties:
+                config[key] = _coerce(value, other)
 
 
 def _coerce(value: Any, prop: dict[str, Any]) -> Any:
@@ -97,7 +105,7 @@ def fill_defaults(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
     for key, prop in properties.items():
         if key not in config and "default" in prop:
             config[key] = copy.deepcopy(prop["default"])
-        if isinstance(config.get(key), dict):
+        if isinstance(config.get(key), dict) and key not in OVERRIDES:
             fill_defaults(config[key], prop)
     if isinstance(other := schema.get("additionalProperties"), dict):  # workloads.<name>
         for key, value in config.items():

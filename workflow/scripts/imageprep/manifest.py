@@ -10,25 +10,20 @@ file name. Columns: config/README.md, "manifest.csv".
 
 import contextlib
 import csv
-import functools
-import hashlib
 import heapq
 import io
 import os
 import resource
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, fields
 from itertools import chain
 from operator import attrgetter
 from pathlib import Path
 from typing import TextIO
 
-from PIL import Image
-
 from .atomic import atomic_writer, write_atomically
 from .records import write_failed_tsv
-from .spec import ResizeSpec
-from .transform import TRANSFORM_VERSION, Attempt
 
 MANIFEST_CSV = "manifest.csv"
 ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}  # names need not be UTF-8
@@ -41,7 +36,7 @@ class Row:
 
     input: str
     output: str
-    status: str  # ok | failed
+    status: str  # ok | failed | filtered
     reason: str = ""
     input_bytes: int | None = None
     input_mtime_ns: int | None = None
@@ -51,60 +46,26 @@ class Row:
     sha256: str = ""
     fingerprint: str = ""  # output_fingerprint(): the settings that shape this output's bytes
     transform_version: int | None = None
+    input_width: int | None = None  # upright, as the filters and the variants see it
+    input_height: int | None = None
+    decode: str = ""  # how the image was decoded for its variants (geometry.decode_label)
 
 
 COLUMNS = tuple(f.name for f in fields(Row))
-# Rows from before "spec" was renamed "fingerprint" are read as they are: no image redone.
-_HEADERS = (COLUMNS, tuple("spec" if c == "fingerprint" else c for c in COLUMNS))
-_INTS = {"input_bytes", "input_mtime_ns", "output_bytes", "width", "height", "transform_version"}
-
-
-def input_stat(path: str) -> os.stat_result | None:
-    """An input's size and mtime for its row; None when it is gone or unreadable (the
-    transform then gives the reason)."""
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
-
-
-def output_fingerprint(spec: ResizeSpec, out: str) -> str:
-    """A short, stable name for the settings that shape ``out``'s bytes
-    (``spec.for_output``: quality is left out for a PNG). Asked for every image, so it is
-    computed once per spec and extension."""
-    return _fingerprint(spec, os.path.splitext(out)[1].lower())
-
-
-@functools.lru_cache(maxsize=256)
-def _fingerprint(spec: ResizeSpec, extension: str) -> str:
-    return hashlib.sha256(spec.for_output(f"x{extension}").to_json().encode()).hexdigest()[:16]
-
-
-def is_current(
-    row: Row, stat: os.stat_result, fingerprint: str, output: Path, skip: bool, written_ns: int
-) -> bool:
-    """The one "is this image done?" of both paths: ``row`` (its file written at
-    ``written_ns``) still describes what this run would make: same input (size, mtime),
-    fingerprint and transform version, and a made image's output there, its size, not
-    written since (replaced behind our back: redone). A failed row is current in skip mode
-    only (in fail mode it is tried again, so that the run stops at it)."""
-    if (row.input_bytes, row.input_mtime_ns, row.fingerprint, row.transform_version) != (
-        stat.st_size,
-        stat.st_mtime_ns,
-        fingerprint,
-        TRANSFORM_VERSION,
-    ):
-        return False
-    if row.status != "ok":
-        return skip
-    try:
-        out = output.stat()
-    except OSError:
-        return False
-    return out.st_size == row.output_bytes and out.st_mtime_ns <= written_ns
+# Files of earlier releases are read as they are (their rows padded), so no image is redone:
+# before the input's size and decode were kept (12 columns), and before "spec" was
+# renamed "fingerprint".
+_OLD = COLUMNS[:12]
+_HEADERS = (COLUMNS, _OLD, tuple("spec" if c == "fingerprint" else c for c in _OLD))
+_INTS = {
+    *("input_bytes", "input_mtime_ns", "output_bytes", "width", "height"),
+    *("transform_version", "input_width", "input_height"),
+}
 
 
 def _parse(values: list[str]) -> Row:
+    if len(values) == len(_OLD):
+        values = values + [""] * (len(COLUMNS) - len(_OLD))
     cells = dict(zip(COLUMNS, values, strict=True))
     return Row(**{k: (int(v) if v else None) if k in _INTS else v for k, v in cells.items()})
 
@@ -156,14 +117,14 @@ def _cells(row: Row) -> list[str]:
     return ["" if v is None else str(v) for v in astuple(row)]
 
 
-def manifest_text(rows: Iterable[Row]) -> bytes:
-    """A manifest of ``rows``, sorted by input path."""
-    cells = map(_cells, sorted(rows, key=attrgetter("input")))
+def manifest_text(rows: Iterable[Row], sort: bool = True) -> bytes:
+    """A manifest of ``rows``, sorted by input path (or in their order)."""
+    cells = map(_cells, sorted(rows, key=attrgetter("input")) if sort else rows)
     return "".join(_csv_lines(chain([COLUMNS], cells))).encode(**ENCODING)
 
 
-def write_manifest(path: str | os.PathLike, rows: Iterable[Row]) -> None:
-    write_atomically(path, manifest_text(rows))
+def write_manifest(path: str | os.PathLike, rows: Iterable[Row], sort: bool = True) -> None:
+    write_atomically(path, manifest_text(rows, sort))
 
 
 MAX_OPEN = 1024  # manifests merged at once at most (a million images make 512 shards)
@@ -188,6 +149,7 @@ def merge_shard_rows(
     path: str | os.PathLike,
     failed_tsv: str | os.PathLike | None = None,
     input_dir: str = "",
+    counts: Counter | None = None,
 ) -> int:
     """One manifest from per-shard rows (each sorted by input) and ``extra`` rows
     (inputs refused before any job): a streaming merge, so a million rows never sit in
@@ -204,7 +166,7 @@ def merge_shard_rows(
                 merged_round.append(temp)
             parts = merged_round
         failures: list[tuple[str, str]] = []
-        counted = _merge(parts, extra, path, failures)
+        counted = _merge(parts, extra, path, failures, counts)
     finally:
         for temp in temps:
             temp.unlink(missing_ok=True)
@@ -221,6 +183,7 @@ def _merge(
     extra: Iterable[Row],
     path: str | os.PathLike,
     failures: list[tuple[str, str]],
+    counts: Counter | None = None,
 ) -> int:
     """Copies each row's text as it is: a row is never parsed into numbers and written
     again (a million rows from 512 shards, 2 cores: 42 s that way, 3 s this way)."""
@@ -233,7 +196,9 @@ def _merge(
         fh.write(header.encode(**ENCODING))
         for key, cells, text in heapq.merge(*sources, key=_key):
             counted += 1
-            if cells[2] != "ok":  # status
+            if counts is not None:
+                counts[cells[2]] += 1  # status
+            if cells[2] == "failed":
                 failures.append((key, cells[3]))  # reason
             fh.write(text.encode(**ENCODING))
     return counted
@@ -268,52 +233,10 @@ def _read_records(
 ) -> Iterator[Record]:
     with fh:
         for cells in reader:
+            if len(cells) == len(_OLD):  # an earlier release's row: padded, written anew
+                cells = cells + [""] * (len(COLUMNS) - len(_OLD))
+                lines[:] = list(_csv_lines([cells]))
             if len(cells) != len(COLUMNS):
                 raise ValueError(f"{path}: a row that is not a manifest row: {cells!r}")
             yield cells[0], cells, "".join(lines)
             lines.clear()
-
-
-def refused_rows(refused: Mapping[str, tuple[str, str]]) -> list[Row]:
-    """The rows of inputs refused before any work (plan.Plan.refused: input -> (output,
-    reason)), as the workflow and the pool command both list them."""
-    return [Row(rel, out, "failed", why) for rel, (out, why) in refused.items()]
-
-
-def made_row(rel: str, out: str, stat: os.stat_result | None, fp: str, attempt: Attempt) -> Row:
-    """The manifest row of an image just tried (``stat``: its input, taken before)."""
-    size = (stat.st_size, stat.st_mtime_ns) if stat else (None, None)
-    common = {"fingerprint": fp, "transform_version": TRANSFORM_VERSION}
-    if attempt.error:
-        return Row(rel, out, "failed", attempt.error.reason, *size, **common)
-    width, height = attempt.size or (None, None)
-    return Row(rel, out, "ok", "", *size, attempt.nbytes, width, height, attempt.sha256, **common)
-
-
-def image_row(dirs: tuple[str, str], rel: str, out: str, spec: ResizeSpec, reason: str = "") -> Row:
-    """The row of an image made (or failed, with ``reason``) earlier, read back from disk, where
-    no row was kept (the per-image rule; outputs the pool finds without one)."""
-    src, dst = Path(dirs[0], rel), Path(dirs[1], out)
-    try:
-        stat = src.stat()
-        size = stat.st_size, stat.st_mtime_ns
-    except OSError:
-        size = None, None
-    common = {"fingerprint": output_fingerprint(spec, out), "transform_version": TRANSFORM_VERSION}
-    if reason:
-        return Row(rel, out, "failed", reason, *size, **common)
-    data = dst.read_bytes()
-    with Image.open(io.BytesIO(data)) as im:
-        width, height = im.size
-    return Row(
-        rel,
-        out,
-        "ok",
-        "",
-        *size,
-        len(data),
-        width,
-        height,
-        hashlib.sha256(data).hexdigest(),
-        **common,
-    )

@@ -7,69 +7,106 @@ and so scans the input folder, again.
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from .diagnose import OutputError
-from .manifest import Row, image_row, iter_manifest, merge_shard_rows
-from .records import read_record, record_path
+from .manifest import MANIFEST_CSV, Row, iter_manifest, merge_shard_rows
+from .records import FAILED_TSV, image_rows_path, read_record, record_path
+from .rows import image_row
 from .shards import (
     PLANS,
     read_plan_file,
     record_rows,
+    refused_rows_path,
     remove_other_shards,
     run_shards,
     shard_rows_path,
 )
-from .spec import ResizeSpec
+from .variants import Variant, Variants, from_json
 
 
-def per_image_rows(images: str, dirs: tuple[str, str], spec: ResizeSpec, skip: bool):
-    """Rows of the per-image rule's images, read back from disk (in skip mode, from each
-    image's record too)."""
-    for rel, out in read_plan_file(images):
-        reason = read_record(record_path(dirs[1], out))[2] if skip else ""
-        yield image_row(dirs, rel, out, spec, reason)
+def per_image_rows(
+    images: str, dirs: tuple[str, str], variants: Variants, skip: bool, declares_rows: bool
+) -> list[list[Row]]:
+    """Each variant's rows of the per-image rule's images: read from each image's declared
+    rows (with variants or filters), else read back from its output (and in skip mode its
+    record)."""
+    made: list[list[Row]] = [[] for _ in variants]
+    for rel, key in read_plan_file(images):
+        if declares_rows:
+            rows = list(iter_manifest(image_rows_path(dirs[1], key)))
+            if len(rows) != len(variants):
+                raise ValueError(f"{image_rows_path(dirs[1], key)}: not one row per variant")
+        else:
+            reason = read_record(record_path(dirs[1], key))[2] if skip else ""
+            rows = [image_row(dirs, rel, key, variants[0].spec, reason)]
+        for variant_rows, row in zip(made, rows, strict=True):
+            variant_rows.append(row)
+    return made
 
 
-def shard_rows_files(output_dir: str) -> list[str]:
-    """The current shards' rows: one file per plan file (the main Snakemake process keeps
-    exactly the current shards' plan files). Listed here rather than passed on the command
-    line, which has room for a few thousand paths only."""
+def shard_rows_files(output_dir: str, folder: str) -> list[str]:
+    """A variant's rows of the current shards: one file per plan file (the main Snakemake
+    process keeps exactly the current shards' plan files). Listed here rather than passed
+    on the command line, which has room for a few thousand paths only."""
     names = sorted(p.stem for p in Path(output_dir, PLANS).glob("*.csv"))
-    return [shard_rows_path(output_dir, name) for name in names]
+    return [shard_rows_path(folder, name) for name in names]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--spec", required=True, help="ResizeSpec as JSON")
+    p.add_argument("--spec", required=True, help="a ResizeSpec, or [[variant, spec], ...], as JSON")
     p.add_argument("--dirs", nargs=2, required=True, metavar=("INPUT_DIR", "OUTPUT_DIR"))
-    p.add_argument("--rule", choices=["shards", "per-image"], required=True, help="what ran")
+    p.add_argument("--rule", choices=["shards", "per-image", "per-image-rows"], required=True)
     p.add_argument("--on-error", choices=["fail", "skip"], required=True)
-    p.add_argument("--refused", required=True, help="rows of the inputs refused up front")
     p.add_argument("--images", nargs="*", default=[], help="per-image rule: the images' plan")
-    p.add_argument("--manifest", required=True)
-    p.add_argument("--failed", nargs="*", default=[], help="on_error: skip: failed.tsv")
+    p.add_argument("--report", metavar="DIR", help="also each variant's report files, in DIR")
     args = p.parse_args(argv)
     dirs = (args.dirs[0], args.dirs[1])
-    per_image, skip = args.rule == "per-image", args.on_error == "skip"
+    variants = from_json(args.spec)
+    per_image, skip = args.rule != "shards", args.on_error == "skip"
     try:
-        extra = list(iter_manifest(args.refused))
-        made: list[Row] = []
+        made: list[list[Row]] = [[] for _ in variants]
         if per_image:
-            spec = ResizeSpec.from_json(args.spec)
-            made = list(per_image_rows(args.images[0], dirs, spec, skip))
-        shards = [] if per_image else shard_rows_files(dirs[1])
-        failed = args.failed[0] if skip else None
-        count = merge_shard_rows(shards, extra + made, args.manifest, failed, dirs[0])
-        if made:  # the per-image rule's rows, where the folder's one bookkeeping keeps them
-            record_rows(dirs[1], run_shards([row.output for row in made], 1), made)
+            made = per_image_rows(args.images[0], dirs, variants, skip, args.rule != "per-image")
+        counts = [
+            merge_variant(dirs, variant, variant_rows, skip, per_image)
+            for variant, variant_rows in zip(variants, made, strict=True)
+        ]
+        if args.report:
+            from .run_report import write_report
+
+            for variant in variants:
+                write_report(variant.folder(dirs[1]), args.report, variant.name, variant.spec)
     except OutputError as exc:  # the environment's: cannot write
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (OSError, ValueError) as exc:  # a part that cannot be read: a broken run folder
         print(f"error: cannot merge the manifest: {exc}", file=sys.stderr)
         return 1
-    if shards:
-        remove_other_shards(dirs[1], [Path(part).stem for part in shards])
-    print(f"{args.manifest}: {count} images", file=sys.stderr)
+    for variant, count in zip(variants, counts, strict=True):
+        folder = variant.folder(dirs[1])
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(count.items()))
+        print(f"{folder}/{MANIFEST_CSV}: {sum(count.values())} images ({summary})", file=sys.stderr)
     return 0
+
+
+def merge_variant(
+    dirs: tuple[str, str], variant: Variant, made: list[Row], skip: bool, per_image: bool
+) -> Counter:
+    """One variant's manifest.csv (and failed.tsv in skip mode) from its shards' rows, or
+    the per-image rule's rows, and the inputs refused up front; counts by status."""
+    folder = variant.folder(dirs[1])
+    extra = list(iter_manifest(refused_rows_path(folder)))
+    shards = [] if per_image else shard_rows_files(dirs[1], folder)
+    failed = f"{folder}/{FAILED_TSV}" if skip else None
+    counts: Counter = Counter()
+    merge_shard_rows(shards, extra + made, f"{folder}/{MANIFEST_CSV}", failed, dirs[0], counts)
+    if made:  # the per-image rule's rows, where the folder's one bookkeeping keeps them
+        outs = {variant.key(row.input, row.output): row.output for row in made}
+        groups = run_shards(outs, 1).items()
+        record_rows(folder, {name: [outs[k] for k in keys] for name, keys in groups}, made)
+    if shards:
+        remove_other_shards(folder, [Path(part).stem for part in shards])
+    return counts

@@ -11,6 +11,8 @@ from typing import Any
 from .diagnose import OutputError, path_reason
 from .records import write_failed_tsv
 from .spec import output_relpath
+from .variants import DEFAULT_VARIANTS, Variants
+from .variants import from_config as variants_from_config
 
 DEMO_DIR = "resources/demo"  # the embedded demo set's folder (generated on first use)
 
@@ -79,6 +81,23 @@ def find_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> list
     return scan_images(input_dir, extensions).images
 
 
+def plan_keys(
+    relpaths: Iterable[str], variants: Variants
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Key -> input, and the inputs left out (input -> (key, reason)). An image's key names
+    it in the plan, the shards and the per-image rule: its output without variants (as
+    before they existed), its input path with them (each variant's output is derived from
+    it). An input that would share an output with another in any variant is left out."""
+    if len(variants) == 1 and not variants[0].name:
+        return plan_outputs(relpaths, variants[0].spec.format)
+    relpaths = list(relpaths)
+    refused: dict[str, tuple[str, str]] = {}
+    for fmt in sorted({v.spec.format for v in variants}):
+        for rel, (_, why) in plan_outputs(relpaths, fmt)[1].items():
+            refused.setdefault(rel, (rel, why))
+    return {rel: rel for rel in relpaths if rel not in refused}, refused
+
+
 def plan_outputs(
     relpaths: Iterable[str], fmt: str
 ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
@@ -110,14 +129,16 @@ REFUSED_LIST = ".imageprep/refused-inputs.tsv"
 
 @dataclass
 class Plan:
-    """One run's work: output -> input (relative to output_dir / input_dir), and the inputs
-    refused before any work, input -> (its output, the reason)."""
+    """One run's work: key -> input (plan_keys: without variants, the key is the output
+    relative to output_dir), and the inputs refused before any work, input -> (its key,
+    the reason); the variants each image is made into."""
 
     input_dir: str
     output_dir: str
     outputs: dict[str, str]
     refused: dict[str, tuple[str, str]] = field(default_factory=dict)
     demo: bool = False  # input_dir is the generated demo set (its files may not exist yet)
+    variants: Variants = DEFAULT_VARIANTS
 
     def refusals(self) -> list[tuple[str, str]]:
         """(input path, reason) of every refused input, sorted."""
@@ -152,6 +173,14 @@ class Plan:
         """(input path, output path) of every image to make, in output order."""
         return [(self.source(out), self.target(out)) for out in self.outputs]
 
+    def outs(self, rel: str) -> list[str]:
+        """Input ``rel``'s output in each variant, relative to the variant's folder."""
+        return [v.output(rel) for v in self.variants]
+
+    def folders(self) -> list[str]:
+        """Each variant's folder: its outputs, manifest.csv and rows."""
+        return [v.folder(self.output_dir) for v in self.variants]
+
 
 def is_demo(input_dir: str | os.PathLike) -> bool:
     return Path(input_dir).resolve() == Path(DEMO_DIR).resolve()
@@ -171,8 +200,9 @@ def make_plan(
     input_dir = os.path.normpath(config["input_dir"])
     output_dir = os.path.normpath(config["output_dir"])
     demo = is_demo(input_dir)
+    variants = variants_from_config(config)
     if not scan:
-        return Plan(input_dir, output_dir, {}, {}, demo)
+        return Plan(input_dir, output_dir, {}, {}, demo, variants)
     check_dirs(input_dir, output_dir)
     if demo:
         from .synthetic import demo_catalog
@@ -188,13 +218,13 @@ def make_plan(
                 f"input_dir: no files ending in {', '.join(config['extensions'])} "
                 f"under {input_dir!r}"
             )
-    outputs, refused = plan_outputs(found.images, config["format"])
+    outputs, refused = plan_keys(found.images, variants)
     for out, rel in list(outputs.items()):
         reason = found.refused.get(rel) or (refuse_name and refuse_name(rel, out))
         if reason:
             refused[rel] = (out, reason)
             del outputs[out]
-    return Plan(input_dir, output_dir, outputs, refused, demo)
+    return Plan(input_dir, output_dir, outputs, refused, demo, variants)
 
 
 def check_dirs(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> None:

@@ -17,13 +17,13 @@ from .atomic import check_writable, remove_stale_temps
 from .config import DEFAULT_CONFIG, load_config, parse_overrides
 from .diagnose import OutputError
 from .folder_lock import FolderInUse, check_free, hold
-from .manifest import Row, refused_rows
+from .manifest import Row
 from .plan import ConfigError, Plan, make_plan
 from .pool_workers import Outcome, PoolError, run_pool
 from .records import FAILED_TSV, write_failed_tsv
-from .resume import record_partial_run, record_run, resumable
+from .resume import record_run, resumable
+from .rows import refused_rows
 from .shards import run_shards
-from .spec import ResizeSpec
 
 
 def plan_run(config: dict[str, Any]) -> Plan:
@@ -90,12 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         config = load_config(args.configfile, overrides)
-        spec = ResizeSpec.from_config(config)
         plan = plan_run(config)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    names = [(rel, out) for out, rel in plan.outputs.items()]
+    variants, keys = plan.variants, plan.outputs
+    names = [(rel, plan.outs(rel)) for rel in keys.values()]
     output_dir = plan.output_dir
     dirs = (plan.input_dir, output_dir)
     refused = plan.refusals()
@@ -115,44 +115,53 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     # The shards a Snakemake run of this config would make: the pool keeps its rows where
     # theirs are, so the next run of either path sees what this one did.
-    shards = run_shards(plan.outputs, config["images_per_job"])
-    kept: list[Row] = []
+    shards = run_shards(keys, config["images_per_job"])
+    kept: list[list[Row]] = [[] for _ in variants]
     todo = names
     if args.resume:
-        remove_stale_temps(output_dir)
-        kept, todo = resumable(names, dirs, spec, skip, shards)
+        for folder in plan.folders():
+            remove_stale_temps(folder)
+        kept, todo = resumable(keys, dirs, variants, skip, shards)
     workers = args.workers or len(os.sched_getaffinity(0))
     outcome = Outcome()
+
+    def rows() -> list[list[Row]]:
+        return [kept[i] + outcome.variant_rows(i) for i in range(len(variants))]
+
     try:
-        run_pool(todo, dirs, spec, workers, config["on_error"], args.chunksize, outcome)
+        run_pool(todo, dirs, variants, workers, config["on_error"], args.chunksize, outcome)
     except (PoolError, OSError) as exc:
-        record_partial_run(output_dir, shards, kept + outcome.rows)
+        record_run(output_dir, variants, shards, keys, rows(), best_effort=True)
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        record_partial_run(output_dir, shards, kept + outcome.rows)
+        record_run(output_dir, variants, shards, keys, rows(), best_effort=True)
         print(
             "interrupted: finished outputs are kept; run again with --resume to do the rest",
             file=sys.stderr,
         )
         return 130
-    resized = outcome.done - len(outcome.failures)
-    rows = kept + outcome.rows + refused_rows(plan.refused)
-    failures = [(f"{plan.input_dir}/{r.input}", r.reason) for r in rows if r.status != "ok"]
+    resized = sum(any(r is not None and r.status == "ok" for r in rows) for rows in outcome.rows)
+    made = [r + refused_rows(plan.refused, v) for r, v in zip(rows(), variants, strict=True)]
+    failures = [(f"{plan.input_dir}/{r.input}", r.reason) for r in made[0] if r.status == "failed"]
+    filtered = sum(r.status == "filtered" for variant_rows in made for r in variant_rows)
     try:
-        record_run(output_dir, shards, rows)
+        record_run(output_dir, variants, shards, keys, made)
         if skip:
-            write_failed_tsv(Path(output_dir) / FAILED_TSV, failures)
+            for folder in plan.folders():
+                write_failed_tsv(Path(folder) / FAILED_TSV, failures)
     except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if skip:
         for src, reason in sorted(outcome.failures + refused):
             print(f"skipped: {src}: {reason}", file=sys.stderr)
+    complete = len({row.input for variant_rows in kept for row in variant_rows})
     print(
         f"{resized} images resized into {output_dir}"
-        + (f", {len(kept)} already complete" if kept else "")
-        + (f", {len(failures)} skipped (failed.tsv)" if failures else ""),
+        + (f", {complete} already complete" if complete else "")
+        + (f", {len(failures)} skipped (failed.tsv)" if failures else "")
+        + (f", {filtered} filtered" if filtered else ""),
         file=sys.stderr,
     )
     return 0

@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import part_path
-from .manifest import (
-    Row,
-    image_row,
-)
-from .runner import Tried, run_images
+from .manifest import Row
+from .resume import Image
+from .rows import image_row
+from .runner import Item, Tried, run_images
 from .schedule import input_sizes, make_chunks
 from .shards import written_at
-from .spec import ResizeSpec
+from .variants import Variants
 
 IDLE, STOPPED = -1, -2  # worker slot values besides the index of the image in progress
 # Test-only hook: a worker kills itself (SIGKILL) when it reaches the image of this name.
@@ -43,7 +42,11 @@ class PoolError(Exception):
 class Outcome:
     done: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
-    rows: list[Row] = field(default_factory=list)  # the manifest's, one per image tried
+    rows: list[tuple[Row | None, ...]] = field(default_factory=list)  # per image: per variant
+
+    def variant_rows(self, i: int) -> list[Row]:
+        """Variant ``i``'s rows of the images tried."""
+        return [rows[i] for rows in self.rows if rows[i] is not None]
 
 
 # Worker state, set by _init_worker in each worker process.
@@ -90,28 +93,28 @@ _names: dict[int, str] = {}  # index -> input, of the chunk in progress (for the
 
 
 def _resize_chunk(
-    chunk: Sequence[tuple[int, str, str]], dirs: tuple[str, str], spec: ResizeSpec, on_error: str
+    chunk: Sequence[Item], dirs: tuple[str, str], variants: Variants, on_error: str
 ) -> list[Tried]:
     """Resize a few images (input, output relative to ``dirs``) in a worker, through the one
     runner. A bad image in fail mode, or a failure of the environment in any mode, stops
     every worker after its current image."""
     _names.clear()
     _names.update((index, rel) for index, rel, _ in chunk)
-    return run_images(chunk, dirs, spec, on_error == "skip", _SharedStop(), busy=_busy)
+    return run_images(chunk, dirs, variants, on_error == "skip", _SharedStop(), busy=_busy)
 
 
 def run_pool(
-    names: Sequence[tuple[str, str]],
+    names: Sequence[Image],
     dirs: tuple[str, str],
-    spec: ResizeSpec,
+    variants: Variants,
     workers: int,
     on_error: str = "fail",
     chunksize: int = 0,
     outcome: Outcome | None = None,
 ) -> Outcome:
-    """Resize every (input, output) pair, relative to ``dirs`` (input_dir, output_dir), on
-    ``workers`` processes, the largest images first, in chunks of about equal bytes
-    (schedule.py; ``chunksize`` > 0: that many images a chunk).
+    """Make the outputs of every (input, its output per variant or None), relative to
+    ``dirs`` (input_dir, output_dir), on ``workers`` processes, the largest images first,
+    in chunks of about equal bytes (schedule.py; ``chunksize`` > 0: that many a chunk).
 
     Raises PoolError at the first bad image (on_error: fail) or when a worker dies, naming the
     image; KeyboardInterrupt after the workers have stopped. Finished outputs are kept, and
@@ -121,59 +124,76 @@ def run_pool(
     started_ns = time.time_ns()
     delivered: set[int] = set()
     try:
-        _run(names, dirs, spec, workers, on_error, chunksize, outcome, delivered)
+        _run(names, dirs, variants, workers, on_error, chunksize, outcome, delivered)
     except BaseException:
-        # The workers have stopped. An image a worker finished after the run began to stop
-        # has its output, but its row went down with the pool: read it back from disk. A
-        # worker stopped while writing leaves a part file: nobody writes it any more.
-        for index, (rel, out) in enumerate(names):
-            if index in delivered:
-                continue
-            dst = f"{dirs[1]}/{out}"
-            part_path(dst).unlink(missing_ok=True)
-            if written_at(dst) >= started_ns:
-                outcome.rows.append(image_row(dirs, rel, out, spec))
-                outcome.done += 1
+        for index, (rel, outs) in enumerate(names):
+            if index not in delivered:
+                _recover(rel, outs, dirs, variants, started_ns, outcome)
         raise
     return outcome
 
 
-def _run(
-    names: Sequence[tuple[str, str]],
+def _recover(
+    rel: str,
+    outs: Sequence[str | None],
     dirs: tuple[str, str],
-    spec: ResizeSpec,
+    variants: Variants,
+    started_ns: int,
+    outcome: Outcome,
+) -> None:
+    """The workers have stopped. An output a worker finished after the run began to stop
+    is on disk, but its row went down with the pool: read it back. A worker stopped while
+    writing leaves a part file: nobody writes it any more."""
+    rows: list[Row | None] = []
+    for out, variant in zip(outs, variants, strict=True):
+        folder = variant.folder(dirs[1])
+        dst = f"{folder}/{out}"
+        if out is not None:
+            part_path(dst).unlink(missing_ok=True)
+        made = out is not None and written_at(dst) >= started_ns
+        specs = [v.spec for v in variants]
+        row = image_row((dirs[0], folder), rel, out, variant.spec, siblings=specs) if made else None
+        rows.append(row)
+    if any(row is not None for row in rows):
+        outcome.rows.append(tuple(rows))
+        outcome.done += 1
+
+
+def _run(
+    names: Sequence[Image],
+    dirs: tuple[str, str],
+    variants: Variants,
     workers: int,
     on_error: str,
     chunksize: int,
     outcome: Outcome,
     delivered: set[int],
 ) -> None:
-    pairs = [(f"{dirs[0]}/{rel}", f"{dirs[1]}/{out}") for rel, out in names]
-    sizes = input_sizes([src for src, _ in pairs])
+    srcs = [f"{dirs[0]}/{rel}" for rel, _ in names]
+    sizes = input_sizes(srcs)
     chunks = [[(i, *names[i]) for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
     slots = mp.Array("q", [IDLE] * workers, lock=False)
     stop = mp.Value("b", 0, lock=False)
     initargs = (slots, mp.Value("i", 0), stop)
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
-        futures = [pool.submit(_resize_chunk, chunk, dirs, spec, on_error) for chunk in chunks]
+        futures = [pool.submit(_resize_chunk, chunk, dirs, variants, on_error) for chunk in chunks]
         try:
             for future in as_completed(futures):
                 for tried in future.result():
-                    index, row = tried.index, tried.row
-                    if tried.fatal or row is None:
+                    if tried.fatal:
                         raise PoolError(f"{tried.fatal}; finished outputs are kept")
-                    delivered.add(index)
+                    delivered.add(tried.index)
                     outcome.done += 1
-                    outcome.rows.append(row)
-                    if row.status == "ok":
+                    outcome.rows.append(tried.rows)
+                    if (failed := tried.failed) is None:
                         continue
-                    outcome.failures.append((pairs[index][0], row.reason))
+                    outcome.failures.append((srcs[tried.index], failed.reason))
                     if on_error == "fail":
                         stop.value = 1
-                        raise PoolError(f"{pairs[index][0]}: {row.reason}")
+                        raise PoolError(f"{srcs[tried.index]}: {failed.reason}")
         except BrokenProcessPool:
             pool.shutdown(wait=True)  # the others are stopped (STOPPED) before we look
-            crashed = [pairs[i][0] for i in slots if i >= 0]
+            crashed = [srcs[i] for i in slots if i >= 0]
             where = f"while resizing {', '.join(crashed)}" if crashed else "between images"
             raise PoolError(f"a worker process died {where}; finished outputs are kept") from None
         except BaseException:  # PoolError, Ctrl-C: let running images finish, start no more

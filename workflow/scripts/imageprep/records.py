@@ -20,6 +20,12 @@ def record_path(output_dir: str, out_relpath: str) -> str:
     return f"{output_dir}/{RECORD_DIR}/{out_relpath}.tsv"
 
 
+def image_rows_path(output_dir: str, key: str) -> str:
+    """What a per-image job declares with variants or filters, where an image has several
+    outputs, or none: the image's rows (manifest.csv's format, one per variant)."""
+    return f"{output_dir}/{RECORD_DIR}/images/{key}.csv"
+
+
 def tsv_cell(text: str) -> str:
     """A TSV cell: file names may hold tabs, newlines and backslashes."""
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")

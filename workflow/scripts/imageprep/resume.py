@@ -1,26 +1,21 @@
-"""What the pool command's --resume keeps of an earlier run of either path: every image whose
-row is still current (manifest.is_current, the test a shard job makes), read where both
-paths keep them (the shards' rows, else manifest.csv), and, where a killed run left no
-row, every output newer than its input. A run that stops early keeps the rows it has."""
+"""What the pool command's --resume keeps of an earlier run of either path: every output whose
+row is still current (current.current_rows, the test a shard job makes), read where both
+paths keep them (each variant's shards' rows, else its manifest.csv), and, where a killed
+run left no row, every output newer than its input. A run that stops early keeps the rows
+it has."""
 
-import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .current import Found, current_rows
 from .diagnose import OutputError
-from .manifest import (
-    MANIFEST_CSV,
-    Row,
-    image_row,
-    input_stat,
-    is_current,
-    output_fingerprint,
-    read_manifest,
-    write_manifest,
-)
+from .manifest import MANIFEST_CSV, Row, read_manifest, write_manifest
+from .rows import image_row, input_stat
 from .shards import PreviousRows, record_rows, remove_other_shards, shard_rows_path, written_at
-from .spec import ResizeSpec
+from .variants import Variant, Variants
+
+Image = tuple[str, Sequence[str | None]]  # an input and its output per variant (None: current)
 
 
 def is_complete(src: str, dst: str) -> bool:
@@ -33,44 +28,79 @@ def is_complete(src: str, dst: str) -> bool:
         return False
 
 
+class _Kept:
+    """One variant's rows of an earlier run: its shards' rows, else (a folder the pool made
+    before it kept shard rows) its manifest.csv."""
+
+    def __init__(self, folder: str, shards: Mapping[str, list[str]]) -> None:
+        self.previous = {name: PreviousRows(shard_rows_path(folder, name)) for name in shards}
+        merged = Path(folder, MANIFEST_CSV)
+        self.older, self.older_written = read_manifest(merged), written_at(merged)
+
+    def get(self, shard: str, rel: str, key: str) -> Found:
+        found = self.previous[shard].get(rel, key)
+        if found is None and rel in self.older:
+            found = self.older[rel], self.older_written
+        return found
+
+
 def resumable(
-    names: Sequence[tuple[str, str]],
+    keys: Mapping[str, str],
     dirs: tuple[str, str],
-    spec: ResizeSpec,
+    variants: Variants,
     skip: bool,
     shards: Mapping[str, list[str]],
-) -> tuple[list[Row], list[tuple[str, str]]]:
-    """The rows of images still current, and the (input, output) names left to do."""
-    shard_of = {out: name for name, outputs in shards.items() for out in outputs}
-    previous = {name: PreviousRows(shard_rows_path(dirs[1], name)) for name in shards}
-    merged = Path(dirs[1], MANIFEST_CSV)  # a folder the pool made before it kept shard rows
-    older, older_written = read_manifest(merged), written_at(merged)
-    kept, todo = [], []
-    for rel, out in names:
-        src, dst = f"{dirs[0]}/{rel}", Path(dirs[1], out)
-        found = previous[shard_of[out]].get(rel, out)
-        if found is None and rel in older:
-            found = older[rel], older_written
-        stat, fp = input_stat(src), output_fingerprint(spec, out)
-        if stat and found and is_current(found[0], stat, fp, dst, skip, found[1]):
-            kept.append(found[0])
-        elif found is None and is_complete(src, str(dst)):
-            kept.append(image_row(dirs, rel, out, spec))
-        else:
-            todo.append((rel, out))
+) -> tuple[list[list[Row]], list[Image]]:
+    """Each variant's rows still current, and the images with outputs left to make
+    (``keys``: the plan's key -> input)."""
+    shard_of = {key: name for name, members in shards.items() for key in members}
+    folders = [v.folder(dirs[1]) for v in variants]
+    kept_rows = [_Kept(folder, shards) for folder in folders]
+    kept: list[list[Row]] = [[] for _ in variants]
+    todo: list[Image] = []
+    for key, rel in keys.items():
+        src, outs = f"{dirs[0]}/{rel}", [v.output(rel) for v in variants]
+        found = [k.get(shard_of[key], rel, key) for k in kept_rows]
+        current = current_rows(outs, input_stat(src), found, folders, variants, skip)
+        for i, (variant, folder) in enumerate(zip(variants, folders, strict=True)):
+            if current[i] is None and found[i] is None and is_complete(src, f"{folder}/{outs[i]}"):
+                specs = [v.spec for v in variants]
+                current[i] = image_row(
+                    (dirs[0], folder), rel, outs[i], variant.spec, siblings=specs
+                )
+        for variant_rows, row in zip(kept, current, strict=True):
+            if row is not None:
+                variant_rows.append(row)
+        if None in current:
+            todo.append((rel, [None if r else o for r, o in zip(current, outs, strict=True)]))
     return kept, todo
 
 
-def record_run(output_dir: str, shards: Mapping[str, list[str]], rows: list[Row]) -> None:
-    """What a pool run made, where the next run of either path reads it: the shards' rows
-    and manifest.csv. Called at the end of a run and when it stops early (a bad image, a
-    dead worker, Ctrl-C); then best effort: the run is failing already, and a full disk
-    must not hide why."""
-    record_rows(output_dir, shards, rows)
-    remove_other_shards(output_dir, shards)  # rows of another shard count are out of date
-    write_manifest(Path(output_dir, MANIFEST_CSV), rows)
+def variant_shards(
+    shards: Mapping[str, list[str]], keys: Mapping[str, str], variant: Variant
+) -> dict[str, list[str]]:
+    """The shards (of plan keys) as one variant's outputs."""
+    return {name: [variant.output(keys[k]) for k in members] for name, members in shards.items()}
 
 
-def record_partial_run(output_dir: str, shards: Mapping[str, list[str]], rows: list[Row]) -> None:
-    with contextlib.suppress(OutputError, OSError):
-        record_run(output_dir, shards, rows)
+def record_run(
+    output_dir: str,
+    variants: Variants,
+    shards: Mapping[str, list[str]],
+    keys: Mapping[str, str],
+    rows: Sequence[list[Row]],
+    best_effort: bool = False,
+) -> None:
+    """What a pool run made, where the next run of either path reads it: each variant's
+    shards' rows and manifest.csv. Called at the end of a run and when it stops early (a
+    bad image, a dead worker, Ctrl-C); then ``best_effort``: the run is failing already,
+    and a full disk must not hide why."""
+    try:
+        for variant, variant_rows in zip(variants, rows, strict=True):
+            folder = variant.folder(output_dir)
+            record_rows(folder, variant_shards(shards, keys, variant), variant_rows)
+            remove_other_shards(folder, shards)  # rows of another shard count are out of date
+            write_manifest(Path(folder, MANIFEST_CSV), variant_rows)
+    except (OutputError, OSError):
+        if not best_effort:
+            raise

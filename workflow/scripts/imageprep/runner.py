@@ -5,15 +5,16 @@ line. The engines differ only in how images reach it: a plan file, a list of pat
 sent to worker processes.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
 from .diagnose import OutputError
-from .manifest import Row, input_stat, made_row, output_fingerprint
-from .spec import ResizeSpec
-from .transform import Attempt, try_resize
+from .manifest import Row
+from .rows import input_stat, made_rows
+from .transform import Attempt, try_variants
+from .variants import Variants
 
 
 class Stop(Protocol):
@@ -25,73 +26,98 @@ class Stop(Protocol):
     def set(self) -> None: ...
 
 
+Item = tuple[int, str, Sequence[str | None]]  # index, input, its output per variant (None: current)
+
+
 @dataclass(frozen=True)
 class Tried:
-    """One image tried: its manifest row and log line; or ``fatal``, the line that ends the
-    run (the environment's failure: full disk, read-only folder, out of memory; or a bug),
-    which is not the image's fault and so never a failed row."""
+    """One image tried: its manifest row per variant (None where none was asked) and its
+    log line; or ``fatal``, the line that ends the run (the environment's failure: full
+    disk, read-only folder, out of memory; or a bug), which is not the image's fault and
+    so never a failed row."""
 
     index: int
-    row: Row | None
+    rows: tuple[Row | None, ...]
     line: str
     fatal: str | None = None
 
+    @property
+    def failed(self) -> Row | None:
+        """A failed row (a bad input fails every variant); a filtered one is not failed."""
+        return next((r for r in self.rows if r is not None and r.status == "failed"), None)
+
     def stops(self, skip: bool) -> bool:
         """Whether the run stops here: a fatal line, or a bad image in fail mode."""
-        return self.fatal is not None or (
-            self.row is not None and self.row.status != "ok" and not skip
-        )
+        return self.fatal is not None or (self.failed is not None and not skip)
 
 
-def log_line(src: str, dst: str, attempt: Attempt) -> str:
-    """One line per image for its log: what was made, with Pillow's warnings attached."""
+def log_line(src: str, dsts: Sequence[str | None], attempt: Attempt) -> str:
+    """One line per image for its log: what was made (or filtered), with Pillow's warnings
+    attached."""
     if attempt.error:
         return f"error: {attempt.error}"
-    line = f"{src} -> {dst} {attempt.size[0]}x{attempt.size[1]}"
+    parts = []
+    for dst, made in zip(dsts, attempt.outputs, strict=True):
+        if dst is None or made is None:
+            continue
+        if made.filtered:
+            parts.append(f"{dst} filtered ({made.filtered})")
+        else:
+            parts.append(f"{dst} {made.size[0]}x{made.size[1]}")
+    line = f"{src} -> {', '.join(parts)}"
     return line + "".join(f" (warning: {note})" for note in attempt.notes)
 
 
 def try_image(
-    index: int, rel: str, out: str, dirs: tuple[str, str] | None, spec: ResizeSpec
+    index: int,
+    rel: str,
+    outs: Sequence[str | None],
+    dirs: tuple[str, str] | None,
+    variants: Variants,
 ) -> Tried:
-    """Try one image: ``rel`` and ``out`` relative to ``dirs`` (input_dir, output_dir), or
-    paths as they are when ``dirs`` is None (the per-image rule's job)."""
-    src, dst = (f"{dirs[0]}/{rel}", f"{dirs[1]}/{out}") if dirs else (rel, out)
+    """Try one image: ``rel`` relative to input_dir and each output relative to its
+    variant's folder under output_dir (``dirs``); or, one variant and ``dirs`` None, both
+    paths as they are (a per-image job given paths)."""
+    src = f"{dirs[0]}/{rel}" if dirs else rel
+    dsts = [
+        None if out is None else (f"{v.folder(dirs[1])}/{out}" if dirs else out)
+        for v, out in zip(variants, outs, strict=True)
+    ]
     try:
         stat = input_stat(src)
-        attempt = try_resize(src, dst, spec)
+        attempt = try_variants(src, [(dst, v.spec) for dst, v in zip(dsts, variants, strict=True)])
     except OutputError as exc:
-        return Tried(index, None, "", str(exc))
+        return Tried(index, (), "", str(exc))
     except MemoryError:
-        return Tried(index, None, "", f"out of memory while resizing {src}")
+        return Tried(index, (), "", f"out of memory while resizing {src}")
     except Exception as exc:  # a bug of ours: one line, in every mode
         bug = f"{src}: unexpected {type(exc).__name__} ({exc}); please report this bug"
-        return Tried(index, None, "", bug)
-    row = made_row(rel, out, stat, output_fingerprint(spec, out), attempt)
-    return Tried(index, row, log_line(src, dst, attempt))
+        return Tried(index, (), "", bug)
+    rows = made_rows(rel, outs, stat, variants, attempt)
+    return Tried(index, tuple(rows), log_line(src, dsts, attempt))
 
 
 def run_images(
-    items: Iterable[tuple[int, str, str]],
+    items: Iterable[Item],
     dirs: tuple[str, str] | None,
-    spec: ResizeSpec,
+    variants: Variants,
     skip: bool,
     stop: Stop,
     threads: int = 1,
     busy: Callable[[int | None], None] | None = None,
 ) -> list[Tried]:
-    """Try each (index, input, output) in turn, or on ``threads`` threads (Pillow releases
+    """Try each (index, input, outputs) in turn, or on ``threads`` threads (Pillow releases
     the GIL while it decodes, resizes and encodes), until all are tried or ``stop`` is set:
     by any image here that stops the run (Tried.stops), or by another worker. Images
     already running finish; no other starts. ``busy(index)`` is called before an image,
     ``busy(None)`` after it (the pool names the image a dead worker was on)."""
 
-    def one(item: tuple[int, str, str]) -> Tried | None:
+    def one(item: Item) -> Tried | None:
         if stop.is_set():
             return None
         if busy:
             busy(item[0])
-        tried = try_image(*item, dirs, spec)
+        tried = try_image(*item, dirs, variants)
         if busy:
             busy(None)
         if tried.stops(skip):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .atomic import write_atomically
 from .manifest import ENCODING, Row, manifest_text, read_manifest
-from .plan import ConfigError
+from .plan import ConfigError, Plan
 from .records import tsv_cell, tsv_uncell
 
 PLANS, MANIFESTS, KEPT = ".imageprep/plans", ".imageprep/shards", ".imageprep/rows"
@@ -77,6 +77,11 @@ def shard_outputs(outputs: Iterable[str], images_per_job: int) -> dict[str, list
     return {shard_name(i, count): shards[i] for i in sorted(shards)}
 
 
+def refused_rows_path(folder: str) -> str:
+    """The rows of the inputs refused before any job, in a variant's folder."""
+    return f"{folder}/.imageprep/refused.csv"
+
+
 def plan_path(output_dir: str, name: str) -> str:
     return f"{output_dir}/{PLANS}/{name}.csv"
 
@@ -126,51 +131,64 @@ def read_plan_file(path: str | os.PathLike) -> list[tuple[str, str]]:
 
 
 def write_plan_files(
-    input_dir: str,
-    output_dir: str,
+    plan: Plan,
     shards: Mapping[str, list[tuple[str, str]]],
     stats: bool = True,
 ) -> None:
-    """Write each shard's plan file where its content changed, and mark a shard to be run
-    again (its declared rows removed) where an image it made is missing or an output
-    was written after its rows (changed behind the workflow's back); remove the plan files
-    of shards that no longer exist. ``stats=False``: members are declared inputs of their
-    job (the generated demo set), Snakemake tracks their dates.
+    """Write each shard's plan file ((input, key) members) where its content changed, and
+    mark a shard's variant to be run again (its declared rows removed) where an image it
+    made is missing or an output was written after its rows (changed behind the
+    workflow's back); remove the plan files of shards that no longer exist.
+    ``stats=False``: members are declared inputs of their job (the generated demo set),
+    Snakemake tracks their dates.
     """
-    folder = Path(output_dir, PLANS)
-    present: set[str] | None = None
+    folder = Path(plan.output_dir, PLANS)
+    present: dict[str, dict[str, int]] = {}  # per variant folder, listed once if needed
     for name, members in shards.items():
-        path = Path(plan_path(output_dir, name))
-        if write_if_changed(path, _plan_text(input_dir, members, stats)):
+        path = Path(plan_path(plan.output_dir, name))
+        if write_if_changed(path, _plan_text(plan.input_dir, members, stats)):
             continue
-        manifest = shard_rows_path(output_dir, name)
-        if not os.path.exists(manifest):
-            continue
-        if present is None:  # one listing of the outputs, once a shard has a manifest
-            try:
-                present = dict(_files_under(output_dir))
-            except OSError as exc:
-                where = exc.filename or output_dir
-                raise ConfigError(f"output_dir: cannot list {where!r}: {exc.strerror}") from None
-        written = written_at(kept_rows_path(manifest))
-        missing = [(rel, out) for rel, out in members if out not in present]
-        if (
-            not written  # no rows kept: nothing is known to be current
-            or any(present.get(out, 0) > written for _, out in members)  # changed since
-            or (missing and _unexplained(missing, read_manifest(manifest)))
-        ):
-            # Snakemake re-runs a job whose declared output is gone, whatever its settings
-            # (a plan file touched with the same content is not newer to it when it
-            # compares checksums); the job still finds its rows beside it (kept_rows_path)
-            # and redoes exactly the members that are not current.
-            os.unlink(manifest)
+        for variant, root in zip(plan.variants, plan.folders(), strict=True):
+            manifest = shard_rows_path(root, name)
+            if not os.path.exists(manifest):
+                continue
+            if root not in present:
+                present[root] = _listed(root)
+            outs = [(rel, variant.output(rel)) for rel, _ in members]
+            if _out_of_date(outs, present[root], manifest):
+                # Snakemake re-runs a job whose declared output is gone, whatever its
+                # settings (a plan file touched with the same content is not newer to it
+                # when it compares checksums); the job still finds its rows beside it
+                # (kept_rows_path) and redoes exactly the members that are not current.
+                os.unlink(manifest)
     for stale in folder.glob("*.csv"):
         if stale.stem not in shards:
             stale.unlink(missing_ok=True)
 
 
+def _listed(root: str) -> dict[str, int]:
+    try:
+        return dict(_files_under(root))
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        where = exc.filename or root
+        raise ConfigError(f"output_dir: cannot list {where!r}: {exc.strerror}") from None
+
+
+def _out_of_date(outs: list[tuple[str, str]], present: Mapping[str, int], manifest: str) -> bool:
+    written = written_at(kept_rows_path(manifest))
+    missing = [(rel, out) for rel, out in outs if out not in present]
+    return (
+        not written  # no rows kept: nothing is known to be current
+        or any(present.get(out, 0) > written for _, out in outs)  # changed since
+        or bool(missing and _unexplained(missing, read_manifest(manifest)))
+    )
+
+
 def _unexplained(missing: list[tuple[str, str]], rows: Mapping[str, Row]) -> bool:
-    """Whether an output is missing that its row says was made (deleted since, say)."""
+    """Whether an output is missing that its row says was made (deleted since, say), or
+    that has no row."""
     return any(rows.get(rel) is None or rows[rel].status == "ok" for rel, _ in missing)
 
 
@@ -209,12 +227,18 @@ class PreviousRows:
         )
         self.loaded: dict[str, tuple[dict[str, Row], int]] = {}
 
-    def get(self, rel: str, out: str) -> tuple[Row, int] | None:
-        """The image's row and when it was written, or None."""
+    @classmethod
+    def anywhere(cls, folder: str) -> "PreviousRows":
+        """The rows kept in a folder for any shard count (a per-image job: no shard)."""
+        return cls(shard_rows_path(folder, "none"))
+
+    def get(self, rel: str, key: str) -> tuple[Row, int] | None:
+        """The row of input ``rel`` (its plan key ``key``) and when it was written, or
+        None."""
         if (row := self.rows.get(rel)) is not None:
             return row, self.written
         for count in self.counts:
-            name = shard_name(shard_of(out, count), count)
+            name = shard_name(shard_of(key, count), count)
             if name not in self.loaded:
                 path = self.folder / f"{name}.csv"
                 self.loaded[name] = read_manifest(path), written_at(path)

@@ -44,12 +44,22 @@ class ResizeSpec:
     pad_color: str = "black"
     background: str = "white"
     max_pixels: int = 89_478_485  # Pillow's own decompression-bomb threshold
-    jpeg_draft: bool = True  # decode big JPEGs at reduced scale (see _draft)
+    jpeg_draft: bool = True  # decode big JPEGs at reduced scale (see geometry.py)
+    only_shrink: bool = False  # never enlarge an image, on either axis (geometry.py)
+    # Filters (filters.py): an image they leave out is "filtered", not failed. 0: no limit.
+    min_size: tuple[int, int] = (0, 0)
+    max_aspect_ratio: float = 0
+    max_area: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "size", tuple(int(v) for v in self.size))
+        object.__setattr__(self, "min_size", tuple(int(v) for v in self.min_size))
         if len(self.size) != 2 or min(self.size) < 1:
             raise ValueError(f"size must be [width, height] > 0, got {list(self.size)}")
+        if len(self.min_size) != 2 or min(self.min_size) < 0:
+            raise ValueError(f"min_size must be [width, height] >= 0, got {list(self.min_size)}")
+        if self.max_aspect_ratio < 0 or self.max_area < 0:
+            raise ValueError("max_aspect_ratio and max_area must be >= 0 (0: no limit)")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.resample not in RESAMPLE:
@@ -79,10 +89,24 @@ class ResizeSpec:
             changes["quality"] = DEFAULT_SPEC.quality
         if self.mode != "pad":
             changes["pad_color"] = DEFAULT_SPEC.pad_color
+        # Filters decide whether an output exists, not its bytes: the row's input size
+        # says whether an image still passes them (current.py), with no image redone.
+        changes.update({key: getattr(DEFAULT_SPEC, key) for key in FILTERS})
         return replace(self, **changes)
 
+    @property
+    def filters(self) -> bool:
+        return any(getattr(self, key) != getattr(DEFAULT_SPEC, key) for key in FILTERS)
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """The spec as JSON; keys added since the first release are left out at their
+        defaults, so that an existing config's JSON (a param of the rules, the source
+        of each output's fingerprint) is what it was, and nothing is redone."""
+        data = asdict(self)
+        for key in ADDED:
+            if data[key] == asdict(DEFAULT_SPEC)[key]:
+                del data[key]
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "ResizeSpec":
@@ -90,6 +114,11 @@ class ResizeSpec:
 
 
 DEFAULT_SPEC = ResizeSpec()
+FILTERS = ("min_size", "max_aspect_ratio", "max_area")
+ADDED = ("only_shrink", *FILTERS)
+# What a variant may set for itself (config's variants:); the rest is the run's.
+VARIANT_KEYS = ("size", "mode", "resample", "format", "quality", "pad_color", "background",
+                "only_shrink", *FILTERS)  # fmt: skip
 
 
 def output_relpath(relpath: str, fmt: str) -> str:

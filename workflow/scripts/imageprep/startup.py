@@ -20,19 +20,21 @@ from .atomic import writable_problem
 from .config import checked_config
 from .diagnose import OutputError
 from .folder_lock import FolderInUse, check_free, hold
-from .manifest import MANIFEST_CSV, manifest_text, output_fingerprint, refused_rows
+from .manifest import MANIFEST_CSV, Row, manifest_text
 from .plan import ConfigError, Plan, make_plan
-from .records import FAILED_TSV, read_record, record_path
+from .records import FAILED_TSV, image_rows_path, read_record, record_path
+from .rows import output_fingerprint, refused_rows
 from .shards import (
     PreviousRows,
+    refused_rows_path,
     run_shards,
     shard_rows_path,
     write_if_changed,
     write_plan_files,
     write_plan_text,
 )
-from .spec import ResizeSpec
 from .transform import TRANSFORM_VERSION
+from .variants import Variant, Variants
 
 # Output folders claimed by the instances of one workflow (id of Snakemake's Workflow ->
 # resolved output_dir -> instance name): two instances must never share or nest one.
@@ -48,7 +50,6 @@ class Startup:
     """What the rules of one instance need, computed once at parse time."""
 
     config: dict[str, Any]
-    spec: ResizeSpec
     plan: Plan
     shards: dict[str, list[str]]  # shard name -> outputs; {} for the per-image rule
     main_process: bool  # False in a job's own Snakemake (on a cluster node)
@@ -63,21 +64,33 @@ class Startup:
         return self.config["on_error"] == "skip"
 
     @property
+    def variants(self) -> Variants:
+        return self.plan.variants
+
+    @property
     def output_dir(self) -> str:
         return self.plan.output_dir
 
     @property
-    def manifest(self) -> str:
-        return f"{self.output_dir}/{MANIFEST_CSV}"
+    def manifests(self) -> list[str]:
+        """Each variant's manifest.csv (output_dir's own without variants)."""
+        return [f"{folder}/{MANIFEST_CSV}" for folder in self.plan.folders()]
 
     @property
-    def failed_manifest(self) -> str:
-        return f"{self.output_dir}/{FAILED_TSV}"
+    def failed_manifests(self) -> list[str]:
+        return [f"{folder}/{FAILED_TSV}" for folder in self.plan.folders()]
 
     @property
-    def refused_rows(self) -> str:
-        """The inputs refused before any job, as manifest rows (read by rule manifest)."""
-        return f"{self.output_dir}/.imageprep/refused.csv"
+    def refused_rows(self) -> list[str]:
+        """The inputs refused before any job, as each variant's manifest rows (read by rule
+        manifest)."""
+        return [refused_rows_path(folder) for folder in self.plan.folders()]
+
+    @property
+    def declares_rows(self) -> bool:
+        """Whether a per-image job declares the image's rows (with variants or filters: an
+        image has several outputs, or none), rather than the image or its record."""
+        return self.per_image and (bool(self.variants[0].name) or self.variants[0].spec.filters)
 
     @property
     def all_images(self) -> str:
@@ -86,15 +99,23 @@ class Startup:
 
     def declared(self, out: str) -> str:
         """What a per-image job declares: the image (on_error: fail) or its outcome record
-        (on_error: skip), since a skipped image has no file to declare."""
+        (on_error: skip), since a skipped image has no file to declare; with variants or
+        filters, the image's rows (images_rows_path)."""
+        if self.declares_rows:
+            return image_rows_path(self.output_dir, out)
         return record_path(self.output_dir, out) if self.skip else f"{self.output_dir}/{out}"
 
     @property
     def resized(self) -> list[str]:
-        """What the resize jobs declare: one manifest per shard, or one file per image."""
+        """What the resize jobs declare: each variant's rows per shard, or one file per
+        image."""
         if self.per_image:
             return [self.declared(out) for out in self.plan.outputs]
-        return [shard_rows_path(self.output_dir, name) for name in self.shards]
+        return [shard_rows_path(f, name) for name in self.shards for f in self.plan.folders()]
+
+    def shard_rows(self, name: str) -> list[str]:
+        """What one shard job declares: its rows in each variant's folder."""
+        return [shard_rows_path(folder, name) for folder in self.plan.folders()]
 
     def prepare(self, dry_run: bool = False) -> None:
         """Write what Snakemake compares before it decides which jobs to run, once per run
@@ -112,18 +133,18 @@ class Startup:
         try:
             hold(out_dir, f"snakemake in {os.getcwd()}")  # until this Snakemake ends
             write_plan_files(
-                plan.input_dir,
-                out_dir,
+                plan,
                 {
                     name: [(plan.outputs[out], out) for out in outs]
                     for name, outs in self.shards.items()
                 },
                 stats=not plan.demo,  # demo images are the shard jobs' declared inputs
             )
-            write_if_changed(self.refused_rows, manifest_text(refused_rows(plan.refused)))
+            for variant, path in zip(self.variants, self.refused_rows, strict=True):
+                write_if_changed(path, manifest_text(refused_rows(plan.refused, variant)))
             if self.per_image:
                 write_plan_text(self.all_images, [(r, o) for o, r in plan.outputs.items()])
-                if self.skip:
+                if self.skip and not self.declares_rows:
                     _forget_stale_records(out_dir, plan.outputs)
                 if not dry_run:
                     self._forget_what_is_not_current()
@@ -134,28 +155,31 @@ class Startup:
 
     def _forget_what_is_not_current(self) -> None:
         """The per-image rule and the folder's one bookkeeping: Snakemake tracks each image
-        itself, so an image whose row (in the shards' rows, which the pool and the manifest
-        job keep) says it was made with other settings, or whose output was written after
-        its row, loses its declared file (the image, or in skip mode its record), and
-        Snakemake makes it again."""
-        out_dir = self.output_dir
-        for name, outputs in run_shards(self.plan.outputs, 1).items():
-            previous = PreviousRows(shard_rows_path(out_dir, name))
-            for out in outputs:
-                found = previous.get(self.plan.outputs[out], out)
-                if found is None or found[0].status != "ok":
-                    continue
-                row, written = found
-                try:
-                    changed = os.stat(f"{out_dir}/{out}").st_mtime_ns > written
-                except OSError:
-                    continue  # gone: Snakemake sees that itself
-                other = (row.fingerprint, row.transform_version) != (
-                    output_fingerprint(self.spec, out),
-                    TRANSFORM_VERSION,
-                )
-                if other or changed:
-                    Path(self.declared(out)).unlink(missing_ok=True)
+        itself, so an image with a variant whose row (in the shards' rows, which the pool
+        and the manifest job keep) says it was made with other settings, or whose output
+        was written after its row, loses its declared file (the image, its record or its
+        rows), and Snakemake makes it again."""
+        plan, folders = self.plan, self.plan.folders()
+        for name, keys in run_shards(plan.outputs, 1).items():
+            previous = [PreviousRows(shard_rows_path(folder, name)) for folder in folders]
+            for key in keys:
+                rel = plan.outputs[key]
+                for variant, kept, folder in zip(self.variants, previous, folders, strict=True):
+                    if self._not_current(variant, kept.get(rel, key), folder):
+                        Path(self.declared(key)).unlink(missing_ok=True)
+                        break
+
+    @staticmethod
+    def _not_current(variant: Variant, found: tuple[Row, int] | None, folder: str) -> bool:
+        if found is None or found[0].status != "ok":
+            return False  # Snakemake (the declared file's date) or the job decides
+        row, written = found
+        try:
+            changed = os.stat(f"{folder}/{row.output}").st_mtime_ns > written
+        except OSError:
+            return False  # gone: Snakemake sees that itself, or the job does
+        current = (output_fingerprint(variant.spec, row.output), TRANSFORM_VERSION)
+        return changed or (row.fingerprint, row.transform_version) != current
 
 
 def _forget_stale_records(output_dir: str, outputs: Mapping[str, str]) -> None:
@@ -242,7 +266,6 @@ def start(
         raise StartupError(str(exc).replace("Invalid config", invalid, 1)) from None
     per_image = config["images_per_job"] == 1
     try:
-        spec = ResizeSpec.from_config(config)
         # Only the per-image rule declares each image to Snakemake, so only it refuses names
         # Snakemake cannot declare. A shard job's own Snakemake (on a cluster node) reads its
         # plan file, not the folder.
@@ -261,4 +284,4 @@ def start(
     if plan.refused and config["on_error"] != "skip":
         raise StartupError(plan.refusal_message())
     shards = {} if per_image else run_shards(plan.outputs, config["images_per_job"])
-    return Startup(config, spec, plan, shards, main_process)
+    return Startup(config, plan, shards, main_process)

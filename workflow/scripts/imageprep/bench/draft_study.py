@@ -10,7 +10,7 @@ real photographs, in every mode at 600 and 224:
 For a folder it prints, per gap, the worst case (image named), how many cases fall below
 SSIM 0.99, the worst SSIM by the reduction left after the draft (why cases lose), and the
 single-core time over the folder against libvips' thumbnail. The shipped gap is
-imageprep.transform.DRAFT_GAP; docs/performance.md quotes this output.
+imageprep.geometry.DRAFT_GAP; docs/performance.md quotes this output.
 """
 
 import argparse
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-import imageprep.transform as transform
+import imageprep.geometry as geometry
 from imageprep.spec import MODES, ResizeSpec
 from imageprep.synthetic import photo_like
 from imageprep.transform import resize_image
@@ -49,9 +49,12 @@ def left_after_draft(src: Path, spec: ResizeSpec) -> float:
     """Source pixels per output pixel that the draft leaves for the final filter (the
     transform's geometry, without orientation: the study's photos are upright)."""
     with Image.open(src) as im:
-        out_size, box = transform._geometry(*im.size, spec)
-        box = transform._draft(im, out_size, box)
-        return min((box[2] - box[0]) / out_size[0], (box[3] - box[1]) / out_size[1])
+        width, height = im.size
+        out_size, box = geometry.target(width, height, spec)
+        if (request := geometry.decode_request(width, height, [spec])) is not None:
+            im.draft(im.mode, request)
+        fx, fy = im.width / width, im.height / height
+        return min((box[2] - box[0]) * fx / out_size[0], (box[3] - box[1]) * fy / out_size[1])
 
 
 def one_case(args: tuple[str, int, str, Sequence[float]]) -> list[tuple[float, float, float]]:
@@ -64,7 +67,7 @@ def one_case(args: tuple[str, int, str, Sequence[float]]) -> list[tuple[float, f
         resize_image(src, full, ResizeSpec(size=(size, size), mode=mode, jpeg_draft=False))
         ref_l, ref_rgb = pixels(full, "L"), pixels(full, "RGB")
         for gap in gaps:
-            transform.DRAFT_GAP = gap
+            geometry.DRAFT_GAP = gap
             resize_image(src, fast, spec)
             left = left_after_draft(Path(src), spec)
             results.append(
@@ -84,7 +87,7 @@ def folder_time(photos: list[str], gap: float | None, spec: ResizeSpec) -> float
 
                 vips_resize(src, str(dst), spec)
             else:
-                transform.DRAFT_GAP = gap
+                geometry.DRAFT_GAP = gap
                 resize_image(src, dst, spec)
         return time.perf_counter() - t0
 
@@ -139,7 +142,7 @@ def study_generated(gaps: Sequence[float], repeats: int) -> None:
             ref_l, ref_rgb = pixels(full, "L"), pixels(full, "RGB")
             cells = [f"{t_full * 1000:.0f} ms"]
             for gap in gaps:
-                transform.DRAFT_GAP = gap
+                geometry.DRAFT_GAP = gap
                 fast = folder / "fast.jpg"
                 t = best_time(src, fast, ResizeSpec(size=size), repeats)
                 ssim_value = ssim(pixels(fast, "L"), ref_l)
@@ -150,16 +153,16 @@ def study_generated(gaps: Sequence[float], repeats: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--gaps", type=float, nargs="+", default=[1.25, transform.DRAFT_GAP])
+    p.add_argument("--gaps", type=float, nargs="+", default=[1.25, geometry.DRAFT_GAP])
     p.add_argument("--input-dir", type=Path, help="a folder of JPEG photographs to study")
     p.add_argument("--workers", type=int, default=1, help="processes for the SSIM cases")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (generated images)")
     args = p.parse_args(argv)
-    shipped = transform.DRAFT_GAP
+    shipped = geometry.DRAFT_GAP
     try:
         if args.input_dir:
             study_folder(args.input_dir, args.gaps, args.workers)
         else:
             study_generated(args.gaps, args.repeats)
     finally:
-        transform.DRAFT_GAP = shipped
+        geometry.DRAFT_GAP = shipped

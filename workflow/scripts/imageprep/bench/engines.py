@@ -1,8 +1,8 @@
 """The ways of running the same resize job that the benchmark compares.
 
-Every engine except the outside reference (``pyvips``) calls
-:func:`imageprep.transform.resize_image` with the same spec on the same (src, dst) pairs,
-so their outputs must be byte-identical.
+Every engine except the outside references (``pyvips``, the article's loop) calls
+:func:`imageprep.transform.resize_variants` with the same variants on the same images
+(one decode per image for all its variants), so their outputs must be byte-identical.
 """
 
 import importlib.util
@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -22,50 +22,79 @@ from PIL import Image
 from imageprep.config import REPO
 from imageprep.schedule import input_sizes, largest_first, make_chunks
 from imageprep.spec import ResizeSpec
-from imageprep.transform import resize_image
+from imageprep.transform import resize_variants
+from imageprep.variants import Variants
 
 POOL_COMMAND = REPO / "workflow" / "scripts" / "pool.py"
 
 
+Image_ = tuple[str, list[str]]  # an input and its output per variant, absolute
+
+
 @dataclass
 class Task:
-    """One benchmark job: resize every ``src`` to its ``dst`` under ``output_dir``."""
+    """One benchmark job: make every image's outputs (one per variant) under ``output_dir``."""
 
     input_dir: Path
     output_dir: Path
-    pairs: list[tuple[str, str]]  # (src, dst), absolute
-    spec: ResizeSpec
+    images: list[Image_]
+    variants: Variants
     config: dict[str, Any]  # workflow config for the command engines (spec keys etc.)
     workdir: Path  # scratch folder the command engines run in (their config, their state)
     options: dict[str, Any] = field(default_factory=dict)  # e.g. chunksize
 
+    @property
+    def spec(self) -> ResizeSpec:
+        """The first variant's spec (the only one without variants:)."""
+        return self.variants[0].spec
+
+    @property
+    def pairs(self) -> list[tuple[str, str, ResizeSpec]]:
+        """(input, output, spec) of every output: what an engine without a shared decode
+        (libvips, the article's loop) makes one by one."""
+        return [
+            (src, dsts[i], v.spec) for i, v in enumerate(self.variants) for src, dsts in self.images
+        ]
+
+    def without_draft(self) -> "Task":
+        """This task with every pixel decoded (jpeg_draft off): the quality reference."""
+        full = tuple(replace(v, spec=replace(v.spec, jpeg_draft=False)) for v in self.variants)
+        return replace(self, variants=full)
+
+
+def make_image(src: str, dsts: list[str], specs: list[ResizeSpec]) -> None:
+    """One image's outputs through the one transform, decoded once."""
+    resize_variants(src, list(zip(dsts, specs, strict=True)))
+
 
 def sequential(task: Task, workers: int) -> dict[str, Any]:
     """The article's "standard approach": a plain for-loop on one core."""
-    for src, dst in task.pairs:
-        resize_image(src, dst, task.spec)
+    specs = [v.spec for v in task.variants]
+    for src, dsts in task.images:
+        make_image(src, dsts, specs)
     return {}
 
 
-def chunks_of(task: Task, workers: int) -> list[list[tuple[str, str]]]:
+def chunks_of(task: Task, workers: int) -> list[list[Image_]]:
     """The pool's chunks (imageprep.schedule): largest images first, about equal bytes a
     chunk, or benchmark.chunksize images a chunk when set."""
-    sizes = input_sizes([src for src, _ in task.pairs])
+    sizes = input_sizes([src for src, _ in task.images])
     chunksize = int(task.options.get("chunksize") or 0)
-    return [[task.pairs[i] for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
+    return [[task.images[i] for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
 
 
-def resize_chunk(pairs: list[tuple[str, str]], spec: ResizeSpec) -> None:
-    for src, dst in pairs:
-        resize_image(src, dst, spec)
+def resize_chunk(images: list[Image_], specs: list[ResizeSpec]) -> None:
+    for src, dsts in images:
+        make_image(src, dsts, specs)
 
 
 def process_pool(task: Task, workers: int) -> dict[str, Any]:
     """The article's three-line change, ``ProcessPoolExecutor.map``, over the pool command's
     chunks: largest images first, so few uneven images still end together."""
     chunks = chunks_of(task, workers)
+    specs = [v.spec for v in task.variants]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(resize_chunk, chunks, repeat(task.spec)):
+        for _ in pool.map(resize_chunk, chunks, repeat(specs)):
             pass
     return {"chunks": len(chunks)}
 
@@ -76,20 +105,22 @@ def article_resize(src: str, dst: str, spec: ResizeSpec) -> None:
 
 
 def article_loop(task: Task, workers: int) -> dict[str, Any]:
-    """The article's own loop, kept as a baseline: Pillow defaults, no draft, no quality."""
-    for src, dst in task.pairs:
+    """The article's own loop, kept as a baseline: Pillow defaults, no draft, no quality
+    (one run per variant: the article has no shared decode)."""
+    for src, dst, spec in task.pairs:
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
-        article_resize(src, dst, task.spec)
+        article_resize(src, dst, spec)
     return {}
 
 
 def thread_pool(task: Task, workers: int) -> dict[str, Any]:
     """Threads: Pillow releases the GIL while decoding, resampling and encoding. No chunks
     (nothing crosses a process boundary), but the same largest-first order."""
-    order = largest_first(input_sizes([src for src, _ in task.pairs]))
-    srcs, dsts = zip(*(task.pairs[i] for i in order), strict=True)
+    order = largest_first(input_sizes([src for src, _ in task.images]))
+    srcs, dsts = zip(*(task.images[i] for i in order), strict=True)
+    specs = [v.spec for v in task.variants]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(resize_image, srcs, dsts, repeat(task.spec)):
+        for _ in pool.map(make_image, srcs, dsts, repeat(specs)):
             pass
     return {}
 
@@ -239,9 +270,9 @@ def pyvips_engine(task: Task, workers: int) -> dict[str, Any]:
     libvips runs only in pool workers, never in this process: forking a process in which
     libvips has started its threads deadlocks the child.
     """
-    srcs, dsts = zip(*task.pairs, strict=True)
+    srcs, dsts, specs = zip(*task.pairs, strict=True)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(vips_resize, srcs, dsts, repeat(task.spec), chunksize=4):
+        for _ in pool.map(vips_resize, srcs, dsts, specs, chunksize=4):
             pass
     return {}
 

@@ -23,10 +23,11 @@ from typing import Any
 from tqdm import tqdm
 
 from imageprep.config import load_config
-from imageprep.plan import find_images, plan_outputs
+from imageprep.plan import find_images, plan_keys, plan_outputs
 from imageprep.pool import at_least
 from imageprep.spec import ResizeSpec
 from imageprep.synthetic import generate_dataset
+from imageprep.variants import from_config as variants_from_config
 
 from . import engines as eng
 from .measure import start_seconds, timed
@@ -43,11 +44,15 @@ def make_task(plan: BenchPlan, engine: str) -> eng.Task:
         shutil.rmtree(workdir)
     out = workdir / "out"
     out.mkdir(parents=True)
-    outputs, _ = plan_outputs(plan.relpaths, plan.spec.format)
-    pairs = [(str(plan.input_dir / src), str(out / dst)) for dst, src in outputs.items()]
-    keys = {f for f in plan.config if f in ResizeSpec.__dataclass_fields__} | {"extensions"}
-    config = {k: plan.config[k] for k in keys if k in plan.config}
-    return eng.Task(plan.input_dir, out, pairs, plan.spec, config, workdir, plan.options)
+    variants = variants_from_config(plan.config)
+    keys, _ = plan_keys(plan.relpaths, variants)
+    images = [
+        (str(plan.input_dir / rel), [f"{v.folder(str(out))}/{v.output(rel)}" for v in variants])
+        for rel in keys.values()
+    ]
+    names = {f for f in plan.config if f in ResizeSpec.__dataclass_fields__}
+    config = {k: plan.config[k] for k in names | {"extensions", "variants"} if k in plan.config}
+    return eng.Task(plan.input_dir, out, images, variants, config, workdir, plan.options)
 
 
 def dag_seconds(plan: BenchPlan, engine: str) -> float:
@@ -80,7 +85,7 @@ def make_references(plan: BenchPlan) -> References:
     ours = make_task(plan, "reference")
     eng.process_pool(ours, max(plan.workers))
     full = make_task(plan, "full-decode")
-    eng.process_pool(replace(full, spec=replace(plan.spec, jpeg_draft=False)), max(plan.workers))
+    eng.process_pool(full.without_draft(), max(plan.workers))
     return References(
         ours.output_dir, checksums(ours.output_dir), full.output_dir, draft_quality(plan)
     )
@@ -92,7 +97,7 @@ def draft_quality(plan: BenchPlan) -> tuple[float, float, str]:
     lossless = replace(plan, config={**plan.config, "format": "png"})
     draft, full = make_task(lossless, "draft-png"), make_task(lossless, "full-decode-png")
     eng.process_pool(draft, max(plan.workers))
-    eng.process_pool(replace(full, spec=replace(full.spec, jpeg_draft=False)), max(plan.workers))
+    eng.process_pool(full.without_draft(), max(plan.workers))
     made = sorted(checksums(draft.output_dir))
     sample = made[:: math.ceil(len(made) / SIMILARITY_SAMPLE)]  # every image up to 2000
     worst_ssim, worst_psnr, worst = similarity(full.output_dir, draft.output_dir, sample)

@@ -15,13 +15,13 @@ OWN_FILES = {"manifest.csv", "failed.tsv"}  # what the workflow and the pool add
 def checksums(folder: Path) -> dict[str, str]:
     """The images under ``folder`` (not the workflow's own files, which bare engines do
     not write; tests/test_reruns.py checks that both commands' manifests agree)."""
-    return {
-        rel: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("[!.]*"))
-        if p.is_file()
-        and (rel := p.relative_to(folder).as_posix()) not in OWN_FILES
-        and not rel.startswith(".")
-    }
+    found = {}
+    for path in sorted(folder.rglob("[!.]*")):
+        rel = path.relative_to(folder).as_posix()
+        hidden = any(part.startswith(".") for part in rel.split("/"))
+        if path.is_file() and path.name not in OWN_FILES and not hidden:  # per variant too
+            found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
 
 
 def differences(reference: dict[str, str], actual: dict[str, str]) -> str:

@@ -1,0 +1,119 @@
+"""snakemake --report after a resize run shows what was made, per variant: counts by status
+with the reasons, a contact sheet and the inputs' sizes (imageprep.run_report), rendered
+by a real headless browser (Debian's chromium; CI installs it, IMAGEPREP_REQUIRE_BROWSER)."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from helpers import opened, run_snakemake, write_config
+from imagefactory import photo
+
+VARIANTS = {
+    "train": {"size": [224, 224], "mode": "fill", "min_size": [320, 320]},
+    "view": {"size": [600, 600], "mode": "fit"},
+}
+
+
+@pytest.fixture
+def made(workdir):
+    for i in range(5):
+        photo(workdir / "photos" / f"p{i}.jpg", (640 + 40 * i, 480), seed=i)
+    photo(workdir / "photos" / "small.png", (312, 200))
+    write_config(workdir, input_dir="photos", output_dir="results", variants=VARIANTS)
+    run_snakemake(workdir)
+    return workdir
+
+
+def report_data(workdir):
+    """The report's own data: its categories and results (with their captions)."""
+    run_snakemake(workdir, "--report", "report.html", cores=None)
+    text = (workdir / "report.html").read_text()
+    categories = json.loads(re.search(r"var categories = (\{.*?\});\n", text)[1])
+    results = json.loads(re.search(r"var results = (\{.*?\});\n", text)[1])
+    return categories, results
+
+
+def status(workdir, variant):
+    return (workdir / f"reports/{variant}/status.html").read_text()
+
+
+def test_the_report_shows_each_variants_results(made):
+    categories, results = report_data(made)
+    assert sorted(categories["imageprep"]) == ["train", "view"]
+    files = categories["imageprep"]["train"]
+    assert [f.rsplit("/", 1)[1] for f in files] == [
+        "contact-sheet.jpg",
+        "input-sizes.svg",
+        "status.html",
+    ]
+    assert "fixed sample" in results[files[0]]["caption"]
+    train = status(made, "train")
+    assert "<td>made</td><td>5</td>" in train and "<td>filtered</td><td>1</td>" in train
+    assert "312×200 is below min_size 320×320" in train
+    assert "<td>made</td><td>6</td>" in status(made, "view")
+    sheet = opened(made / "reports/train/contact-sheet.jpg")
+    assert sheet.size == (6 * 160, 160)  # five made outputs, one row
+    assert "<svg" in (made / "reports/view/input-sizes.svg").read_text()
+    # outside the output tree: a loader's recursive glob finds only the outputs
+    assert sorted(p.name for p in (made / "results/train").rglob("*.jpg")) == [
+        f"p{i}.jpg" for i in range(5)
+    ]
+
+
+def test_a_rerun_reports_what_it_made_and_what_was_current(made):
+    photo(made / "photos" / "p0.jpg", (700, 500), seed=9)
+    run_snakemake(made)
+    train = status(made, "train")
+    assert "<td>made</td><td>1</td>" in train and "<td>current</td><td>4</td>" in train
+
+
+def test_a_run_with_nothing_to_do_writes_no_report(made):
+    before = (made / "reports/train/status.html").stat().st_mtime_ns
+    run_snakemake(made)
+    assert (made / "reports/train/status.html").stat().st_mtime_ns == before
+
+
+NAVIGATE = """<script>window.addEventListener("load", () => setTimeout(() => {
+  const key = Object.keys(results).find(k => k.endsWith("reports/train/%s"));
+  app.setView({content: "%s", contentPath: results[key].data_uri, resultPath: key});
+}, 300));</script>"""
+
+
+def browser():
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found and os.environ.get("IMAGEPREP_REQUIRE_BROWSER"):
+        pytest.fail("chromium is required (IMAGEPREP_REQUIRE_BROWSER) but not installed")
+    if not found:
+        pytest.skip("no chromium here (CI installs it: apt-get install chromium)")
+    return found
+
+
+@pytest.mark.parametrize(("name", "view"), [("contact-sheet.jpg", "img"), ("status.html", "html")])
+def test_the_report_renders_in_a_headless_browser(made, tmp_path, name, view):
+    """Chromium opens the report, shows one of our results, and the DOM it renders holds
+    it (a screenshot is kept beside, for a look)."""
+    chromium = browser()
+    report_data(made)
+    page = (made / "report.html").read_text()
+    at = page.rindex("</body>")
+    opened_page = tmp_path / "view.html"
+    opened_page.write_text(page[:at] + NAVIGATE % (name, view) + page[at:])
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               "--window-size=1400,1000", "--virtual-time-budget=5000"]  # fmt: skip
+    url = opened_page.as_uri()
+    shot = tmp_path / "shot.png"
+    subprocess.run([*command, f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    dom = subprocess.run(
+        [*command, "--dump-dom", url], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert opened(shot).size == (1400, 1000)
+    shown = {
+        "img": r"<img[^>]+src=\"data:image/jpeg;",
+        "html": r"<iframe[^>]+src=\"data:text/html;",
+    }
+    assert re.search(shown[view] + f'[^"]*filename={re.escape(name)}', dom)
