@@ -119,13 +119,13 @@ def test_wildcard_like_name_is_made_by_shards_and_the_pool_and_refused_per_image
     assert digests(workdir / "sharded") == digests(workdir / "pooled")
 
 
-def test_nothing_is_written_outside_output_logs_and_benchmarks(mixed, workdir):
+def test_nothing_is_written_outside_output_logs_benchmarks_and_reports(mixed, workdir):
     before = tree(workdir)
     run_snakemake(workdir, "--config", "on_error=skip")
     run_pool(workdir, "--output-dir", "pooled", "--on-error", "skip")
     added = tree(workdir) - before
     assert added and all(
-        p.split("/")[0] in {"results", "pooled", "logs", "benchmarks"} for p in added
+        p.split("/")[0] in {"results", "pooled", "logs", "benchmarks", "reports"} for p in added
     ), sorted(added)
     assert not [p for p in added if p.endswith((".part", ".tmp"))]
 

@@ -10,7 +10,7 @@ import yaml
 
 from helpers import REPO
 from imageprep.config import checked_config, load_schema
-from imageprep.spec import FORMATS, MODES, RESAMPLE, ResizeSpec
+from imageprep.spec import FORMATS, MODES, RESAMPLE, VARIANT_KEYS, ResizeSpec
 
 SCHEMA = load_schema()
 PROPS = SCHEMA["properties"]
@@ -94,3 +94,14 @@ def test_the_config_reference_gives_each_default_in_its_default_column(key):
         return
     for text in written(default):
         assert text in cell, (key, cell)
+
+
+def test_the_variants_example_of_the_reference_is_valid_and_lists_what_a_variant_may_set():
+    text = (REPO / "config" / "README.md").read_text()
+    example = re.search(r"## Variants\n\n```yaml\n(.*?)```", text, re.S)[1]
+    config = checked_config(yaml.safe_load(example))
+    assert sorted(config["variants"]) == ["eval", "thumbs", "train"]
+    allowed = SCHEMA["properties"]["variants"]["additionalProperties"]["properties"]
+    assert sorted(allowed) == sorted(VARIANT_KEYS)
+    row = next(line for line in text.splitlines() if line.startswith("| `variants` |"))
+    assert all(f"`{key}`" in row for key in VARIANT_KEYS)

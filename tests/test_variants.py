@@ -254,3 +254,22 @@ def test_every_variant_holds_quality_against_a_full_decode(tmp_path, orientation
         score = verify.ssim(verify.pixels(dst, "L"), verify.pixels(full, "L"))
         assert score >= 0.99, (spec.size, spec.mode, score)
         assert opened(dst).size == opened(full).size
+
+
+def test_a_folder_made_before_variants_is_not_redone(workdir):
+    """Rows of an earlier release (12 columns, no input size or decode) are read as they
+    are: an upgrade redoes no image, and the rows get the new columns as they are rewritten."""
+    for i in range(4):
+        photo(workdir / "photos" / f"p{i}.jpg", (400, 300), seed=i)
+    run_snakemake(workdir)
+    for path in (workdir / "results").rglob("*.csv"):
+        if path.read_text().startswith("input,output,status"):
+            old = [",".join(line.split(",")[:12]) for line in path.read_text().splitlines()]
+            path.write_text("\r\n".join(old) + "\r\n")
+    header = (workdir / "results/manifest.csv").read_text().splitlines()[0]
+    assert len(header.split(",")) == 12
+    before = dates(workdir / "results")
+    run_snakemake(workdir, "--forcerun", "manifest")
+    assert redone(before, dates(workdir / "results")) == []
+    header = (workdir / "results/manifest.csv").read_text().splitlines()[0]
+    assert header.split(",")[-3:] == ["input_width", "input_height", "decode"]
