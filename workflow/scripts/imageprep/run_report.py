@@ -98,6 +98,7 @@ def write_report(folder: str, reports: str, name: str, spec: ResizeSpec) -> None
     write_atomically(sheet, _contact_sheet(folder, summary))
     write_atomically(sizes, _sizes_svg(summary, spec))
     tmp = previous.with_name(f".{previous.name}.part")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     tmp.unlink(missing_ok=True)
     try:
         os.link(manifest, tmp)
