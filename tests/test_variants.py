@@ -144,6 +144,16 @@ def test_a_variant_redone_alone_keeps_the_bytes_of_a_fresh_run(photos, images_pe
         assert digests(photos / "results" / variant) == digests(photos / "fresh" / variant)
 
 
+@pytest.mark.parametrize("images_per_job", ["0", "1"])
+def test_a_deleted_variant_output_is_made_again_alone(photos, images_per_job):
+    config = ["--config", f"images_per_job={images_per_job}"]
+    run_snakemake(photos, *config)
+    (photos / "results/view/big.png").unlink()
+    before = dates(photos / "results")
+    run_snakemake(photos, *config)
+    assert redone(before, dates(photos / "results")) == ["view/big.png"]
+
+
 def test_a_filter_change_redoes_only_the_images_whose_verdict_changes(photos):
     run_snakemake(photos)
     before = dates(photos / "results")

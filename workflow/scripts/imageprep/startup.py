@@ -169,15 +169,14 @@ class Startup:
                         Path(self.declared(key)).unlink(missing_ok=True)
                         break
 
-    @staticmethod
-    def _not_current(variant: Variant, found: tuple[Row, int] | None, folder: str) -> bool:
+    def _not_current(self, variant: Variant, found: tuple[Row, int] | None, folder: str) -> bool:
         if found is None or found[0].status != "ok":
             return False  # Snakemake (the declared file's date) or the job decides
         row, written = found
         try:
             changed = os.stat(f"{folder}/{row.output}").st_mtime_ns > written
-        except OSError:
-            return False  # gone: Snakemake sees that itself, or the job does
+        except OSError:  # gone: Snakemake sees that itself when the image is declared
+            return self.declares_rows
         current = (output_fingerprint(variant.spec, row.output), TRANSFORM_VERSION)
         return changed or (row.fingerprint, row.transform_version) != current
 
