@@ -154,6 +154,17 @@ def test_a_deleted_variant_output_is_made_again_alone(photos, images_per_job):
     assert redone(before, dates(photos / "results")) == ["view/big.png"]
 
 
+def test_a_lost_rows_file_of_the_per_image_rule_redoes_nothing(photos):
+    run_snakemake(photos, "--config", "images_per_job=1")
+    declared = photos / "results/.imageprep/images/big.jpg.csv"
+    kept = declared.read_bytes()
+    declared.unlink()
+    before = dates(photos / "results")
+    run_snakemake(photos, "--config", "images_per_job=1")
+    assert redone(before, dates(photos / "results")) == []
+    assert declared.read_bytes() == kept
+
+
 def test_a_filter_change_redoes_only_the_images_whose_verdict_changes(photos):
     run_snakemake(photos)
     before = dates(photos / "results")

@@ -92,9 +92,11 @@ def run_image_rows(
         found = [p.get(rel, rel) for p in previous]
         stat = input_stat(f"{dirs[0]}/{rel}")
         kept[index] = current_rows(outs, stat, found, folders, variants, skip)
-        items.append(
-            (index, rel, [None if r else o for r, o in zip(kept[index], outs, strict=True)])
-        )
+        todo = [None if row else out for row, out in zip(kept[index], outs, strict=True)]
+        if any(todo):
+            items.append((index, rel, todo))
+        else:  # every variant current (its rows file was lost): the rows again, no decode
+            write_manifest(declared[index], kept[index], sort=False)
     tried = run_images(items, dirs, variants, skip, threading.Event())
 
     def record(one: Tried) -> None:
