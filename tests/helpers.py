@@ -15,6 +15,7 @@ from PIL import Image
 from imageprep.folder_lock import LOCK_FILE
 
 REPO = Path(__file__).resolve().parents[1]
+OWN = ("manifest.csv", "metadata.csv")  # what every run writes beside its outputs
 
 
 def run_snakemake(
@@ -124,7 +125,7 @@ def dates(folder: Path) -> dict[str, int]:
     return {
         p.relative_to(folder).as_posix(): p.stat().st_mtime_ns
         for p in folder.rglob("*")
-        if p.is_file() and ".imageprep" not in p.parts and p.name != "manifest.csv"
+        if p.is_file() and ".imageprep" not in p.parts and p.name not in OWN
     }
 
 

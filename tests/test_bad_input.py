@@ -8,7 +8,7 @@ import shutil
 import pytest
 from PIL import Image
 
-from helpers import assert_decodable, digests, run_pool, run_snakemake, tree, write_config
+from helpers import OWN, assert_decodable, digests, run_pool, run_snakemake, tree, write_config
 from imagefactory import ODD_NAMES, bad_inputs, odd_inputs, photo
 from imageprep.records import read_failed_tsv
 
@@ -75,7 +75,9 @@ def test_skip_mode_both_paths_list_every_bad_file_and_agree(mixed, workdir, imag
         assert sorted(rows) == sorted(f"photos/{name}" for name in reasons), out
         for name, reason in reasons.items():
             assert reason in rows[f"photos/{name}"], (out, name, rows[f"photos/{name}"])
-        assert sorted(digests(workdir / out)) == sorted([*GOOD, "failed.tsv", "manifest.csv"]), out
+        assert sorted(digests(workdir / out)) == sorted(
+            [*GOOD, "failed.tsv", "manifest.csv", "metadata.csv"]
+        ), out
         assert_decodable(workdir / out)
     assert digests(workdir / "results") == digests(workdir / "pooled")
     assert "2 images resized" in proc.stderr and "7 skipped (failed.tsv)" in proc.stderr
@@ -101,7 +103,7 @@ def test_odd_but_valid_inputs_give_identical_outputs_in_both_paths(workdir):
     run_snakemake(workdir)
     run_pool(workdir, "--output-dir", "pooled")
     made = digests(workdir / "results")
-    assert sorted(made) == sorted([*ODD_NAMES, "manifest.csv"]) == sorted([*names, "manifest.csv"])
+    assert sorted(made) == sorted([*ODD_NAMES, *OWN]) == sorted([*names, *OWN])
     assert made == digests(workdir / "pooled")
     for name in names:
         assert Image.open(workdir / "results" / name).size == (600, 600), name
@@ -174,7 +176,12 @@ def test_inputs_that_would_write_one_output_in_both_paths_and_both_modes(workdir
     run_snakemake(workdir, "--config", *config)
     run_pool(workdir, "--config", *config, "output_dir=pooled")
     assert digests(workdir / "results") == digests(workdir / "pooled")
-    assert sorted(digests(workdir / "results")) == ["failed.tsv", "good.jpg", "manifest.csv"]
+    assert sorted(digests(workdir / "results")) == [
+        "failed.tsv",
+        "good.jpg",
+        "manifest.csv",
+        "metadata.csv",
+    ]
     failed = dict(read_failed_tsv(workdir / "results" / "failed.tsv"))
     assert len(failed) == 8
     assert (
@@ -263,7 +270,7 @@ def test_every_name_the_pool_takes_the_shard_path_takes(workdir):
     run_snakemake(workdir)
     run_pool(workdir, "--output-dir", "pooled")
     made = digests(workdir / "results")
-    assert sorted(made) == sorted([*ODD_BUT_VALID, "manifest.csv"])
+    assert sorted(made) == sorted([*ODD_BUT_VALID, *OWN])
     assert made == digests(workdir / "pooled")  # manifest.csv too, byte for byte
     log = (workdir / "logs" / "resize" / "shard-0000-of-0001.log").read_bytes()
     assert b"caf\xe9 \xff.jpg" in log

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from helpers import REPO, run_snakemake
+from helpers import OWN, REPO, run_snakemake
 from imagefactory import photo
 from imageprep.bench import engines as eng
 from imageprep.bench import measure, report, runner, verify
@@ -43,7 +43,7 @@ def digests(folder):
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in folder.rglob("*")
-        if p.is_file() and p.name != "manifest.csv" and ".imageprep" not in p.parts
+        if p.is_file() and p.name not in OWN and ".imageprep" not in p.parts
     }
 
 

@@ -23,8 +23,9 @@ def test_default_config_runs_on_fresh_checkout(tmp_path):
     manifest = demo_catalog()
     made = repo / "results" / "demo"
     outputs = sorted(p for p in made.rglob("[!.]*") if p.is_file() and ".imageprep" not in p.parts)
-    assert (made / "manifest.csv").exists()
-    outputs.remove(made / "manifest.csv")
+    for own in ("manifest.csv", "metadata.csv"):
+        assert (made / own).exists()
+        outputs.remove(made / own)
     assert len(outputs) == len(manifest) == 48
     assert {Image.open(p).size for p in outputs} == {(600, 600)}
     assert {p.suffix for p in outputs} == {".jpg", ".JPG", ".png"}

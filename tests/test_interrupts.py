@@ -41,7 +41,7 @@ def uninterrupted(workdir, srcs):
 
 def images(folder):
     """The images of a run's output folder (its manifest has rows of its own making)."""
-    return {k: v for k, v in digests(folder).items() if k != "manifest.csv"}
+    return {k: v for k, v in digests(folder).items() if k not in ("manifest.csv", "metadata.csv")}
 
 
 def start(cmd, workdir):

@@ -82,9 +82,9 @@ def test_two_instances_and_a_downstream_rule_match_standalone_runs_and_rerun_exa
     snakemake(parent)
     assert (parent / "prepared" / "summary.txt").read_text().count("manifest.csv") == 2
     train, thumbs = digests(parent / "prepared" / "train"), digests(parent / "prepared" / "thumbs")
-    assert sorted(train) == sorted(["manifest.csv", *NAMES])
+    assert sorted(train) == sorted(["manifest.csv", "metadata.csv", *NAMES])
     pngs = [name.rsplit(".", 1)[0] + ".png" for name in NAMES]
-    assert sorted(thumbs) == sorted(["manifest.csv", *pngs])
+    assert sorted(thumbs) == sorted(["manifest.csv", "metadata.csv", *pngs])
     assert train == standalone(tmp_path, parent, TRAIN, "train")
     assert thumbs == standalone(tmp_path, parent, THUMBS, "thumbs")
     # Each instance's files are its own: logs and benchmarks under the module's name.

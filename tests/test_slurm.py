@@ -57,7 +57,7 @@ def test_slurm_run_gives_the_local_bytes_in_few_submissions(
             shard_logs = "".join(p.read_text() for p in logs.glob("shard-*.log"))
             assert f"-> results/{name} 600x600\n" in shard_logs, shard_logs
     run_snakemake(photos, "--config", f"images_per_job={images_per_job}", "output_dir=local")
-    assert sorted(digests(photos / "results")) == sorted([*NAMES, "manifest.csv"])
+    assert sorted(digests(photos / "results")) == sorted([*NAMES, "manifest.csv", "metadata.csv"])
     assert digests(photos / "results") == digests(photos / "local")  # manifests too
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 from PIL import Image
 
-from helpers import REPO, digests, mtimes, run_pool, run_snakemake, write_config
+from helpers import OWN, REPO, digests, mtimes, run_pool, run_snakemake, write_config
 from imagefactory import photo
 from imageprep.transform import TRANSFORM_VERSION
 
@@ -37,7 +37,7 @@ def images_made(folder):
     return sorted(
         p.relative_to(folder).as_posix()
         for p in mtimes(folder)
-        if ".imageprep" not in p.parts and p.name != "manifest.csv"
+        if ".imageprep" not in p.parts and p.name not in OWN
     )
 
 
@@ -75,7 +75,7 @@ def test_per_image_rule_reruns_nothing_then_one_new_image_one_job(photos):
     run_snakemake(photos, *PER_IMAGE)
     after = mtimes(photos / "results")
     assert Image.open(photos / "results" / "nested" / "new.jpg").size == (600, 600)
-    old = [p for p in before if ".imageprep" not in p.parts and p.name != "manifest.csv"]
+    old = [p for p in before if ".imageprep" not in p.parts and p.name not in OWN]
     assert {p: after[p] for p in old} == {p: before[p] for p in old}  # no image rewritten
 
 
@@ -139,7 +139,7 @@ def test_shards_and_the_per_image_rule_give_the_same_bytes(photos):
     run_snakemake(photos, *PER_IMAGE, "output_dir=single")
     run_snakemake(photos, "--config", "images_per_job=2", "output_dir=sharded")
     single, sharded = photos / "single", photos / "sharded"
-    for name in [*NAMES, "manifest.csv"]:
+    for name in [*NAMES, *OWN]:
         assert (single / name).read_bytes() == (sharded / name).read_bytes(), name
     assert len(list((photos / "benchmarks" / "resize").glob("shard-*.tsv"))) == 2
 

@@ -90,6 +90,7 @@ rule manifest:
         unpack(manifest_inputs),
     output:
         manifest=MANIFESTS,
+        metadata=RUN.metadata_files,  # Hugging Face imagefolder's (imageprep.metadata)
         failed=FAILED_MANIFESTS if SKIP else [],
         # what snakemake --report shows of the run, per variant (imageprep.run_report)
         report=[

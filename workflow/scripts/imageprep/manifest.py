@@ -101,7 +101,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Row]:
         return {}
 
 
-def _csv_lines(rows: Iterable[Iterable[str]]) -> Iterator[str]:
+def csv_lines(rows: Iterable[Iterable[str]]) -> Iterator[str]:
     """Each row of cells as its CSV text (RFC 4180: CRLF line ends; a name with \\r or \\n
     is quoted)."""
     buffer = io.StringIO()
@@ -120,7 +120,7 @@ def _cells(row: Row) -> list[str]:
 def manifest_text(rows: Iterable[Row], sort: bool = True) -> bytes:
     """A manifest of ``rows``, sorted by input path (or in their order)."""
     cells = map(_cells, sorted(rows, key=attrgetter("input")) if sort else rows)
-    return "".join(_csv_lines(chain([COLUMNS], cells))).encode(**ENCODING)
+    return "".join(csv_lines(chain([COLUMNS], cells))).encode(**ENCODING)
 
 
 def write_manifest(path: str | os.PathLike, rows: Iterable[Row], sort: bool = True) -> None:
@@ -189,7 +189,7 @@ def _merge(
     again (a million rows from 512 shards, 2 cores: 42 s that way, 3 s this way)."""
     sources = [_records(p) for p in parts]  # opened before anything is written
     extra_cells = sorted(map(_cells, extra))
-    header, *lines = _csv_lines([COLUMNS, *extra_cells])
+    header, *lines = csv_lines([COLUMNS, *extra_cells])
     sources.append([(c[0], c, text) for c, text in zip(extra_cells, lines, strict=True)])
     counted = 0
     with atomic_writer(path) as fh:
@@ -235,7 +235,7 @@ def _read_records(
         for cells in reader:
             if len(cells) == len(_OLD):  # an earlier release's row: padded, written anew
                 cells = cells + [""] * (len(COLUMNS) - len(_OLD))
-                lines[:] = list(_csv_lines([cells]))
+                lines[:] = list(csv_lines([cells]))
             if len(cells) != len(COLUMNS):
                 raise ValueError(f"{path}: a row that is not a manifest row: {cells!r}")
             yield cells[0], cells, "".join(lines)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .diagnose import OutputError
 from .manifest import MANIFEST_CSV, Row, iter_manifest, merge_shard_rows
+from .metadata import METADATA_CSV, write_metadata
 from .records import FAILED_TSV, image_rows_path, read_record, record_path
 from .rows import image_row
 from .shards import (
@@ -102,7 +103,9 @@ def merge_variant(
     shards = [] if per_image else shard_rows_files(dirs[1], folder)
     failed = f"{folder}/{FAILED_TSV}" if skip else None
     counts: Counter = Counter()
-    merge_shard_rows(shards, extra + made, f"{folder}/{MANIFEST_CSV}", failed, dirs[0], counts)
+    manifest = f"{folder}/{MANIFEST_CSV}"
+    merge_shard_rows(shards, extra + made, manifest, failed, dirs[0], counts)
+    write_metadata(manifest, f"{folder}/{METADATA_CSV}")
     if made:  # the per-image rule's rows, where the folder's one bookkeeping keeps them
         outs = {variant.key(row.input, row.output): row.output for row in made}
         groups = run_shards(outs, 1).items()

@@ -11,6 +11,7 @@ from pathlib import Path
 from .current import Found, current_rows
 from .diagnose import OutputError
 from .manifest import MANIFEST_CSV, Row, read_manifest, write_manifest
+from .metadata import METADATA_CSV, write_metadata
 from .rows import image_row, input_stat
 from .shards import PreviousRows, record_rows, remove_other_shards, shard_rows_path, written_at
 from .variants import Variant, Variants
@@ -101,6 +102,7 @@ def record_run(
             record_rows(folder, variant_shards(shards, keys, variant), variant_rows)
             remove_other_shards(folder, shards)  # rows of another shard count are out of date
             write_manifest(Path(folder, MANIFEST_CSV), variant_rows)
+            write_metadata(Path(folder, MANIFEST_CSV), Path(folder, METADATA_CSV))
     except (OutputError, OSError):
         if not best_effort:
             raise

@@ -21,6 +21,7 @@ from .config import checked_config
 from .diagnose import OutputError
 from .folder_lock import FolderInUse, check_free, hold
 from .manifest import MANIFEST_CSV, Row, manifest_text
+from .metadata import METADATA_CSV
 from .plan import ConfigError, Plan, make_plan
 from .records import FAILED_TSV, image_rows_path, read_record, record_path
 from .rows import output_fingerprint, refused_rows
@@ -75,6 +76,11 @@ class Startup:
     def manifests(self) -> list[str]:
         """Each variant's manifest.csv (output_dir's own without variants)."""
         return [f"{folder}/{MANIFEST_CSV}" for folder in self.plan.folders()]
+
+    @property
+    def metadata_files(self) -> list[str]:
+        """Each variant's Hugging Face imagefolder metadata file (metadata.py)."""
+        return [f"{folder}/{METADATA_CSV}" for folder in self.plan.folders()]
 
     @property
     def failed_manifests(self) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-OWN_FILES = {"manifest.csv", "failed.tsv"}  # what the workflow and the pool add
+OWN_FILES = {"manifest.csv", "failed.tsv", "metadata.csv"}  # what the workflow and pool add
 
 
 def checksums(folder: Path) -> dict[str, str]:
