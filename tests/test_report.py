@@ -117,3 +117,16 @@ def test_the_report_renders_in_a_headless_browser(made, tmp_path, name, view):
         "html": r"<iframe[^>]+src=\"data:text/html;",
     }
     assert re.search(shown[view] + f'[^"]*filename={re.escape(name)}', dom)
+
+
+def test_names_that_are_not_utf8_do_not_break_the_report(tmp_path):
+    """Reasons name other files (a clash, a symlink's target), whose names need not be
+    UTF-8: the report shows their bytes escaped."""
+    from imageprep.manifest import Row, write_manifest
+    from imageprep.run_report import write_report
+    from imageprep.spec import ResizeSpec
+
+    name = b"caf\xe9.jpg".decode("utf-8", "surrogateescape")
+    write_manifest(tmp_path / "manifest.csv", [Row(name, name, "failed", f"would write {name}")])
+    write_report(str(tmp_path), str(tmp_path / "reports"), "", ResizeSpec())
+    assert "caf\\udce9" in (tmp_path / "reports/outputs/status.html").read_text()

@@ -45,6 +45,6 @@ def test_pool_output_does_not_depend_on_order_or_workers(workdir):
     run_pool(workdir, "--workers", "2", "--output-dir", "two")
     run_pool(workdir, "--workers", "2", "--chunksize", "2", "--output-dir", "fixed")
     one = digests(workdir / "one")
-    assert len(one) == 5 + 1  # and manifest.csv
+    assert len(one) == 5 + 2  # and manifest.csv, metadata.csv
     assert one == digests(workdir / "two") == digests(workdir / "fixed")
     assert all(Image.open(p).size == (600, 600) for p in (workdir / "two").glob("*.jpg"))

@@ -268,7 +268,7 @@ def test_every_variant_holds_quality_against_a_full_decode(tmp_path, orientation
     src = stored_with_orientation(upright, orientation, tmp_path / "big.jpg")
     specs = [ResizeSpec(size=(s, s), mode=m) for s in (224, 600) for m in MODES]
     dsts = [tmp_path / f"v{i}.png" for i in range(len(specs))]
-    resize_variants(src, list(zip(dsts, specs, strict=True)))
+    resize_variants(src, list(zip(dsts, specs, strict=True)), shared=True)
     for dst, spec in zip(dsts, specs, strict=True):
         full = tmp_path / "full.png"
         resize_image(src, full, ResizeSpec(size=spec.size, mode=spec.mode, jpeg_draft=False))
@@ -294,3 +294,72 @@ def test_a_folder_made_before_variants_is_not_redone(workdir):
     assert redone(before, dates(workdir / "results")) == []
     header = (workdir / "results/manifest.csv").read_text().splitlines()[0]
     assert header.split(",")[-3:] == ["input_width", "input_height", "decode"]
+
+
+def test_reruns_equal_a_fresh_run_when_formats_and_the_variant_set_change(photos):
+    """A filtered row follows its output's new name; going from two variants to one
+    redoes the decode it no longer shares."""
+    run_snakemake(photos)
+    steps = [
+        {**VARIANTS, "train": {**VARIANTS["train"], "format": "png"}},
+        {"train": VARIANTS["train"]},
+    ]
+    for i, variants in enumerate(steps):
+        write_config(photos, input_dir="photos", output_dir="results", variants=variants)
+        run_snakemake(photos)
+        write_config(photos, input_dir="photos", output_dir=f"fresh{i}", variants=variants)
+        run_snakemake(photos)
+        for variant in variants:  # (outputs of the old format stay, as without variants)
+            fresh = digests(photos / f"fresh{i}" / variant)
+            made = digests(photos / "results" / variant)
+            assert {k: made.get(k) for k in fresh} == fresh
+
+
+def test_a_bad_image_a_variant_filters_is_filtered_there_and_failed_elsewhere(workdir):
+    photo(workdir / "photos" / "ok.jpg", (400, 300))
+    (workdir / "photos" / "cut.jpg").write_bytes(
+        photo(workdir / "x.jpg", (400, 300)).read_bytes()[:3000]
+    )
+    variants = {"a": {"size": [64, 64]}, "b": {"size": [64, 64], "min_size": [1000, 1000]}}
+    write_config(
+        workdir, input_dir="photos", output_dir="results", on_error="skip", variants=variants
+    )
+    run_snakemake(workdir)
+    run_pool(workdir, "--output-dir", "pooled")
+    for variant in variants:
+        assert digests(workdir / "results" / variant) == digests(workdir / "pooled" / variant)
+    assert rows(workdir / "results/a/manifest.csv")["cut.jpg"]["status"] == "failed"
+    assert rows(workdir / "results/b/manifest.csv")["cut.jpg"]["status"] == "filtered"
+    assert "cut.jpg" not in (workdir / "results/b/failed.tsv").read_text()
+    assert "cut.jpg" in (workdir / "results/a/failed.tsv").read_text()
+
+
+def test_a_filter_change_with_the_per_image_rule_and_no_variants_redoes_only_its_verdicts(workdir):
+    for i in range(32):  # two automatic shards of rows
+        photo(workdir / "photos" / f"p{i:02d}.jpg", (200 + 10 * i, 150), seed=i)
+    config = {"input_dir": "photos", "output_dir": "results", "format": "png", "images_per_job": 1}
+    write_config(workdir, **config, min_size=[250, 0])
+    run_snakemake(workdir)
+    before = dates(workdir / "results")
+    write_config(workdir, **config, min_size=[300, 0])
+    run_snakemake(workdir)
+    assert redone(before, dates(workdir / "results")) == []  # 5 more filtered, nothing made
+    assert (
+        sum(r["status"] == "filtered" for r in rows(workdir / "results/manifest.csv").values())
+        == 10
+    )
+
+
+def test_a_png_a_filter_leaves_out_is_not_decoded(tmp_path, monkeypatch):
+    src = photo(tmp_path / "a.png", (300, 200))
+    decodes = []
+    load = ImageFile.ImageFile.load
+
+    def counting(self):
+        if self.tile:
+            decodes.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting)
+    attempt = resize_variants(src, [(tmp_path / "o.png", ResizeSpec(min_size=(400, 400)))])
+    assert attempt.outputs[0].filtered and decodes == []

@@ -176,7 +176,7 @@ def test_the_pool_takes_the_same_config_overrides_as_snakemake(photos):
     run_snakemake(photos, "--config", *words, "output_dir=smk")
     run_pool(photos, "--config", *words, "output_dir=pooled")
     made = digests(photos / "smk")
-    assert made == digests(photos / "pooled") and len(made) == len(NAMES) + 1
+    assert made == digests(photos / "pooled") and len(made) == len(NAMES) + 2
     assert Image.open(photos / "pooled" / "a.png").size == (64, 48)
     line = "size[0]: 0 is less than the minimum of 1"
     pool = run_pool(photos, "--config", "size=[0,48]", check=False)

@@ -58,8 +58,8 @@ def current_rows(
         return [None] * len(variants)
     sizes = [(f[0].input_width, f[0].input_height) for f in found if f and f[0].input_width]
     size = sizes[0] if sizes else None
-    decode = None  # one variant: its fingerprint says how it was decoded
-    if len(variants) > 1:
+    decode = None  # without variants: the fingerprint says how an output was decoded
+    if variants[0].name:  # variants: the decode served them all
         decode = "?"  # no input size kept: an image made since cannot be checked
         if size and (active := [v.spec for v in variants if not filter_reason(*size, v.spec)]):
             decode = decode_label(decode_request(*size, active), True)
@@ -88,12 +88,15 @@ def _current(
             return None
         reason = filter_reason(*size, spec)
         if row.status == "filtered":
-            same = (row.input_bytes, row.input_mtime_ns, row.transform_version) == (
-                stat.st_size, stat.st_mtime_ns, TRANSFORM_VERSION,
-            )  # fmt: skip
+            # a settings change re-judges it: its header again, no decode
+            was = (row.output, row.input_bytes, row.input_mtime_ns, row.fingerprint)
+            now = (out, stat.st_size, stat.st_mtime_ns, output_fingerprint(spec, out))
+            same = was == now and row.transform_version == TRANSFORM_VERSION
             return row if same and reason == row.reason else None
         if reason:
             return None
+    if row.status == "failed" and size and filter_reason(*size, spec):
+        return None  # a filter now leaves it out: filtered, as a fresh run says
     fp = output_fingerprint(spec, out)
     if not is_current(row, stat, fp, Path(folder, out), skip, written):
         return None

@@ -85,17 +85,50 @@ SELF_ORIENTING = {"TIFF"}
 
 def orientation(im: Image.Image) -> int:
     """The EXIF orientation still to apply: TIFF's is applied by Pillow itself while
-    loading (and its size is upright already); every other format's is ours."""
+    loading (and its size is upright already); every other format's is ours. Read from
+    the header alone: a PNG's eXIf chunk may follow the pixels, and Pillow would decode
+    them all to find it (getexif), so its chunks are skipped over instead."""
     if im.format in SELF_ORIENTING:
         return 1
+    if im.format == "PNG" and "exif" not in im.info:
+        data = _png_exif(im.fp)
+        if data is None:
+            return 1
+        exif = Image.Exif()
+        exif.load(b"Exif\x00\x00" + data)
+        return exif.get(ExifTags.Base.Orientation, 1)
     return im.getexif().get(ExifTags.Base.Orientation, 1)
 
 
-def header(src: str | os.PathLike) -> tuple[tuple[int, int], str | None] | None:
-    """An image's size as it is displayed, and its format, from its header alone; None if
-    it cannot be read (its row then has no input size)."""
+def _png_exif(fh: BinaryIO) -> bytes | None:
+    """The data of a PNG's eXIf chunk, found by reading chunk headers only (the pixel
+    data is seeked over); the file's position is left as it was."""
+    at = fh.tell()
+    try:
+        fh.seek(8)
+        while head := fh.read(8):
+            if len(head) < 8:
+                return None
+            length, kind = int.from_bytes(head[:4], "big"), head[4:]
+            if kind == b"eXIf":
+                return fh.read(length)
+            if kind == b"IEND":
+                return None
+            fh.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+        return None
+    finally:
+        fh.seek(at)
+
+
+def header(src: str | os.PathLike, max_pixels: int) -> tuple[tuple[int, int], str | None] | None:
+    """An image's size as it is displayed, and its format, from its header alone, as the
+    transform sees them (None where the transform would refuse the image before it knows
+    its size: unreadable, no pixels, more than ``max_pixels``)."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with open_input(Path(src)) as fh, open_image(fh, Path(src).name) as im:
+            if im.width * im.height == 0 or im.width * im.height > max_pixels:
+                return None
             size = (im.height, im.width) if orientation(im) in SWAPS_AXES else im.size
             return size, im.format
     except Exception:  # a row without the input's size is still a row

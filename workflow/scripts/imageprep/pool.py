@@ -143,13 +143,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     resized = sum(any(r is not None and r.status == "ok" for r in rows) for rows in outcome.rows)
     made = [r + refused_rows(plan.refused, v) for r, v in zip(rows(), variants, strict=True)]
-    failures = [(f"{plan.input_dir}/{r.input}", r.reason) for r in made[0] if r.status == "failed"]
+    failures = [
+        [(f"{plan.input_dir}/{r.input}", r.reason) for r in rows if r.status == "failed"]
+        for rows in made
+    ]
     filtered = sum(r.status == "filtered" for variant_rows in made for r in variant_rows)
     try:
         record_run(output_dir, variants, shards, keys, made)
-        if skip:
-            for folder in plan.folders():
-                write_failed_tsv(Path(folder) / FAILED_TSV, failures)
+        if skip:  # each variant's own: a variant may filter what another fails
+            for folder, variant_failures in zip(plan.folders(), failures, strict=True):
+                write_failed_tsv(Path(folder) / FAILED_TSV, variant_failures)
     except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -157,10 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         for src, reason in sorted(outcome.failures + refused):
             print(f"skipped: {src}: {reason}", file=sys.stderr)
     complete = len({row.input for variant_rows in kept for row in variant_rows})
+    skipped = {src for variant_failures in failures for src, _ in variant_failures}
     print(
         f"{resized} images resized into {output_dir}"
         + (f", {complete} already complete" if complete else "")
-        + (f", {len(failures)} skipped (failed.tsv)" if failures else "")
+        + (f", {len(skipped)} skipped (failed.tsv)" if skipped else "")
         + (f", {filtered} filtered" if filtered else ""),
         file=sys.stderr,
     )

@@ -89,7 +89,8 @@ def run_image_rows(
     kept: dict[int, list[Row | None]] = {}
     for index, rel in enumerate(names):
         outs = [v.output(rel) for v in variants]
-        found = [p.get(rel, rel) for p in previous]
+        key = variants[0].key(rel, outs[0])  # the plan's key: shards are by it
+        found = [p.get(rel, key) for p in previous]
         stat = input_stat(f"{dirs[0]}/{rel}")
         kept[index] = current_rows(outs, stat, found, folders, variants, skip)
         todo = [None if row else out for row, out in zip(kept[index], outs, strict=True)]

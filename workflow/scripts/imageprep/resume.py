@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .current import Found, current_rows
 from .diagnose import OutputError
+from .geometry import filter_reason
 from .manifest import MANIFEST_CSV, Row, read_manifest, write_manifest
 from .metadata import METADATA_CSV, write_metadata
 from .rows import image_row, input_stat
@@ -66,9 +67,10 @@ def resumable(
         for i, (variant, folder) in enumerate(zip(variants, folders, strict=True)):
             if current[i] is None and found[i] is None and is_complete(src, f"{folder}/{outs[i]}"):
                 specs = [v.spec for v in variants]
-                current[i] = image_row(
-                    (dirs[0], folder), rel, outs[i], variant.spec, siblings=specs
-                )
+                row = image_row((dirs[0], folder), rel, outs[i], variant.spec, siblings=specs)
+                width, height = row.input_width, row.input_height
+                if not (width and height and filter_reason(width, height, variant.spec)):
+                    current[i] = row  # (one a filter now leaves out is redone: filtered)
         for variant_rows, row in zip(kept, current, strict=True):
             if row is not None:
                 variant_rows.append(row)

@@ -70,11 +70,11 @@ def made_rows(
             "input_height": height,
         }
         made = attempt.outputs[i] if attempt.outputs else None
-        if attempt.error or made is None:
+        if made is not None and made.filtered:  # also when the decode then failed
+            rows.append(Row(rel, out, "filtered", made.filtered, *size, **common))
+        elif attempt.error or made is None:
             reason = attempt.error.reason if attempt.error else "not made"
             rows.append(Row(rel, out, "failed", reason, *size, **common))
-        elif made.filtered:
-            rows.append(Row(rel, out, "filtered", made.filtered, *size, **common))
         else:
             w, h = made.size or (None, None)
             made_row = Row(rel, out, "ok", "", *size, made.nbytes, w, h, made.sha256, **common)
@@ -101,14 +101,16 @@ def image_row(
     except OSError:
         size = None, None
     common = {"fingerprint": output_fingerprint(spec, out), "transform_version": TRANSFORM_VERSION}
+    found = header(src, spec.max_pixels)
+    dims = {"input_width": found[0][0], "input_height": found[0][1]} if found else {}
     if reason:
-        return Row(rel, out, "failed", reason, *size, **common)
+        return Row(rel, out, "failed", reason, *size, **common, **dims)
     data = dst.read_bytes()
     with Image.open(io.BytesIO(data)) as im:
         made = im.size
     digest = hashlib.sha256(data).hexdigest()
     row = Row(rel, out, "ok", "", *size, len(data), *made, digest, **common)
-    if (found := header(src)) is None:
+    if found is None:
         return row
     upright, fmt = found
     active = [s for s in siblings or [spec] if not filter_reason(*upright, s)]

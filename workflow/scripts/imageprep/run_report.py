@@ -94,7 +94,8 @@ def write_report(folder: str, reports: str, name: str, spec: ResizeSpec) -> None
     previous = Path(folder, SEEN)
     summary = Summary(manifest, str(previous))
     status, sheet, sizes = report_files(reports, name)
-    write_atomically(status, _status_html(summary, name).encode())
+    # names need not be UTF-8 (kept as surrogates): shown with their bytes escaped
+    write_atomically(status, _status_html(summary, name).encode("utf-8", "backslashreplace"))
     write_atomically(sheet, _contact_sheet(folder, summary))
     write_atomically(sizes, _sizes_svg(summary, spec))
     tmp = previous.with_name(f".{previous.name}.part")
@@ -142,8 +143,8 @@ def _contact_sheet(folder: str, summary: Summary) -> bytes:
             with Image.open(Path(folder, out)) as im:
                 im.thumbnail((CELL - 8, CELL - 8))
                 thumb = im.convert("RGB")
-        except OSError:
-            continue  # gone since the manifest was written: a blank cell
+        except (OSError, Image.DecompressionBombError):
+            continue  # gone since the manifest was written, or too large: a blank cell
         x, y = (i % columns) * CELL, (i // columns) * CELL
         sheet.paste(thumb, (x + (CELL - thumb.width) // 2, y + (CELL - thumb.height) // 2))
     buffer = io.BytesIO()

@@ -85,7 +85,8 @@ def try_image(
     ]
     try:
         stat = input_stat(src)
-        attempt = try_variants(src, [(dst, v.spec) for dst, v in zip(dsts, variants, strict=True)])
+        targets = [(dst, v.spec) for dst, v in zip(dsts, variants, strict=True)]
+        attempt = try_variants(src, targets, shared=bool(variants[0].name))
     except OutputError as exc:
         return Tried(index, (), "", str(exc))
     except MemoryError:

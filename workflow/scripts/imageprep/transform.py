@@ -90,16 +90,24 @@ def resize_image(
 
 
 def resize_variants(
-    src: str | os.PathLike, targets: Sequence[Target], notes: list[str] | None = None
+    src: str | os.PathLike,
+    targets: Sequence[Target],
+    notes: list[str] | None = None,
+    shared: bool = False,
+    attempt: Attempt | None = None,
 ) -> Attempt:
     """Make every output of one image, decoding it once (at the scale the largest variant
     needs). ``targets``: (dst, spec) per variant, all with the run's max_pixels and
     jpeg_draft; a dst of None is not made, but its spec still counts for the decode, so an
     output's bytes never depend on which of its siblings were current. A variant whose
-    filter leaves the image out gets ``filtered`` and no file. Raises as resize_image; the
-    outputs are encoded in memory first, so a bad input writes none of them."""
+    filter leaves the image out gets ``filtered`` and no file. ``shared``: the outputs of
+    config's ``variants:`` (a smaller sibling first shrinks by a whole factor), even when
+    there is one. Raises as resize_image (``attempt``, if given, keeps what was learnt
+    before: the input's size and the filters' verdicts); the outputs are encoded in
+    memory first, so a bad input writes none of them."""
     src = Path(src)
-    attempt = Attempt(notes=notes if notes is not None else [])
+    attempt = attempt or Attempt()
+    attempt.notes = notes if notes is not None else attempt.notes
     # Pillow's own guard stays on, at our limit: it refuses images over twice max_pixels
     # while opening them, and _check_pixels the rest before any pixel is decoded.
     Image.MAX_IMAGE_PIXELS = targets[0][1].max_pixels
@@ -110,7 +118,7 @@ def resize_variants(
             with input_errors(src):
                 im = open_image(fh, src.name)
             with im, input_errors(src, im.format):
-                made = _transform(im, src, targets, attempt)
+                made = _transform(im, src, targets, attempt, shared)
     attempt.notes.extend(caught)
     for (dst, _), (output, data) in zip(targets, made, strict=True):
         if dst is not None and data is not None:
@@ -142,7 +150,7 @@ def _check_pixels(im: Image.Image, src: Path, max_pixels: int) -> None:
 
 
 def _transform(
-    im: Image.Image, src: Path, targets: Sequence[Target], attempt: Attempt
+    im: Image.Image, src: Path, targets: Sequence[Target], attempt: Attempt, shared: bool
 ) -> list[tuple[Output, bytes | None]]:
     """Filter, decode once (reduced where the draft allows), then per output asked for:
     resize, orient, pad, encode."""
@@ -153,6 +161,7 @@ def _transform(
     upright = (im.height, im.width) if swap else im.size
     attempt.input_size = upright
     made = [(Output(filtered=filter_reason(*upright, spec)), spec) for _, spec in targets]
+    attempt.outputs = [output for output, _ in made]  # the verdicts, should the decode fail
     active = [spec for output, spec in made if not output.filtered]
     request, attempt.decode = decode_plan(upright, im.format, active, first.jpeg_draft)
     asked = [
@@ -171,8 +180,9 @@ def _transform(
     # Decoded for the largest, a smaller sibling first shrinks by a whole factor (a box
     # average, as the draft would have) while DRAFT_GAP pixels per output pixel remain:
     # two variants cost 1.30x the larger alone on 12-MP photos without it, 1.1x with it
-    # (docs/performance.md, section 7). One output alone is resized as it always was.
-    gap = DRAFT_GAP if len(targets) > 1 else None
+    # (docs/performance.md, section 6). Without variants, an output is resized as it
+    # always was.
+    gap = DRAFT_GAP if shared else None
     results: list[tuple[Output, bytes | None]] = []
     for (dst, spec), (output, _) in zip(targets, made, strict=True):
         if dst is None or output.filtered:
@@ -216,18 +226,25 @@ def _pad(im: Image.Image, spec: ResizeSpec) -> Image.Image:
     return canvas
 
 
-def try_variants(src: str | os.PathLike, targets: Sequence[Target]) -> Attempt:
-    """:func:`resize_variants`, with a bad input returned rather than raised. The old
+def try_variants(
+    src: str | os.PathLike, targets: Sequence[Target], shared: bool = False
+) -> Attempt:
+    """:func:`resize_variants`, with a bad input returned rather than raised: the variants
+    whose filter had already left the image out stay filtered, the others fail. The old
     outputs asked for (made from an earlier version of the input), and a filtered
     variant's old output, are removed: they no longer match the input. OutputError (the
     environment's failure) is raised: it is never one image's fault."""
+    attempt = Attempt()
     try:
-        attempt = resize_variants(src, targets)
+        resize_variants(src, targets, shared=shared, attempt=attempt)
     except ImageError as exc:
-        attempt = Attempt(error=exc)
-    outputs = attempt.outputs or [None] * len(targets)
-    for (dst, _), output in zip(targets, outputs, strict=True):
-        if dst is None or (output is not None and not output.filtered):
+        attempt.error = exc
+        attempt.outputs = [
+            o if o is not None and o.filtered else None
+            for o in attempt.outputs or [None] * len(targets)
+        ]
+    for (dst, _), output in zip(targets, attempt.outputs, strict=True):
+        if dst is None or (output is not None and output.size is not None):
             continue
         try:
             Path(dst).unlink(missing_ok=True)

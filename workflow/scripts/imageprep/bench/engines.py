@@ -62,16 +62,17 @@ class Task:
         return replace(self, variants=full)
 
 
-def make_image(src: str, dsts: list[str], specs: list[ResizeSpec]) -> None:
-    """One image's outputs through the one transform, decoded once."""
-    resize_variants(src, list(zip(dsts, specs, strict=True)))
+def make_image(src: str, dsts: list[str], specs: list[ResizeSpec], shared: bool = False) -> None:
+    """One image's outputs through the one transform, decoded once (``shared``: the
+    config's variants, as the workflow makes them)."""
+    resize_variants(src, list(zip(dsts, specs, strict=True)), shared=shared)
 
 
 def sequential(task: Task, workers: int) -> dict[str, Any]:
     """The article's "standard approach": a plain for-loop on one core."""
-    specs = [v.spec for v in task.variants]
+    specs, shared = [v.spec for v in task.variants], bool(task.variants[0].name)
     for src, dsts in task.images:
-        make_image(src, dsts, specs)
+        make_image(src, dsts, specs, shared)
     return {}
 
 
@@ -83,18 +84,18 @@ def chunks_of(task: Task, workers: int) -> list[list[Image_]]:
     return [[task.images[i] for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
 
 
-def resize_chunk(images: list[Image_], specs: list[ResizeSpec]) -> None:
+def resize_chunk(images: list[Image_], specs: list[ResizeSpec], shared: bool) -> None:
     for src, dsts in images:
-        make_image(src, dsts, specs)
+        make_image(src, dsts, specs, shared)
 
 
 def process_pool(task: Task, workers: int) -> dict[str, Any]:
     """The article's three-line change, ``ProcessPoolExecutor.map``, over the pool command's
     chunks: largest images first, so few uneven images still end together."""
     chunks = chunks_of(task, workers)
-    specs = [v.spec for v in task.variants]
+    specs, shared = [v.spec for v in task.variants], bool(task.variants[0].name)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(resize_chunk, chunks, repeat(specs)):
+        for _ in pool.map(resize_chunk, chunks, repeat(specs), repeat(shared)):
             pass
     return {"chunks": len(chunks)}
 
@@ -118,9 +119,9 @@ def thread_pool(task: Task, workers: int) -> dict[str, Any]:
     (nothing crosses a process boundary), but the same largest-first order."""
     order = largest_first(input_sizes([src for src, _ in task.images]))
     srcs, dsts = zip(*(task.images[i] for i in order), strict=True)
-    specs = [v.spec for v in task.variants]
+    specs, shared = [v.spec for v in task.variants], bool(task.variants[0].name)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(make_image, srcs, dsts, repeat(specs)):
+        for _ in pool.map(make_image, srcs, dsts, repeat(specs), repeat(shared)):
             pass
     return {}
 

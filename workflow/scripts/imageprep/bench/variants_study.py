@@ -50,8 +50,8 @@ def one_pass(srcs: Sequence[Path], names: Sequence[str], out: Path) -> float:
     """Seconds to make the named variants of every image, one decode per image."""
     targets = [[(made(out, name, src), VARIANTS[name]) for name in names] for src in srcs]
     start = time.perf_counter()
-    for src, image_targets in zip(srcs, targets, strict=True):
-        resize_variants(src, image_targets)
+    for src, image_targets in zip(srcs, targets, strict=True):  # alone: as without variants
+        resize_variants(src, image_targets, shared=len(names) > 1)
     return time.perf_counter() - start
 
 
@@ -63,7 +63,7 @@ def worst_ssim(srcs: Sequence[Path], tmp: Path) -> dict[str, tuple[float, float]
     worst = {name: [1.0, 1.0] for name in VARIANTS}
     for src in srcs:
         shared = [(tmp / f"{i}.png", spec) for i, spec in enumerate(lossless.values())]
-        resize_variants(src, shared)
+        resize_variants(src, shared, shared=True)
         for (dst, spec), name in zip(shared, lossless, strict=True):
             made = pixels(dst, "L")
             for k, alone in enumerate((replace(spec, jpeg_draft=False), spec)):
