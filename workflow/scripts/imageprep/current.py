@@ -11,7 +11,7 @@ from .geometry import decode_label, decode_request, filter_reason
 from .manifest import Row
 from .rows import output_fingerprint
 from .transform import TRANSFORM_VERSION
-from .variants import Variant
+from .variants import Variant, named
 
 Found = tuple[Row, int] | None  # a kept row and when its file was written, or none
 
@@ -56,10 +56,11 @@ def current_rows(
     larger sibling can change the draft scale the others were made from."""
     if stat is None:
         return [None] * len(variants)
-    sizes = [(f[0].input_width, f[0].input_height) for f in found if f and f[0].input_width]
-    size = sizes[0] if sizes else None
+    size = next(
+        ((f[0].input_width, f[0].input_height) for f in found if f and f[0].input_width), None
+    )
     decode = None  # without variants: the fingerprint says how an output was decoded
-    if variants[0].name:  # variants: the decode served them all
+    if named(variants):  # variants: the decode served them all
         decode = "?"  # no input size kept: an image made since cannot be checked
         if size and (active := [v.spec for v in variants if not filter_reason(*size, v.spec)]):
             decode = decode_label(decode_request(*size, active), True)
@@ -67,6 +68,11 @@ def current_rows(
         _current(variant, out, kept, folder, stat, size, decode, skip)
         for variant, out, kept, folder in zip(variants, outs, found, folders, strict=True)
     ]
+
+
+def left_to_make(current: Sequence[Row | None], outs: Sequence[str]) -> list[str | None]:
+    """Each variant's output still to make: None where its row is current."""
+    return [None if row else out for row, out in zip(current, outs, strict=True)]
 
 
 def _current(

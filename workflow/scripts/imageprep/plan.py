@@ -11,7 +11,7 @@ from typing import Any
 from .diagnose import OutputError, path_reason
 from .records import write_failed_tsv
 from .spec import output_relpath
-from .variants import DEFAULT_VARIANTS, Variants
+from .variants import DEFAULT_VARIANTS, Variants, named
 from .variants import from_config as variants_from_config
 
 DEMO_DIR = "resources/demo"  # the embedded demo set's folder (generated on first use)
@@ -88,7 +88,7 @@ def plan_keys(
     it in the plan, the shards and the per-image rule: its output without variants (as
     before they existed), its input path with them (each variant's output is derived from
     it). An input that would share an output with another in any variant is left out."""
-    if len(variants) == 1 and not variants[0].name:
+    if not named(variants):
         return plan_outputs(relpaths, variants[0].spec.format)
     relpaths = list(relpaths)
     refused: dict[str, tuple[str, str]] = {}

@@ -27,7 +27,7 @@ from .rows import image_row
 from .runner import Item, Tried, run_images
 from .schedule import input_sizes, make_chunks
 from .shards import written_at
-from .variants import Variants
+from .variants import Variants, specs
 
 IDLE, STOPPED = -1, -2  # worker slot values besides the index of the image in progress
 # Test-only hook: a worker kills itself (SIGKILL) when it reaches the image of this name.
@@ -145,14 +145,18 @@ def _recover(
     is on disk, but its row went down with the pool: read it back. A worker stopped while
     writing leaves a part file: nobody writes it any more."""
     rows: list[Row | None] = []
+    siblings = specs(variants)
     for out, variant in zip(outs, variants, strict=True):
         folder = variant.folder(dirs[1])
         dst = f"{folder}/{out}"
         if out is not None:
             part_path(dst).unlink(missing_ok=True)
         made = out is not None and written_at(dst) >= started_ns
-        specs = [v.spec for v in variants]
-        row = image_row((dirs[0], folder), rel, out, variant.spec, siblings=specs) if made else None
+        row = (
+            image_row((dirs[0], folder), rel, out, variant.spec, siblings=siblings)
+            if made
+            else None
+        )
         rows.append(row)
     if any(row is not None for row in rows):
         outcome.rows.append(tuple(rows))

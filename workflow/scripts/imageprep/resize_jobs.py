@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .current import current_rows
+from .current import current_rows, left_to_make
 from .diagnose import OutputError
 from .manifest import ENCODING, Row, write_manifest
 from .records import write_record
@@ -93,7 +93,7 @@ def run_image_rows(
         found = [p.get(rel, key) for p in previous]
         stat = input_stat(f"{dirs[0]}/{rel}")
         kept[index] = current_rows(outs, stat, found, folders, variants, skip)
-        todo = [None if row else out for row, out in zip(kept[index], outs, strict=True)]
+        todo = left_to_make(kept[index], outs)
         if any(todo):
             items.append((index, rel, todo))
         else:  # every variant current (its rows file was lost): the rows again, no decode
@@ -131,13 +131,7 @@ class Shard:
                 if row is not None:
                     kept_rows.append(row)
             if None in current:
-                todo.append(
-                    (
-                        len(todo),
-                        rel,
-                        [None if r else o for r, o in zip(current, outs, strict=True)],
-                    )
-                )
+                todo.append((len(todo), rel, left_to_make(current, outs)))
         kept = sum(map(len, rows))
         work = time.perf_counter()
         tried = run_images(todo, self.dirs, self.variants, self.skip, threading.Event(), threads)

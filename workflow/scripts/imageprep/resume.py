@@ -8,14 +8,14 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .current import Found, current_rows
+from .current import Found, current_rows, left_to_make
 from .diagnose import OutputError
 from .geometry import filter_reason
 from .manifest import MANIFEST_CSV, Row, read_manifest, write_manifest
 from .metadata import METADATA_CSV, write_metadata
 from .rows import image_row, input_stat
 from .shards import PreviousRows, record_rows, remove_other_shards, shard_rows_path, written_at
-from .variants import Variant, Variants
+from .variants import Variant, Variants, specs
 
 Image = tuple[str, Sequence[str | None]]  # an input and its output per variant (None: current)
 
@@ -60,14 +60,14 @@ def resumable(
     kept_rows = [_Kept(folder, shards) for folder in folders]
     kept: list[list[Row]] = [[] for _ in variants]
     todo: list[Image] = []
+    all_specs = specs(variants)
     for key, rel in keys.items():
         src, outs = f"{dirs[0]}/{rel}", [v.output(rel) for v in variants]
         found = [k.get(shard_of[key], rel, key) for k in kept_rows]
         current = current_rows(outs, input_stat(src), found, folders, variants, skip)
         for i, (variant, folder) in enumerate(zip(variants, folders, strict=True)):
             if current[i] is None and found[i] is None and is_complete(src, f"{folder}/{outs[i]}"):
-                specs = [v.spec for v in variants]
-                row = image_row((dirs[0], folder), rel, outs[i], variant.spec, siblings=specs)
+                row = image_row((dirs[0], folder), rel, outs[i], variant.spec, siblings=all_specs)
                 width, height = row.input_width, row.input_height
                 if not (width and height and filter_reason(width, height, variant.spec)):
                     current[i] = row  # (one a filter now leaves out is redone: filtered)
@@ -75,7 +75,7 @@ def resumable(
             if row is not None:
                 variant_rows.append(row)
         if None in current:
-            todo.append((rel, [None if r else o for r, o in zip(current, outs, strict=True)]))
+            todo.append((rel, left_to_make(current, outs)))
     return kept, todo
 
 

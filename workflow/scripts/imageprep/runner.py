@@ -14,7 +14,7 @@ from .diagnose import OutputError
 from .manifest import Row
 from .rows import input_stat, made_rows
 from .transform import Attempt, try_variants
-from .variants import Variants
+from .variants import Variants, named
 
 
 class Stop(Protocol):
@@ -86,7 +86,7 @@ def try_image(
     try:
         stat = input_stat(src)
         targets = [(dst, v.spec) for dst, v in zip(dsts, variants, strict=True)]
-        attempt = try_variants(src, targets, shared=bool(variants[0].name))
+        attempt = try_variants(src, targets, shared=named(variants))
     except OutputError as exc:
         return Tried(index, (), "", str(exc))
     except MemoryError:

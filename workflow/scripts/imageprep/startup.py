@@ -35,7 +35,7 @@ from .shards import (
     write_plan_text,
 )
 from .transform import TRANSFORM_VERSION
-from .variants import Variant, Variants
+from .variants import Variant, Variants, named
 
 # Output folders claimed by the instances of one workflow (id of Snakemake's Workflow ->
 # resolved output_dir -> instance name): two instances must never share or nest one.
@@ -96,7 +96,7 @@ class Startup:
     def declares_rows(self) -> bool:
         """Whether a per-image job declares the image's rows (with variants or filters: an
         image has several outputs, or none), rather than the image or its record."""
-        return self.per_image and (bool(self.variants[0].name) or self.variants[0].spec.filters)
+        return self.per_image and (named(self.variants) or self.variants[0].spec.filters)
 
     @property
     def all_images(self) -> str:

@@ -35,6 +35,16 @@ Variants = tuple[Variant, ...]
 DEFAULT_VARIANTS: Variants = (Variant("", ResizeSpec()),)
 
 
+def named(variants: Sequence[Variant]) -> bool:
+    """Whether the run has config's ``variants:`` (even one): its outputs go in named
+    folders, and are made as variants (transform.resize_variants' ``shared``)."""
+    return bool(variants[0].name)
+
+
+def specs(variants: Sequence[Variant]) -> list[ResizeSpec]:
+    return [v.spec for v in variants]
+
+
 def from_config(config: Mapping[str, Any]) -> Variants:
     """The run's variants, sorted by name: each is the config's settings with its own
     overrides (the schema allows spec.VARIANT_KEYS); one unnamed variant without them."""
@@ -49,7 +59,7 @@ def from_config(config: Mapping[str, Any]) -> Variants:
 def to_json(variants: Sequence[Variant]) -> str:
     """The jobs' --spec: one spec's JSON as before variants (so an existing config's rules
     keep their params), else a list of [name, spec]."""
-    if len(variants) == 1 and not variants[0].name:
+    if not named(variants):
         return variants[0].spec.to_json()
     return json.dumps([[v.name, json.loads(v.spec.to_json())] for v in variants])
 
@@ -67,7 +77,7 @@ def image_param(variants: Sequence[Variant], rel: str) -> str:
     changed): each spec as its output sees it (quality only for lossy formats), filters
     included. Without variants: the spec's JSON as before (no rerun after an upgrade)."""
     specs = [(v.name, _as_seen(v, rel)) for v in variants]
-    if len(variants) == 1 and not variants[0].name:
+    if not named(variants):
         return specs[0][1].to_json()
     return json.dumps([[name, json.loads(spec.to_json())] for name, spec in specs])
 

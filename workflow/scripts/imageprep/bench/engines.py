@@ -23,7 +23,7 @@ from imageprep.config import REPO
 from imageprep.schedule import input_sizes, largest_first, make_chunks
 from imageprep.spec import ResizeSpec
 from imageprep.transform import resize_variants
-from imageprep.variants import Variants
+from imageprep.variants import Variants, named, specs
 
 POOL_COMMAND = REPO / "workflow" / "scripts" / "pool.py"
 
@@ -56,6 +56,15 @@ class Task:
             (src, dsts[i], v.spec) for i, v in enumerate(self.variants) for src, dsts in self.images
         ]
 
+    @property
+    def specs(self) -> list[ResizeSpec]:
+        return specs(self.variants)
+
+    @property
+    def shared(self) -> bool:
+        """Config's variants: made as the workflow makes them (resize_variants' shared)."""
+        return named(self.variants)
+
     def without_draft(self) -> "Task":
         """This task with every pixel decoded (jpeg_draft off): the quality reference."""
         full = tuple(replace(v, spec=replace(v.spec, jpeg_draft=False)) for v in self.variants)
@@ -70,9 +79,8 @@ def make_image(src: str, dsts: list[str], specs: list[ResizeSpec], shared: bool 
 
 def sequential(task: Task, workers: int) -> dict[str, Any]:
     """The article's "standard approach": a plain for-loop on one core."""
-    specs, shared = [v.spec for v in task.variants], bool(task.variants[0].name)
     for src, dsts in task.images:
-        make_image(src, dsts, specs, shared)
+        make_image(src, dsts, task.specs, task.shared)
     return {}
 
 
@@ -93,9 +101,8 @@ def process_pool(task: Task, workers: int) -> dict[str, Any]:
     """The article's three-line change, ``ProcessPoolExecutor.map``, over the pool command's
     chunks: largest images first, so few uneven images still end together."""
     chunks = chunks_of(task, workers)
-    specs, shared = [v.spec for v in task.variants], bool(task.variants[0].name)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(resize_chunk, chunks, repeat(specs), repeat(shared)):
+        for _ in pool.map(resize_chunk, chunks, repeat(task.specs), repeat(task.shared)):
             pass
     return {"chunks": len(chunks)}
 
@@ -119,9 +126,8 @@ def thread_pool(task: Task, workers: int) -> dict[str, Any]:
     (nothing crosses a process boundary), but the same largest-first order."""
     order = largest_first(input_sizes([src for src, _ in task.images]))
     srcs, dsts = zip(*(task.images[i] for i in order), strict=True)
-    specs, shared = [v.spec for v in task.variants], bool(task.variants[0].name)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(make_image, srcs, dsts, repeat(specs), repeat(shared)):
+        for _ in pool.map(make_image, srcs, dsts, repeat(task.specs), repeat(task.shared)):
             pass
     return {}
 
