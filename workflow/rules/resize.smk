@@ -28,6 +28,11 @@ RESIZE_COMMAND = (
 )
 
 
+# container: webdataset is in the commands' text (not a param, which would re-run every job
+# of a folder of files after an upgrade): switching it re-runs the jobs.
+CONTAINER = " --container webdataset" if VARIANTS[0].tars else ""
+
+
 if PER_IMAGE:
 
     rule resize:
@@ -83,6 +88,7 @@ else:
             '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize_jobs.py" --spec {params.spec:q}'
             " --plan {input.plan:q} --rows {output:q} --dirs {params.dirs:q}"
             " --on-error {params.on_error} --threads {threads} --log {log:q}"
+            f"{CONTAINER}"
 
 
 rule manifest:
@@ -122,4 +128,5 @@ rule manifest:
     shell:
         '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/merge.py" --spec {params.spec:q}'
         " --dirs {params.dirs:q} --rule {params.rule} --on-error {params.on_error}"
-        " --images {input.images:q} --report {params.reports:q} 2> {log:q}"
+        " --images {input.images:q} --report {params.reports:q}"
+        f"{CONTAINER} 2> {{log:q}}"

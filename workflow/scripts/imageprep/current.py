@@ -17,13 +17,18 @@ Found = tuple[Row, int] | None  # a kept row and when its file was written, or n
 
 
 def is_current(
-    row: Row, stat: os.stat_result, fingerprint: str, output: Path, skip: bool, written_ns: int
+    row: Row,
+    stat: os.stat_result,
+    fingerprint: str,
+    output: Path | None,
+    skip: bool,
+    written_ns: int,
 ) -> bool:
     """``row`` (its file written at ``written_ns``) still describes what this run would
     make: same input (size, mtime), fingerprint and transform version, and a made image's
     output there, its size, not written since (replaced behind our back: redone). A failed
     row is current in skip mode only (in fail mode it is tried again, so that the run
-    stops at it)."""
+    stops at it). ``output`` None: not a file (a tar's member), which the caller checks."""
     if (row.input_bytes, row.input_mtime_ns, row.fingerprint, row.transform_version) != (
         stat.st_size,
         stat.st_mtime_ns,
@@ -33,6 +38,8 @@ def is_current(
         return False
     if row.status != "ok":
         return skip
+    if output is None:
+        return True
     try:
         out = output.stat()
     except OSError:
@@ -44,7 +51,7 @@ def current_rows(
     outs: Sequence[str],
     stat: os.stat_result | None,
     found: Sequence[Found],
-    folders: Sequence[str],
+    folders: Sequence[str | None],
     variants: Sequence[Variant],
     skip: bool,
 ) -> list[Row | None]:
@@ -53,7 +60,8 @@ def current_rows(
     applied again to the input size the rows keep (a filter change redoes only the images
     whose verdict changes, and those without decoding them twice), and with several
     variants, the image must be decoded as this run would decode it: adding or changing a
-    larger sibling can change the draft scale the others were made from."""
+    larger sibling can change the draft scale the others were made from. A folder of None:
+    the outputs are tar members, which the caller checks (tar_shard.py)."""
     if stat is None:
         return [None] * len(variants)
     size = next(
@@ -79,7 +87,7 @@ def _current(
     variant: Variant,
     out: str,
     kept: Found,
-    folder: str,
+    folder: str | None,
     stat: os.stat_result,
     size: tuple[int, int] | None,
     decode: str | None,
@@ -103,8 +111,10 @@ def _current(
             return None
     if row.status == "failed" and size and filter_reason(*size, spec):
         return None  # a filter now leaves it out: filtered, as a fresh run says
+    if row.status == "ok" and (row.output != out or bool(row.tar) != variant.tars):
+        return None  # made in the other container (files, tars): not where this run looks
     fp = output_fingerprint(spec, out)
-    if not is_current(row, stat, fp, Path(folder, out), skip, written):
+    if not is_current(row, stat, fp, Path(folder, out) if folder else None, skip, written):
         return None
     if decode is not None and row.status == "ok" and row.decode and row.decode != decode:
         return None

@@ -49,14 +49,21 @@ class Row:
     input_width: int | None = None  # upright, as the filters and the variants see it
     input_height: int | None = None
     decode: str = ""  # how the image was decoded for its variants (geometry.decode_label)
+    tar: str = ""  # container: webdataset: the tar holding it (output is its member there)
 
 
 COLUMNS = tuple(f.name for f in fields(Row))
 # Files of earlier releases are read as they are (their rows padded), so no image is redone:
-# before the input's size and decode were kept (12 columns), and before "spec" was
-# renamed "fingerprint".
+# before tars (15 columns), before the input's size and decode were kept (12), and before
+# "spec" was renamed "fingerprint".
 _OLD = COLUMNS[:12]
-_HEADERS = (COLUMNS, _OLD, tuple("spec" if c == "fingerprint" else c for c in _OLD))
+_WIDTHS = (len(_OLD), 15)
+_HEADERS = (
+    COLUMNS,
+    COLUMNS[:15],
+    _OLD,
+    tuple("spec" if c == "fingerprint" else c for c in _OLD),
+)
 _INTS = {
     *("input_bytes", "input_mtime_ns", "output_bytes", "width", "height"),
     *("transform_version", "input_width", "input_height"),
@@ -64,8 +71,8 @@ _INTS = {
 
 
 def _parse(values: list[str]) -> Row:
-    if len(values) == len(_OLD):
-        values = values + [""] * (len(COLUMNS) - len(_OLD))
+    if len(values) in _WIDTHS:
+        values = values + [""] * (len(COLUMNS) - len(values))
     cells = dict(zip(COLUMNS, values, strict=True))
     return Row(**{k: (int(v) if v else None) if k in _INTS else v for k, v in cells.items()})
 
@@ -233,8 +240,8 @@ def _read_records(
 ) -> Iterator[Record]:
     with fh:
         for cells in reader:
-            if len(cells) == len(_OLD):  # an earlier release's row: padded, written anew
-                cells = cells + [""] * (len(COLUMNS) - len(_OLD))
+            if len(cells) in _WIDTHS:  # an earlier release's row: padded, written anew
+                cells = cells + [""] * (len(COLUMNS) - len(cells))
                 lines[:] = list(csv_lines([cells]))
             if len(cells) != len(COLUMNS):
                 raise ValueError(f"{path}: a row that is not a manifest row: {cells!r}")

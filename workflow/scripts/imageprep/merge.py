@@ -24,7 +24,8 @@ from .shards import (
     run_shards,
     shard_rows_path,
 )
-from .variants import Variant, Variants, from_json
+from .tars import stale_tars
+from .variants import CONTAINERS, Variant, Variants, from_json
 
 
 def per_image_rows(
@@ -63,9 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--on-error", choices=["fail", "skip"], required=True)
     p.add_argument("--images", nargs="*", default=[], help="per-image rule: the images' plan")
     p.add_argument("--report", metavar="DIR", help="also each variant's report files, in DIR")
+    p.add_argument("--container", choices=CONTAINERS, default="files")
     args = p.parse_args(argv)
     dirs = (args.dirs[0], args.dirs[1])
-    variants = from_json(args.spec)
+    variants = from_json(args.spec, args.container)
     per_image, skip = args.rule != "shards", args.on_error == "skip"
     try:
         made: list[list[Row]] = [[] for _ in variants]
@@ -105,11 +107,15 @@ def merge_variant(
     counts: Counter = Counter()
     manifest = f"{folder}/{MANIFEST_CSV}"
     merge_shard_rows(shards, extra + made, manifest, failed, dirs[0], counts)
-    write_metadata(manifest, f"{folder}/{METADATA_CSV}")
+    if not variant.tars:
+        write_metadata(manifest, f"{folder}/{METADATA_CSV}")
     if made:  # the per-image rule's rows, where the folder's one bookkeeping keeps them
         outs = {variant.key(row.input, row.output): row.output for row in made}
         groups = run_shards(outs, 1).items()
         record_rows(folder, {name: [outs[k] for k in keys] for name, keys in groups}, made)
     if shards:
-        remove_other_shards(folder, [Path(part).stem for part in shards])
+        names = [Path(part).stem for part in shards]
+        remove_other_shards(folder, names)
+        for tar in stale_tars(folder, names) if variant.tars else []:  # another shard count's
+            tar.unlink(missing_ok=True)
     return counts

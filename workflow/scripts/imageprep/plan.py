@@ -87,7 +87,11 @@ def plan_keys(
     """Key -> input, and the inputs left out (input -> (key, reason)). An image's key names
     it in the plan, the shards and the per-image rule: its output without variants (as
     before they existed), its input path with them (each variant's output is derived from
-    it). An input that would share an output with another in any variant is left out."""
+    it). An input that would share an output with another in any variant is left out;
+    in tars (container: webdataset) the key is the input path, and no two inputs share a
+    member (tars.sample_key)."""
+    if variants[0].tars:
+        return {rel: rel for rel in relpaths}, {}
     if not named(variants):
         return plan_outputs(relpaths, variants[0].spec.format)
     relpaths = list(relpaths)

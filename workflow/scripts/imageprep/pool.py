@@ -19,7 +19,7 @@ from .diagnose import OutputError
 from .folder_lock import FolderInUse, check_free, hold
 from .manifest import Row
 from .plan import ConfigError, Plan, make_plan
-from .pool_workers import Outcome, PoolError, run_pool
+from .pool_workers import Outcome, PoolError, run_pool, run_tar_pool
 from .records import FAILED_TSV, write_failed_tsv
 from .resume import record_run, resumable
 from .rows import refused_rows
@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         for folder in plan.folders():
             remove_stale_temps(folder)
-        kept, todo = resumable(keys, dirs, variants, skip, shards)
+        if not variants[0].tars:  # tars: each shard keeps its current members itself
+            kept, todo = resumable(keys, dirs, variants, skip, shards)
     workers = args.workers or len(os.sched_getaffinity(0))
     outcome = Outcome()
 
@@ -129,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         return [kept[i] + outcome.variant_rows(i) for i in range(len(variants))]
 
     try:
-        run_pool(todo, dirs, variants, workers, config["on_error"], args.chunksize, outcome)
+        if variants[0].tars:  # a tar per shard: shards are the work, as Snakemake's jobs
+            members = {n: [(keys[k], k) for k in ks] for n, ks in shards.items()}
+            run_tar_pool(members, dirs, variants, workers, config["on_error"], args.resume,
+                         kept, outcome)  # fmt: skip
+        else:
+            run_pool(todo, dirs, variants, workers, config["on_error"], args.chunksize, outcome)
     except (PoolError, OSError) as exc:
         record_run(output_dir, variants, shards, keys, rows(), best_effort=True)
         print(f"error: {exc}", file=sys.stderr)

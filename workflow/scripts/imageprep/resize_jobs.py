@@ -1,25 +1,22 @@
-"""The jobs the Snakemake rules run: a shard's images from its plan file, into its manifest
-(shards.py); or the per-image rule's list of images, one log line each, and in skip mode
+"""The jobs the Snakemake rules run: a shard's images from its plan file, into its rows
+(shard_job.py); or the per-image rule's list of images, one log line each, and in skip mode
 one outcome record each (records.py). Both try their images through the one runner
 (runner.py), as the pool's workers do."""
 
 import contextlib
 import sys
 import threading
-import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TextIO
 
 from .current import current_rows, left_to_make
 from .diagnose import OutputError
-from .manifest import ENCODING, Row, write_manifest
+from .manifest import Row, write_manifest
 from .records import write_record
 from .rows import input_stat
 from .runner import Item, Tried, run_images
-from .shards import PreviousRows, keep_rows, read_plan_file, record_rows
-from .variants import Variants, from_json
+from .shard_job import run_shard
+from .shards import PreviousRows
+from .variants import CONTAINERS, Variants, from_json
 
 
 def run_jobs(
@@ -107,94 +104,6 @@ def run_image_rows(
     return _finish(tried, logs, skip, record)
 
 
-class Shard:
-    """One shard job: the variants of its plan file's members that are not current in
-    the rows kept for them are made (runner.run_images, on ``threads`` threads; an image is
-    decoded once for all its variants); every member gets a row in each variant's rows."""
-
-    def __init__(self, input_dir: str, output_dir: str, variants: Variants, skip: bool) -> None:
-        self.dirs, self.variants, self.skip = (input_dir, output_dir), variants, skip
-        self.folders = [v.folder(output_dir) for v in variants]
-
-    def run(self, plan: str, manifests: Sequence[str], threads: int, log: TextIO) -> int:
-        start = time.perf_counter()
-        previous = [PreviousRows(manifest) for manifest in manifests]
-        rows: list[list[Row]] = [[] for _ in self.variants]
-        todo: list[Item] = []
-        members = read_plan_file(plan)
-        for rel, key in members:
-            outs = [v.output(rel) for v in self.variants]
-            found = [kept.get(rel, key) for kept in previous]
-            stat = input_stat(f"{self.dirs[0]}/{rel}")
-            current = current_rows(outs, stat, found, self.folders, self.variants, self.skip)
-            for kept_rows, row in zip(rows, current, strict=True):
-                if row is not None:
-                    kept_rows.append(row)
-            if None in current:
-                todo.append((len(todo), rel, left_to_make(current, outs)))
-        kept = sum(map(len, rows))
-        work = time.perf_counter()
-        tried = run_images(todo, self.dirs, self.variants, self.skip, threading.Event(), threads)
-        work = time.perf_counter() - work
-        tried.sort(key=lambda one: one.index)
-        made = [row for one in tried for row in one.rows if row is not None]
-        for one in tried:
-            for variant_rows, row in zip(rows, one.rows, strict=True):
-                if row is not None:
-                    variant_rows.append(row)
-            if one.rows:
-                print(one.line, file=log)
-        counts = Counter(row.status for row in made)
-        many = f" (outputs of {len(self.variants)} variants)" if len(self.variants) > 1 else ""
-        print(
-            f"shard {Path(plan).stem}: {len(members)} images, {counts['ok']} resized, "
-            f"{kept} current, {counts['failed']} failed, {counts['filtered']} filtered, "
-            f"{len(todo) - len(tried)} not started{many}; "
-            f"resizing {work:.3f} s of {time.perf_counter() - start:.3f} s in the job "
-            f"({threads} thread{'s' if threads != 1 else ''})",
-            file=log,
-        )
-        if stopped := [one for one in tried if one.stops(self.skip)]:
-            # the next run keeps the images this job did make
-            for folder, manifest, variant_rows, variant in zip(
-                self.folders, manifests, rows, self.variants, strict=True
-            ):
-                outs = [variant.output(rel) for rel, _ in members]
-                ok = [row for row in variant_rows if row.status != "failed"]
-                record_rows(folder, {Path(manifest).stem: outs}, ok)
-            first = stopped[0]
-            print(f"error: {first.fatal}" if first.fatal else first.line, file=sys.stderr)
-            return 1
-        for manifest, variant_rows in zip(manifests, rows, strict=True):
-            write_manifest(manifest, variant_rows)
-            keep_rows(manifest)
-        return 0
-
-
-def run_shard(
-    plan: str,
-    manifests: Sequence[str],
-    dirs: tuple[str, str],
-    variants: Variants,
-    skip: bool,
-    threads: int = 1,
-    log: str | None = None,
-) -> int:
-    """Run one shard job (see :class:`Shard`); 1 when an image fails in fail mode, or the
-    environment fails (full disk, read-only folder), with one line on stderr."""
-    shard = Shard(*dirs, variants, skip)
-    try:
-        # Names need not be UTF-8: the log keeps their bytes, as manifest.csv does.
-        with open(log, "w", **ENCODING) if log else contextlib.nullcontext(sys.stderr) as out:
-            return shard.run(plan, manifests, threads, out)
-    except (OutputError, OSError, ValueError) as exc:  # a log or plan file that cannot be used
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except MemoryError:  # the machine's limit: fail the job in one line, not a traceback
-        print(f"error: out of memory in shard {Path(plan).stem}", file=sys.stderr)
-        return 1
-
-
 def main(argv: list[str] | None = None) -> int:
     """The command the Snakemake rules run (workflow/scripts/resize_jobs.py): a fresh interpreter
     imports only the transform and Pillow, so a job starts in tens of milliseconds."""
@@ -204,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spec", required=True, help="a ResizeSpec, or [[variant, spec], ...], as JSON")
     p.add_argument("--dirs", nargs=2, metavar=("INPUT_DIR", "OUTPUT_DIR"))
     p.add_argument("--on-error", choices=["fail", "skip"], default="fail")
+    p.add_argument("--container", choices=CONTAINERS, default="files", help="files, or tars")
     shard = p.add_argument_group("a shard job (images_per_job other than 1)")
     shard.add_argument("--plan", help="the shard's plan file")
     shard.add_argument("--rows", nargs="+", help="the shard's rows in each variant's folder")
@@ -220,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     rows.add_argument("--names", nargs="+", help="inputs, relative to INPUT_DIR")
     rows.add_argument("--image-rows", nargs="+", help="each image's rows, to write")
     args = p.parse_args(argv)
-    variants = from_json(args.spec)
+    variants = from_json(args.spec, args.container)
     skip = args.on_error == "skip"
+    if variants[0].tars and not args.plan:
+        p.error("--container webdataset needs --plan: a tar holds a shard's images")
     if args.plan or args.names:
         if not args.dirs:
             p.error("--plan and --names need --dirs")

@@ -19,6 +19,7 @@ from PIL import Image
 from .atomic import write_atomically
 from .manifest import COLUMNS, ENCODING
 from .spec import ResizeSpec
+from .tars import read_members
 
 FILES = ("status.html", "contact-sheet.jpg", "input-sizes.svg")
 # What the last report saw of a variant's manifest (made vs current), in its folder.
@@ -53,6 +54,7 @@ _INPUT, _OUTPUT, _STATUS, _REASON = (
     COLUMNS.index(c) for c in ("input", "output", "status", "reason")
 )
 _WIDTH, _HEIGHT = COLUMNS.index("input_width"), COLUMNS.index("input_height")
+_TAR = COLUMNS.index("tar")
 
 
 class Summary:
@@ -63,7 +65,7 @@ class Summary:
         self.counts: Counter = Counter()
         self.reasons: Counter = Counter()
         self.widths, self.heights = array("l"), array("l")
-        self.sample: list[tuple[int, str]] = []  # (hash of the input, output)
+        self.sample: list[tuple[int, str, str]] = []  # (hash of the input, output, its tar)
         before = _rows(previous)
         old = next(before, None)
         for row in _rows(manifest):
@@ -76,7 +78,7 @@ class Summary:
         if status == "ok":
             self.counts["current" if same else "made"] += 1
             key = zlib.crc32(row[_INPUT].encode(**ENCODING))
-            self.sample.append((key, row[_OUTPUT]))
+            self.sample.append((key, row[_OUTPUT], row[_TAR]))
             if len(self.sample) > 4 * SAMPLE:  # keep the SAMPLE smallest hashes, in bounds
                 self.sample = sorted(self.sample)[:SAMPLE]
         else:
@@ -134,16 +136,20 @@ def _contact_sheet(folder: str, summary: Summary) -> bytes:
     every run), as CELL-pixel thumbnails on a grid."""
     import io
 
-    chosen = [out for _, out in sorted(summary.sample)[:SAMPLE]]
+    chosen = [(out, tar) for _, out, tar in sorted(summary.sample)[:SAMPLE]]
+    in_tars: dict[str, bytes] = {}  # container: webdataset: the members, each tar read once
+    for tar in sorted({tar for _, tar in chosen if tar}):
+        in_tars |= read_members(Path(folder, tar), [out for out, t in chosen if t == tar])
     columns = 6
     rows = max(1, -(-len(chosen) // columns))
     sheet = Image.new("RGB", (columns * CELL, rows * CELL), "white")
-    for i, out in enumerate(chosen):
+    for i, (out, tar) in enumerate(chosen):
         try:
-            with Image.open(Path(folder, out)) as im:
+            source = io.BytesIO(in_tars[out]) if tar else Path(folder, out)
+            with Image.open(source) as im:
                 im.thumbnail((CELL - 8, CELL - 8))
                 thumb = im.convert("RGB")
-        except (OSError, Image.DecompressionBombError):
+        except (OSError, KeyError, Image.DecompressionBombError):
             continue  # gone since the manifest was written, or too large: a blank cell
         x, y = (i % columns) * CELL, (i // columns) * CELL
         sheet.paste(thumb, (x + (CELL - thumb.width) // 2, y + (CELL - thumb.height) // 2))

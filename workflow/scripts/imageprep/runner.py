@@ -40,6 +40,7 @@ class Tried:
     rows: tuple[Row | None, ...]
     line: str
     fatal: str | None = None
+    data: tuple[bytes | None, ...] = ()  # per variant, the bytes for its tar (tar_shard.py)
 
     @property
     def failed(self) -> Row | None:
@@ -77,16 +78,18 @@ def try_image(
 ) -> Tried:
     """Try one image: ``rel`` relative to input_dir and each output relative to its
     variant's folder under output_dir (``dirs``); or, one variant and ``dirs`` None, both
-    paths as they are (a per-image job given paths)."""
+    paths as they are (a per-image job given paths). With tars, outputs are members: made
+    in memory, returned in Tried.data."""
     src = f"{dirs[0]}/{rel}" if dirs else rel
+    write = not variants[0].tars
     dsts = [
-        None if out is None else (f"{v.folder(dirs[1])}/{out}" if dirs else out)
+        None if out is None else (f"{v.folder(dirs[1])}/{out}" if dirs and write else out)
         for v, out in zip(variants, outs, strict=True)
     ]
     try:
         stat = input_stat(src)
         targets = [(dst, v.spec) for dst, v in zip(dsts, variants, strict=True)]
-        attempt = try_variants(src, targets, shared=named(variants))
+        attempt = try_variants(src, targets, shared=named(variants), write=write)
     except OutputError as exc:
         return Tried(index, (), "", str(exc))
     except MemoryError:
@@ -95,7 +98,8 @@ def try_image(
         bug = f"{src}: unexpected {type(exc).__name__} ({exc}); please report this bug"
         return Tried(index, (), "", bug)
     rows = made_rows(rel, outs, stat, variants, attempt)
-    return Tried(index, tuple(rows), log_line(src, dsts, attempt))
+    data = () if write else tuple(o.data if o else None for o in attempt.outputs)
+    return Tried(index, tuple(rows), log_line(src, dsts, attempt), data=data)
 
 
 def run_images(

@@ -79,7 +79,10 @@ class Startup:
 
     @property
     def metadata_files(self) -> list[str]:
-        """Each variant's Hugging Face imagefolder metadata file (metadata.py)."""
+        """Each variant's Hugging Face imagefolder metadata file (metadata.py); none for
+        tars, which Hugging Face reads as they are (its "webdataset" loader)."""
+        if self.variants[0].tars:
+            return []
         return [f"{folder}/{METADATA_CSV}" for folder in self.plan.folders()]
 
     @property
@@ -270,6 +273,11 @@ def start(
     except ValueError as exc:
         raise StartupError(str(exc).replace("Invalid config", invalid, 1)) from None
     per_image = config["images_per_job"] == 1
+    if per_image and config["container"] == "webdataset":
+        raise StartupError(
+            f"{invalid}: container: webdataset needs shard jobs (images_per_job other than 1): "
+            "a tar holds a shard's images, which one job per image cannot write"
+        )
     try:
         # Only the per-image rule declares each image to Snakemake, so only it refuses names
         # Snakemake cannot declare. A shard job's own Snakemake (on a cluster node) reads its

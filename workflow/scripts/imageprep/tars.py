@@ -1,5 +1,5 @@
-"""WebDataset tar shards (issue 20, work in progress on this branch): stable sample keys and
-byte-deterministic tars, whose unchanged members a rewrite copies from the old tar.
+"""WebDataset tar shards (container: webdataset): stable sample keys and byte-deterministic
+tars, whose unchanged members a rewrite copies from the old tar (tar_shard.py).
 
 A WebDataset sample is the members sharing a key, ``<key>.<ext>``; the key ends at the first
 dot of the name's last part, so a key holds no dot. Keys come from the input path (never
@@ -11,17 +11,47 @@ json keeps the input path as it is.
 import io
 import json
 import os
+import re
 import tarfile
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from .atomic import atomic_writer
 
 ENCODING = "utf-8"  # member names; names that are not UTF-8 keep their bytes (surrogates)
+TAR_NAME = re.compile(r"^images-(\d{4,}-of-\d{4,})\.tar$")
 
 
 def sample_key(rel: str) -> str:
     """The WebDataset key of input ``rel``: its path, ``%`` and ``.`` percent-encoded."""
     return rel.replace("%", "%25").replace(".", "%2E")
+
+
+def member_name(rel: str, out: str) -> str:
+    """The image's member in its tar: ``<key>.<ext>``, the extension of its output (``out``,
+    its path as a file would be) in lower case, which is what loaders decode by."""
+    return f"{sample_key(rel)}{os.path.splitext(out)[1].lower()}"
+
+
+def json_name(member: str) -> str:
+    """The sample's json member beside its image member."""
+    return f"{member.rsplit('.', 1)[0]}.json"
+
+
+def tar_name(shard: str) -> str:
+    """The tar of one shard (shards.shard_name): ``images-0003-of-0016.tar``. The shard
+    count in the name keeps the tars of another count apart until they are removed."""
+    return f"images-{shard}.tar"
+
+
+def stale_tars(folder: str | os.PathLike, shards: Iterable[str]) -> list[Path]:
+    """Tars in ``folder`` of shards that are not ``shards`` (another shard count)."""
+    keep = {tar_name(name) for name in shards}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return [Path(folder, n) for n in sorted(names) if TAR_NAME.match(n) and n not in keep]
 
 
 def sample_json(row: Mapping[str, object]) -> bytes:
@@ -54,10 +84,13 @@ def read_members(path: str | os.PathLike, names: Iterable[str]) -> dict[str, byt
     wanted, found = set(names), {}
     try:
         tar = tarfile.open(path, mode="r:", encoding=ENCODING, errors="surrogateescape")  # noqa: SIM115
-    except (FileNotFoundError, tarfile.ReadError):
+    except (OSError, tarfile.TarError):  # none, or not a tar: its images are made again
         return found
     with tar:
-        for info in tar:
-            if info.name in wanted and (member := tar.extractfile(info)) is not None:
-                found[info.name] = member.read()
+        try:
+            for info in tar:
+                if info.name in wanted and (member := tar.extractfile(info)) is not None:
+                    found[info.name] = member.read()
+        except (OSError, tarfile.TarError):  # a torn tail (not ours: ours are atomic)
+            pass
     return found

@@ -56,6 +56,7 @@ class Output:
     filtered: str = ""
     nbytes: int = 0
     sha256: str = ""
+    data: bytes | None = None  # the file's bytes, when they go into a tar, not to a file
 
 
 @dataclass
@@ -95,6 +96,7 @@ def resize_variants(
     notes: list[str] | None = None,
     shared: bool = False,
     attempt: Attempt | None = None,
+    write: bool = True,
 ) -> Attempt:
     """Make every output of one image, decoding it once (at the scale the largest variant
     needs). ``targets``: (dst, spec) per variant, all with the run's max_pixels and
@@ -104,7 +106,8 @@ def resize_variants(
     config's ``variants:`` (a smaller sibling first shrinks by a whole factor), even when
     there is one. Raises as resize_image (``attempt``, if given, keeps what was learnt
     before: the input's size and the filters' verdicts); the outputs are encoded in
-    memory first, so a bad input writes none of them."""
+    memory first, so a bad input writes none of them. ``write=False``: each dst only
+    names the output's format, and its bytes stay in Output.data (a tar's member)."""
     src = Path(src)
     attempt = attempt or Attempt()
     attempt.notes = notes if notes is not None else attempt.notes
@@ -122,7 +125,10 @@ def resize_variants(
     attempt.notes.extend(caught)
     for (dst, _), (output, data) in zip(targets, made, strict=True):
         if dst is not None and data is not None:
-            write_atomically(dst, data)
+            if write:
+                write_atomically(dst, data)
+            else:
+                output.data = data
             output.nbytes, output.sha256 = len(data), hashlib.sha256(data).hexdigest()
     attempt.outputs = [
         o if dst is not None else None for (dst, _), (o, _) in zip(targets, made, strict=True)
@@ -227,16 +233,17 @@ def _pad(im: Image.Image, spec: ResizeSpec) -> Image.Image:
 
 
 def try_variants(
-    src: str | os.PathLike, targets: Sequence[Target], shared: bool = False
+    src: str | os.PathLike, targets: Sequence[Target], shared: bool = False, write: bool = True
 ) -> Attempt:
     """:func:`resize_variants`, with a bad input returned rather than raised: the variants
     whose filter had already left the image out stay filtered, the others fail. The old
     outputs asked for (made from an earlier version of the input), and a filtered
     variant's old output, are removed: they no longer match the input. OutputError (the
-    environment's failure) is raised: it is never one image's fault."""
+    environment's failure) is raised: it is never one image's fault. ``write=False``: see
+    resize_variants (nothing on disk to remove either)."""
     attempt = Attempt()
     try:
-        resize_variants(src, targets, shared=shared, attempt=attempt)
+        resize_variants(src, targets, shared=shared, attempt=attempt, write=write)
     except ImageError as exc:
         attempt.error = exc
         attempt.outputs = [
@@ -244,7 +251,7 @@ def try_variants(
             for o in attempt.outputs or [None] * len(targets)
         ]
     for (dst, _), output in zip(targets, attempt.outputs, strict=True):
-        if dst is None or (output is not None and output.size is not None):
+        if not write or dst is None or (output is not None and output.size is not None):
             continue
         try:
             Path(dst).unlink(missing_ok=True)

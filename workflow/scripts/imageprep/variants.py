@@ -10,20 +10,34 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .spec import FILTERS, ResizeSpec, output_relpath
+from .tars import member_name, tar_name
+
+CONTAINERS = ("files", "webdataset")
 
 
 @dataclass(frozen=True)
 class Variant:
     name: str  # "" without variants: (the tree is output_dir itself)
     spec: ResizeSpec
+    container: str = "files"  # or "webdataset": outputs are members of tar shards (tars.py)
 
     def folder(self, output_dir: str) -> str:
         """This variant's tree: its outputs, manifest.csv, failed.tsv and bookkeeping."""
         return f"{output_dir}/{self.name}" if self.name else output_dir
 
+    @property
+    def tars(self) -> bool:
+        return self.container == "webdataset"
+
     def output(self, rel: str) -> str:
-        """The output of input ``rel``, relative to this variant's folder."""
-        return output_relpath(rel, self.spec.format)
+        """The output of input ``rel``: its path relative to this variant's folder, or in a
+        tar its member's name (``<key>.<ext>``)."""
+        out = output_relpath(rel, self.spec.format)
+        return member_name(rel, out) if self.tars else out
+
+    def tar(self, shard: str) -> str:
+        """The tar of shard ``shard`` (container: webdataset), relative to the folder."""
+        return tar_name(shard)
 
     def key(self, rel: str, out: str) -> str:
         """The plan's key of the image (plan.plan_keys): its output without variants, its
@@ -48,10 +62,11 @@ def specs(variants: Sequence[Variant]) -> list[ResizeSpec]:
 def from_config(config: Mapping[str, Any]) -> Variants:
     """The run's variants, sorted by name: each is the config's settings with its own
     overrides (the schema allows spec.VARIANT_KEYS); one unnamed variant without them."""
+    container = config.get("container", "files")
     if not config.get("variants"):
-        return (Variant("", ResizeSpec.from_config(config)),)
+        return (Variant("", ResizeSpec.from_config(config), container),)
     return tuple(
-        Variant(name, ResizeSpec.from_config({**config, **overrides}))
+        Variant(name, ResizeSpec.from_config({**config, **overrides}), container)
         for name, overrides in sorted(config["variants"].items())
     )
 
@@ -64,11 +79,12 @@ def to_json(variants: Sequence[Variant]) -> str:
     return json.dumps([[v.name, json.loads(v.spec.to_json())] for v in variants])
 
 
-def from_json(text: str) -> Variants:
+def from_json(text: str, container: str = "files") -> Variants:
+    """The jobs' --spec back (the container comes apart: --container)."""
     data = json.loads(text)
     if isinstance(data, dict):
-        return (Variant("", ResizeSpec(**data)),)
-    return tuple(Variant(name, ResizeSpec(**spec)) for name, spec in data)
+        return (Variant("", ResizeSpec(**data), container),)
+    return tuple(Variant(name, ResizeSpec(**spec), container) for name, spec in data)
 
 
 def image_param(variants: Sequence[Variant], rel: str) -> str:
