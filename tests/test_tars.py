@@ -1,12 +1,24 @@
-"""WebDataset tars (work in progress): keys, deterministic bytes, read back by the real
-webdataset library."""
+"""container: webdataset: tar shards read back by the real webdataset library, the same bytes
+from Snakemake and the pool command, and reruns that rewrite only the tar an input change
+concerns, copying its other members."""
 
+import csv
 import hashlib
+import os
+import re
+import tarfile
 
+import pytest
 import webdataset as wds
+from PIL import Image
 
+from helpers import REPO, dates, digests, job_lines, redone, run_pool, run_snakemake, write_config
 from imagefactory import photo
 from imageprep.tars import read_members, sample_json, sample_key, write_tar
+
+OWN_CSV = "manifest.csv"
+TARS = {"container": "webdataset", "size": [64, 64], "mode": "fit"}
+NAMES = ["a.jpg", "a.png", "my.holiday 1.jpg", "100%.jpg", "sub/dir.x/c.jpeg"]
 
 
 def test_keys_hold_no_dot_and_keep_inputs_apart():
@@ -24,12 +36,10 @@ def test_a_tar_is_byte_deterministic_and_reads_back_as_samples(tmp_path):
     members = []
     for name, data in images.items():
         key = sample_key(name)
+        digest = hashlib.sha256(data).hexdigest()
         members += [
             (f"{key}.jpg", data),
-            (
-                f"{key}.json",
-                sample_json({"input": name, "sha256": hashlib.sha256(data).hexdigest()}),
-            ),
+            (f"{key}.json", sample_json({"input": name, "x": digest})),
         ]
     write_tar(tmp_path / "one.tar", members)
     write_tar(tmp_path / "two.tar", reversed(members))
@@ -37,6 +47,240 @@ def test_a_tar_is_byte_deterministic_and_reads_back_as_samples(tmp_path):
     samples = list(wds.WebDataset(str(tmp_path / "one.tar"), shardshuffle=False).decode("pil"))
     assert [s["json"]["input"] for s in samples] == ["a.jpg", "b.jpg"]
     assert all(s["jpg"].size == (64, 48) for s in samples)
-    assert read_members(tmp_path / "one.tar", [f"{sample_key('b.jpg')}.jpg"]) == {
-        f"{sample_key('b.jpg')}.jpg": images["b.jpg"]
-    }
+    member = f"{sample_key('b.jpg')}.jpg"
+    assert read_members(tmp_path / "one.tar", [member]) == {member: images["b.jpg"]}
+
+
+@pytest.fixture
+def photos(workdir):
+    for i, name in enumerate(NAMES):
+        fmt = "PNG" if name.endswith(".png") else "JPEG"
+        photo(workdir / "photos" / name, (160 + 8 * i, 120), fmt=fmt, seed=i)
+    for i in range(27):  # enough for several tars at images_per_job 8
+        photo(workdir / "photos" / "many" / f"img_{i:02d}.jpg", (96 + i, 80), seed=10 + i)
+    photo(workdir / "photos" / "small.jpg", (40, 30), seed=99)  # filtered by min_size
+    (workdir / "photos" / "broken.jpg").write_bytes(b"not a jpeg")
+    return workdir
+
+
+def manifest(folder):
+    with open(folder / "manifest.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def samples(folder):
+    """Every sample of every tar in ``folder``, by the real webdataset library."""
+    shards = sorted(str(p) for p in folder.glob("images-*.tar"))
+    dataset = wds.WebDataset(shards, shardshuffle=False).decode("pil")
+    return {s["json"]["input"]: (s, s["__url__"], s["__key__"]) for s in dataset}
+
+
+def check_tars(folder):
+    """One sample per made image, where its row says, with the right size and json."""
+    rows = manifest(folder)
+    made = [row for row in rows if row["status"] == "ok"]
+    found = samples(folder)
+    assert sorted(found) == sorted(row["input"] for row in made)
+    for row in made:
+        sample, url, key = found[row["input"]]
+        ext = row["output"].rsplit(".", 1)[1]
+        image = sample[ext]
+        assert image.size == (int(row["width"]), int(row["height"]))
+        assert os.path.basename(url) == row["tar"]
+        assert f"{key}.{ext}" == row["output"]
+        assert "." not in key.rsplit("/", 1)[-1]
+        assert sample["json"] == {
+            "input": row["input"],
+            "width": int(row["width"]),
+            "height": int(row["height"]),
+            "input_width": int(row["input_width"]),
+            "input_height": int(row["input_height"]),
+            "sha256": row["sha256"],
+        }
+        data = read_members(folder / row["tar"], [row["output"]])[row["output"]]
+        assert hashlib.sha256(data).hexdigest() == row["sha256"]
+    return rows
+
+
+def test_snakemake_and_the_pool_write_the_same_tars_which_webdataset_reads(photos):
+    write_config(
+        photos, input_dir="photos", output_dir="results", on_error="skip", images_per_job=8,
+        min_size=[48, 48], **TARS,
+    )  # fmt: skip
+    run_snakemake(photos)
+    run_pool(photos, "--output-dir", "pooled")
+    results, pooled = photos / "results", photos / "pooled"
+    names = sorted(p.name for p in results.iterdir())
+    tars = [f"images-{i:04d}-of-0004.tar" for i in range(4)]
+    assert names == [".imageprep", "failed.tsv", *tars, OWN_CSV]
+    assert digests(results) == digests(pooled)  # tars, manifest.csv and failed.tsv
+    rows = {row["input"]: row for row in check_tars(results)}
+    assert rows["broken.jpg"]["status"] == "failed" and not rows["broken.jpg"]["tar"]
+    assert rows["small.jpg"]["status"] == "filtered" and not rows["small.jpg"]["tar"]
+    assert rows["a.jpg"]["output"] == "a%2Ejpg.jpg" and rows["a.png"]["output"] == "a%2Epng.png"
+    assert rows["my.holiday 1.jpg"]["output"] == "my%2Eholiday 1%2Ejpg.jpg"
+    assert rows["100%.jpg"]["output"] == "100%25%2Ejpg.jpg"
+    assert rows["sub/dir.x/c.jpeg"]["output"] == "sub/dir%2Ex/c%2Ejpeg.jpg"  # one per format
+    # byte-deterministic: sorted members, fixed metadata, whatever the order of work
+    with tarfile.open(next(results.glob("*.tar"))) as tar:
+        infos = tar.getmembers()
+    assert [i.name for i in infos] == sorted(i.name for i in infos)
+    assert {(i.mtime, i.mode, i.uid, i.gid, i.uname) for i in infos} == {(0, 0o644, 0, 0, "")}
+    run_pool(photos, "--output-dir", "pooled-1", "--workers", "1")
+    assert digests(pooled) == digests(photos / "pooled-1")
+
+
+def test_a_changed_input_rewrites_only_its_tar_and_resizes_only_it(photos):
+    write_config(photos, input_dir="photos", output_dir="results", images_per_job=8, **TARS)
+    (photos / "photos" / "broken.jpg").unlink()
+    run_snakemake(photos)
+    results = photos / "results"
+    before, rows = dates(results), {r["input"]: r for r in manifest(results)}
+    members = {t.name: read_members(t, _names(t)) for t in results.glob("*.tar")}
+    proc = run_snakemake(photos)
+    assert "Nothing to be done" in proc.stderr and dates(results) == before  # no tar touched
+    changed = rows["many/img_05.jpg"]
+    photo(photos / "photos" / "many" / "img_05.jpg", (150, 100), seed=1234)
+    run_snakemake(photos)
+    assert redone(before, dates(results)) == [changed["tar"]]
+    log = (photos / "logs" / "resize" / f"shard-{changed['tar'][7:-4]}.log").read_text()
+    count = len([r for r in rows.values() if r["tar"] == changed["tar"]])
+    assert f"{count} images, 1 resized, {count - 1} current" in log
+    assert re.findall(r"^\S+ -> ", log, re.M) == ["photos/many/img_05.jpg -> "]
+    new = read_members(results / changed["tar"], _names(results / changed["tar"]))
+    old = members[changed["tar"]]
+    assert {k for k in new if new[k] != old[k]} == {changed["output"], _json(changed["output"])}
+    assert samples(results)["many/img_05.jpg"][0]["jpg"].size == (64, 43)
+    check_tars(results)
+    # removing an image drops its sample and rewrites its tar only
+    before = dates(results)
+    gone = rows["many/img_07.jpg"]
+    (photos / "photos" / "many" / "img_07.jpg").unlink()
+    run_snakemake(photos)
+    assert redone(before, dates(results)) == [gone["tar"]]
+    assert "many/img_07.jpg" not in samples(results)
+    check_tars(results)
+
+
+def _names(tar):
+    with tarfile.open(tar) as fh:
+        return fh.getnames()
+
+
+def _json(member):
+    return member.rsplit(".", 1)[0] + ".json"
+
+
+def test_a_tar_deleted_or_replaced_behind_the_workflows_back_is_made_again(photos):
+    write_config(photos, input_dir="photos", output_dir="results", images_per_job=8, **TARS)
+    (photos / "photos" / "broken.jpg").unlink()
+    run_snakemake(photos)
+    results = photos / "results"
+    reference = digests(results)
+    tars = sorted(results.glob("*.tar"))
+    tars[0].unlink()
+    run_snakemake(photos)
+    assert digests(results) == reference
+    # a tar of the same name with other bytes: its members are not trusted, but made again
+    data = {name: b"x" for name in _names(tars[1])}
+    write_tar(tars[1], data.items())
+    os.utime(tars[1], ns=(0, 0))  # older than its rows: only the contents tell
+    proc = run_snakemake(photos, "--forcerun", "resize_shard")
+    assert digests(results) == reference, proc.stderr
+
+
+def test_variants_each_get_their_tars_and_a_change_of_one_keeps_the_others(photos):
+    (photos / "photos" / "broken.jpg").unlink()
+    variants = {"train": {"size": [32, 32], "mode": "fill"}, "view": {"format": "png"}}
+    config = dict(TARS, variants=variants, images_per_job=8)
+    write_config(photos, input_dir="photos", output_dir="results", **config)
+    run_snakemake(photos)
+    run_pool(photos, "--output-dir", "pooled")
+    for name in variants:
+        assert digests(photos / "results" / name) == digests(photos / "pooled" / name)
+        rows = check_tars(photos / "results" / name)
+        assert all(r["output"].endswith(".png") for r in rows if name == "view")
+    before = dates(photos / "results")
+    variants["train"]["size"] = [40, 40]
+    write_config(photos, input_dir="photos", output_dir="results", **config)
+    run_snakemake(photos)
+    assert {p.split("/")[0] for p in redone(before, dates(photos / "results"))} == {"train"}
+    train = samples(photos / "results" / "train")
+    assert {(s.get("jpg") or s["png"]).size for s, _, _ in train.values()} == {(40, 40)}
+
+
+def test_the_per_image_rule_is_refused_with_tars_in_one_line(workdir):
+    photo(workdir / "photos" / "a.jpg")
+    write_config(workdir, input_dir="photos", output_dir="results", images_per_job=1, **TARS)
+    proc = run_snakemake(workdir, check=False)
+    assert proc.returncode != 0
+    assert "container: webdataset needs shard jobs (images_per_job other than 1)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (workdir / "results").exists() or not list((workdir / "results").glob("*.tar"))
+
+
+def test_the_pool_resumes_tars_by_copying_current_members(photos):
+    (photos / "photos" / "broken.jpg").unlink()
+    write_config(photos, input_dir="photos", output_dir="results", images_per_job=8, **TARS)
+    run_pool(photos)
+    results = photos / "results"
+    before, reference = dates(results), digests(results)
+    proc = run_pool(photos, "--resume")
+    assert dates(results) == before and digests(results) == reference
+    assert "0 images resized into results, 33 already complete" in proc.stderr
+    photo(photos / "photos" / "a.jpg", (150, 100), seed=4321)
+    proc = run_pool(photos, "--resume")
+    assert "1 images resized into results, 32 already complete" in proc.stderr
+    tar = next(r["tar"] for r in manifest(results) if r["input"] == "a.jpg")
+    assert redone(before, dates(results)) == [tar]
+    # then Snakemake sees what the pool left: every shard current, no tar touched
+    before, reference = dates(results), digests(results)
+    run_snakemake(photos)
+    assert dates(results) == before and digests(results) == reference
+    logs = [p.read_text() for p in sorted((photos / "logs" / "resize").glob("*.log"))]
+    assert len(logs) == 4 and all(" 0 resized" in log for log in logs)
+    assert not job_lines("".join(logs))
+
+
+def _snippet():
+    """The loading snippets of config/README.md, "WebDataset shards"."""
+    text = (REPO / "config" / "README.md").read_text()
+    section = text.split("## WebDataset shards", 1)[1]
+    return re.findall(r"```python\n(.*?)```", section, re.S)[:2]
+
+
+def test_the_readme_snippet_loads_the_tars(photos, monkeypatch, capsys):
+    (photos / "photos" / "broken.jpg").unlink()
+    write_config(photos, input_dir="photos", output_dir="results/demo", **TARS)
+    run_snakemake(photos)
+    monkeypatch.chdir(photos)
+    loading, pytorch = _snippet()
+    scope: dict = {}
+    exec(loading, scope)  # the documented snippet, as a user runs it
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 33 and "(64, 48) a.jpg" in printed
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return  # CI does not install torch (gigabytes of CUDA wheels on PyPI)
+    exec(pytorch, scope)
+    batches = list(scope["loader"])
+    assert sum(len(batch[1]) for batch in batches) == 33
+
+
+def test_hugging_face_reads_the_tars(photos, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    from datasets import load_dataset
+
+    (photos / "photos" / "broken.jpg").unlink()
+    write_config(photos, input_dir="photos", output_dir="results", images_per_job=8, **TARS)
+    run_snakemake(photos)
+    shards = sorted(str(p) for p in (photos / "results").glob("*.tar"))
+    ds = load_dataset(
+        "webdataset", data_files={"train": shards}, split="train", cache_dir=str(tmp_path / "c")
+    )
+    jpgs = [row for row in ds if row["jpg"] is not None]
+    assert len(ds) == 33 and len(jpgs) == 32  # a.png's image is in "png"
+    for row in jpgs:
+        assert isinstance(row["jpg"], Image.Image)
+        assert row["jpg"].size == (row["json"]["width"], row["json"]["height"])

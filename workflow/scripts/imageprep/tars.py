@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .atomic import atomic_writer
+from .spec import output_format
 
 ENCODING = "utf-8"  # member names; names that are not UTF-8 keep their bytes (surrogates)
 TAR_NAME = re.compile(r"^images-(\d{4,}-of-\d{4,})\.tar$")
@@ -27,10 +28,15 @@ def sample_key(rel: str) -> str:
     return rel.replace("%", "%25").replace(".", "%2E")
 
 
+# One extension per format, so that a loader asks for one ("jpg"), even with format: same.
+MEMBER_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif"}
+MEMBER_EXTENSIONS |= {"BMP": "bmp", "GIF": "gif"}
+
+
 def member_name(rel: str, out: str) -> str:
-    """The image's member in its tar: ``<key>.<ext>``, the extension of its output (``out``,
-    its path as a file would be) in lower case, which is what loaders decode by."""
-    return f"{sample_key(rel)}{os.path.splitext(out)[1].lower()}"
+    """The image's member in its tar: ``<key>.<ext>``, the one extension of the format its
+    output (``out``, its path as a file would be) is written in: what loaders decode by."""
+    return f"{sample_key(rel)}.{MEMBER_EXTENSIONS[output_format(out)]}"
 
 
 def json_name(member: str) -> str:
