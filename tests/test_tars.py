@@ -14,7 +14,8 @@ from PIL import Image
 
 from helpers import REPO, dates, digests, job_lines, redone, run_pool, run_snakemake, write_config
 from imagefactory import photo
-from imageprep.tars import read_members, sample_json, sample_key, write_tar
+from imageprep.shards import shard_name, shard_of
+from imageprep.tars import read_members, sample_json, sample_key, tar_name, write_tar
 
 OWN_CSV = "manifest.csv"
 TARS = {"container": "webdataset", "size": [64, 64], "mode": "fit"}
@@ -284,3 +285,59 @@ def test_hugging_face_reads_the_tars(photos, tmp_path, monkeypatch):
     for row in jpgs:
         assert isinstance(row["jpg"], Image.Image)
         assert row["jpg"].size == (row["json"]["width"], row["json"]["height"])
+
+
+def test_a_bad_image_in_fail_mode_stops_its_job_in_one_line_and_leaves_its_tar_whole(photos):
+    write_config(photos, input_dir="photos", output_dir="results", images_per_job=8, **TARS)
+    bad = photos / "photos" / "broken.jpg"
+    bad.unlink()
+    run_snakemake(photos)
+    results = photos / "results"
+    before, reference = dates(results), digests(results)
+    bad.write_bytes(b"not a jpeg")
+    # and an image of its shard changed: the job stops before its tar is written
+    rows = manifest(results)
+    tar = tar_name(shard_name(shard_of("broken.jpg", 4), 4))
+    neighbour = next(r["input"] for r in rows if r["tar"] == tar)
+    photo(photos / "photos" / neighbour, (150, 100), seed=777)
+    proc = run_snakemake(photos, check=False)
+    assert proc.returncode != 0
+    (line,) = {line for line in job_lines(proc.stderr) if "broken.jpg" in line}
+    assert line.startswith("error: photos/broken.jpg: ")
+    assert "Traceback" not in proc.stderr
+    assert dates(results) == before  # its shard's tar was not written: the old one stands
+    assert {k: v for k, v in digests(results).items() if k.endswith(".tar")} == {
+        k: v for k, v in reference.items() if k.endswith(".tar")
+    }
+    bad.unlink()
+    run_snakemake(photos)
+    assert redone(before, dates(results)) == [tar]
+    check_tars(results)
+
+
+def test_a_new_shard_count_copies_members_from_the_old_tars_then_removes_them(photos):
+    (photos / "photos" / "broken.jpg").unlink()
+    write_config(photos, input_dir="photos", output_dir="results", images_per_job=8, **TARS)
+    run_snakemake(photos)
+    results = photos / "results"
+    assert len(list(results.glob("*-of-0004.tar"))) == 4
+    for i in range(30):  # 63 images: 8 shards
+        photo(photos / "photos" / "more" / f"m_{i:02d}.jpg", (90, 70), seed=500 + i)
+    run_snakemake(photos)
+    assert sorted(p.name for p in results.glob("*.tar")) == [
+        f"images-{i:04d}-of-0008.tar" for i in range(8)
+    ]
+    logs = [p.read_text() for p in (photos / "logs" / "resize").glob("shard-*-of-0008.log")]
+    resized = sum(int(re.search(r"(\d+) resized", log)[1]) for log in logs)
+    assert resized == 30  # the 33 earlier images were copied from the tars of 4
+    rows = check_tars(results)
+    assert len(rows) == 63 and all(r["tar"].endswith("-of-0008.tar") for r in rows)
+
+
+def test_the_report_shows_outputs_from_the_tars(photos):
+    (photos / "photos" / "broken.jpg").unlink()
+    write_config(photos, input_dir="photos", output_dir="results", **TARS)
+    run_snakemake(photos)
+    sheet = Image.open(photos / "reports" / "outputs" / "contact-sheet.jpg").convert("L")
+    cell = sheet.crop((0, 0, 160, 160))  # the first thumbnail, not a blank cell
+    assert cell.getextrema()[0] < 200
