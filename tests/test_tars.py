@@ -4,9 +4,15 @@ concerns, copying its other members."""
 
 import csv
 import hashlib
+import json
 import os
 import re
+import shutil
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 
 import pytest
 import webdataset as wds
@@ -161,6 +167,14 @@ def test_a_changed_input_rewrites_only_its_tar_and_resizes_only_it(photos):
     assert redone(before, dates(results)) == [gone["tar"]]
     assert "many/img_07.jpg" not in samples(results)
     check_tars(results)
+    # adding one: its tar only, the new image alone resized
+    before = dates(results)
+    photo(photos / "photos" / "many" / "new.jpg", (130, 90), seed=4242)
+    run_snakemake(photos)
+    (row,) = [r for r in check_tars(results) if r["input"] == "many/new.jpg"]
+    assert redone(before, dates(results)) == [row["tar"]]
+    log = (photos / "logs" / "resize" / f"shard-{row['tar'][7:-4]}.log").read_text()
+    assert re.search(r" 1 resized, \d+ current", log)
 
 
 def _names(tar):
@@ -341,3 +355,35 @@ def test_the_report_shows_outputs_from_the_tars(photos):
     sheet = Image.open(photos / "reports" / "outputs" / "contact-sheet.jpg").convert("L")
     cell = sheet.crop((0, 0, 160, 160))  # the first thumbnail, not a blank cell
     assert cell.getextrema()[0] < 200
+
+
+def test_a_killed_run_leaves_only_whole_tars_and_a_rerun_finishes_them(workdir):
+    seeds = [photo(workdir / "seeds" / f"{i}.jpg", (1024, 768), seed=i) for i in range(4)]
+    for i in range(64):
+        shutil.copy(seeds[i % 4], workdir / "photos" / f"img_{i:03d}.jpg")
+    write_config(workdir, input_dir="photos", output_dir="results", images_per_job=8, **TARS)
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+    cmd += ["--directory", str(workdir), "--cores", "2"]
+    with open(workdir / "run.log", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 120
+        results = workdir / "results"
+        while not list(results.glob("images-*.tar")) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    tars = sorted(results.glob("images-*.tar"))
+    assert 1 <= len(tars) < 8
+    for tar in tars:  # whatever is visible is whole: every member there, as its json says
+        names = _names(tar)
+        members = read_members(tar, names)
+        for name in names:
+            if name.endswith(".jpg"):
+                digest = json.loads(members[_json(name)])["sha256"]
+                assert hashlib.sha256(members[name]).hexdigest() == digest
+    run_snakemake(workdir, "--unlock")
+    run_snakemake(workdir, "--rerun-incomplete")
+    run_pool(workdir, "--output-dir", "fresh")
+    assert digests(results) == digests(workdir / "fresh")
+    assert not list(results.rglob("*.part"))

@@ -37,12 +37,6 @@ class ShardResult:
     stopped: Tried | None = None
     complete: bool = True
 
-    @property
-    def current(self) -> int:
-        """Images kept as they were (no output made)."""
-        made = {row.input for one in self.tried for row in one.rows if row is not None}
-        return len({row.input for rows in self.rows for row in rows} - made)
-
 
 class Shard:
     """The shard jobs of one run: its folders, variants and on_error."""
