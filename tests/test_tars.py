@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import textwrap
 import time
 
 import pytest
@@ -258,10 +259,15 @@ def test_the_pool_resumes_tars_by_copying_current_members(photos):
 
 
 def _snippet():
-    """The loading snippets of config/README.md, "WebDataset shards"."""
+    """The loading snippets of config/README.md, "WebDataset shards" (the README shows the
+    first as it is)."""
     text = (REPO / "config" / "README.md").read_text()
     section = text.split("## WebDataset shards", 1)[1]
-    return re.findall(r"```python\n(.*?)```", section, re.S)[:2]
+    snippets = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
+    readme = (REPO / "README.md").read_text().split("container: webdataset", 1)[1]
+    shown = re.search(r"```python\n(.*?)```", readme, re.S)[1]
+    assert textwrap.dedent(shown).rstrip(" ") == snippets[0]
+    return snippets
 
 
 def test_the_readme_snippet_loads_the_tars(photos, monkeypatch, capsys):
