@@ -47,7 +47,14 @@ def images(folder):
 def start(cmd, workdir):
     """Start ``cmd`` in its own process group (like a shell job), logging to files."""
     log = open(workdir / "run.log", "w")  # noqa: SIM115 - closed by the caller's wait
-    return subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=log, start_new_session=True)
+    session = {"start_new_session": True, "preexec_fn": _as_in_a_terminal}
+    return subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=log, **session)
+
+
+def _as_in_a_terminal() -> None:
+    """Ctrl-C reaches a command run in a terminal: a test suite started in the background
+    (``cmd &`` without job control) has SIGINT ignored, and a child would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_outputs(folder, count, proc, timeout=120):

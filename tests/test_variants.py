@@ -293,7 +293,7 @@ def test_a_folder_made_before_variants_is_not_redone(workdir):
     run_snakemake(workdir, "--forcerun", "manifest")
     assert redone(before, dates(workdir / "results")) == []
     header = (workdir / "results/manifest.csv").read_text().splitlines()[0]
-    assert header.split(",")[-3:] == ["input_width", "input_height", "decode"]
+    assert header.split(",")[-4:] == ["input_width", "input_height", "decode", "tar"]
 
 
 def test_reruns_equal_a_fresh_run_when_formats_and_the_variant_set_change(photos):
