@@ -1,0 +1,178 @@
+"""Per-core speed against libvips (issue 21): where one image's time goes, and what each
+lever buys at what quality. One core, no pool: libvips' ``thumbnail`` (concurrency 1, no
+cache, as the benchmark's ``pyvips`` engine) against the transform with the JPEG draft's gap
+at each value asked for, with Pillow's resampler and, as a prototype only, with libvips'
+lanczos3 resampler on the same decoded pixels; and the decode alone (what no resampler can
+save). Quality: the worst SSIM (luma) over the images against the same settings fully
+decoded, both written lossless.
+
+    python workflow/scripts/speed_study.py --input-dir resources/photos --mode stretch --size 600
+    python workflow/scripts/speed_study.py --workload camera --out report.md
+"""
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import replace
+from pathlib import Path
+
+from PIL import Image
+
+import imageprep.geometry as geometry
+from imageprep.config import DEFAULT_CONFIG, load_config
+from imageprep.opening import open_image
+from imageprep.plan import find_images
+from imageprep.spec import ResizeSpec
+from imageprep.transform import resize_image
+
+from .engines import vips_resize
+from .measure import machine_info
+from .runner import dataset
+from .verify import pixels, ssim
+
+BANDS = {"L": 1, "RGB": 3}
+
+
+@contextmanager
+def draft_gap(gap: float):
+    """The transform with another draft gap (geometry.DRAFT_GAP), for the study only."""
+    shipped, geometry.DRAFT_GAP = geometry.DRAFT_GAP, gap
+    try:
+        yield
+    finally:
+        geometry.DRAFT_GAP = shipped
+
+
+@contextmanager
+def vips_resampler():
+    """The prototype: Pillow's LANCZOS resize of an 8-bit L or RGB image done by libvips'
+    lanczos3 instead (the crop box rounded to whole pixels); anything else as it was."""
+    import pyvips
+
+    pyvips.concurrency_set(1)
+    pyvips.cache_set_max(0)
+    pillow = Image.Image.resize
+
+    def resize(self, size, resample=None, box=None, reducing_gap=None):  # type: ignore[no-untyped-def]
+        if self.mode not in BANDS or resample != Image.Resampling.LANCZOS:
+            return pillow(self, size, resample, box, reducing_gap)
+        im = self
+        if box is not None:
+            left, top = round(box[0]), round(box[1])
+            right = min(self.width, max(left + 1, round(box[2])))
+            bottom = min(self.height, max(top + 1, round(box[3])))
+            if (left, top, right, bottom) != (0, 0, self.width, self.height):
+                im = self.crop((left, top, right, bottom))
+        data = pyvips.Image.new_from_memory(im.tobytes(), *im.size, BANDS[im.mode], "uchar")
+        out = data.resize(size[0] / im.width, vscale=size[1] / im.height, kernel="lanczos3")
+        return Image.frombytes(im.mode, (out.width, out.height), out.write_to_memory())
+
+    Image.Image.resize = resize  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Image.Image.resize = pillow  # type: ignore[method-assign]
+
+
+def decode_only(src: Path, spec: ResizeSpec) -> None:
+    """Open and decode as the transform would (the draft its gap allows), nothing else."""
+    with open(src, "rb") as fh, open_image(fh, src.name) as im:
+        width, height = im.size
+        if (request := geometry.decode_request(width, height, [spec])) is not None:
+            im.draft(im.mode, request)
+        im.load()
+
+
+def best(run: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def worst_ssim(srcs: Sequence[Path], spec: ResizeSpec, tmp: Path, reference: dict) -> tuple:
+    """The worst SSIM over the images, the transform as it now stands (draft, resampler)
+    against ``reference`` (the shipped transform, every pixel decoded), both lossless."""
+    worst, where = 1.0, ""
+    for src in srcs:
+        resize_image(src, tmp / "made.png", replace(spec, format="png"))
+        value = ssim(reference[src], pixels(tmp / "made.png", "L"))
+        if value < worst:
+            worst, where = value, src.name
+    return worst, where
+
+
+def study(srcs: Sequence[Path], spec: ResizeSpec, gaps: Sequence[float], repeats: int) -> list:
+    """(run, libvips' time / its time, seconds, worst SSIM, worst image) per run."""
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        reference = {}
+        for src in srcs:  # Pillow's resampler, every pixel decoded
+            resize_image(src, tmp / "ref.png", replace(spec, format="png", jpeg_draft=False))
+            reference[src] = pixels(tmp / "ref.png", "L")
+        vips = best(lambda: [vips_resize(str(s), str(tmp / "v.jpg"), spec) for s in srcs], repeats)
+        rows.append(("libvips thumbnail", vips, math.nan, ""))
+        for gap in gaps:
+            with draft_gap(gap):
+                decode = best(lambda: [decode_only(s, spec) for s in srcs], repeats)
+                rows.append((f"decode alone, gap {gap:g}", decode, math.nan, ""))
+                for label, resampler in (("Pillow", nullcontext), ("libvips", vips_resampler)):
+                    with resampler():
+                        seconds = best(
+                            lambda: [resize_image(s, tmp / "o.jpg", spec) for s in srcs], repeats
+                        )
+                        worst, where = worst_ssim(srcs, spec, tmp, reference)
+                    name = f"transform, gap {gap:g}, {label} resampler"
+                    rows.append((name, seconds, worst, where))
+    return [(name, vips / seconds, seconds, worst, where) for name, seconds, worst, where in rows]
+
+
+def report(label: str, n: int, spec: ResizeSpec, rows: list, command: str) -> str:
+    m = machine_info()
+    lines = [
+        f"# Per-core speed against libvips: {label}, {n} images → "
+        f"{spec.size[0]}×{spec.size[1]} {spec.mode}",
+        "",
+        f"`{command}` on {m['cpu_model']} ({m['cores']} cores, Python {m['python']}, Pillow "
+        f"{m['pillow']}, libvips {m.get('libvips', '?')}), one core, best of the repeats.",
+        "",
+        "| run | seconds | libvips' time / this | worst SSIM vs full decode |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, ratio, seconds, worst, where in rows:
+        quality = "" if math.isnan(worst) else f"{worst:.4f}" + (f" (`{where}`)" if where else "")
+        lines.append(f"| {name} | {seconds:.2f} | {ratio:.2f}× | {quality} |")
+    return "\n".join([*lines, ""])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input-dir", type=Path)
+    source.add_argument("--workload")
+    p.add_argument("--size", type=int, default=600)
+    p.add_argument("--mode", default="stretch")
+    p.add_argument("--gaps", type=float, nargs="+", default=[2.0, 1.5, 1.25])
+    p.add_argument("--limit", type=int, default=0, help="at most this many images")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    folder = args.input_dir or dataset(load_config(DEFAULT_CONFIG), args.workload, 1)
+    srcs = [folder / r for r in find_images(folder, [".jpg", ".jpeg"])][: args.limit or None]
+    spec = ResizeSpec(size=(args.size, args.size), mode=args.mode)
+    rows = study(srcs, spec, args.gaps, args.repeats)
+    command = "python workflow/scripts/speed_study.py " + " ".join(argv or sys.argv[1:])
+    text = report(args.workload or str(folder), len(srcs), spec, rows, command)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
