@@ -340,3 +340,41 @@ def test_the_worker_sweep_can_be_a_list(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2 and "must be 1 or more" in proc.stderr
+
+
+def test_the_container_study_compares_files_and_tars(tmp_path):
+    """workflow/scripts/container_study.py on the tiny workload: both containers through
+    Snakemake and the pool command, the same tars from both, one output rewritten each."""
+    script = REPO / "workflow" / "scripts" / "container_study.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--workload", "tiny", "--out", "report.md"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (tmp_path / "report.md").read_text()
+    assert "by the pool command identical: True" in text
+    assert "rewritten: files ['img_00000.jpg'], tars ['images-0000-of-0001.tar']" in text
+    rows = [line for line in text.splitlines() if line.startswith(("| files", "| webdataset"))]
+    assert [row.split(" | ")[5] for row in rows] == ["1", "1"]  # outputs rewritten
+
+
+def test_the_speed_study_times_the_decode_and_both_resamplers(tmp_path):
+    """workflow/scripts/speed_study.py on the tiny workload: libvips, the decode alone and
+    the transform with each resampler, with the worst SSIM of each transform run."""
+    script = REPO / "workflow" / "scripts" / "speed_study.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--workload", "tiny", "--repeats", "1", "--gaps", "2",
+         "--size", "64", "--mode", "fit", "--out", "report.md"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [r.split(" | ") for r in (tmp_path / "report.md").read_text().splitlines()[6:]]
+    assert [r[0] for r in rows if r[0]] == [
+        "| libvips thumbnail",
+        "| decode alone, gap 2",
+        "| transform, gap 2, Pillow resampler",
+        "| transform, gap 2, libvips resampler",
+    ]
+    assert 0.99 <= float(rows[2][3].split()[0]) <= 1.0  # the shipped draft's quality
+    assert 0.9 < float(rows[3][3].split()[0]) <= 1.0
+    assert all(float(r[2].rstrip("×")) > 0 for r in rows if r[0])  # a ratio for each run
