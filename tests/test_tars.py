@@ -393,3 +393,27 @@ def test_a_killed_run_leaves_only_whole_tars_and_a_rerun_finishes_them(workdir):
     run_pool(workdir, "--output-dir", "fresh")
     assert digests(results) == digests(workdir / "fresh")
     assert not list(results.rglob("*.part"))
+
+
+def test_a_pool_run_stopped_by_a_bad_image_keeps_the_rows_of_the_tars_it_left(photos):
+    (photos / "photos" / "broken.jpg").unlink()
+    write_config(photos, input_dir="photos", output_dir="results", images_per_job=8, **TARS)
+    run_pool(photos)
+    results = photos / "results"
+    reference = {k: v for k, v in digests(results).items() if k.endswith(".tar")}
+    (photos / "photos" / "broken.jpg").write_bytes(b"not a jpeg")
+    proc = run_pool(photos, check=False)
+    assert proc.returncode == 1 and "broken.jpg" in proc.stderr.splitlines()[-1]
+    assert {k: v for k, v in digests(results).items() if k.endswith(".tar")} == reference
+    assert len(check_tars(results)) == 33  # every sample still has its row, and no more
+
+
+def test_a_name_that_is_not_utf8_gives_a_sample_every_reader_decodes(workdir):
+    name = os.fsdecode(b"caf\xe9.jpg")  # its byte kept as a surrogate, as os.listdir does
+    photo(workdir / "photos" / name, (80, 60))
+    photo(workdir / "photos" / "plain.jpg", (80, 60), seed=1)
+    write_config(workdir, input_dir="photos", output_dir="results", **TARS)
+    run_snakemake(workdir)
+    found = samples(workdir / "results")  # decodes every json (the loader stops otherwise)
+    assert sorted(found) == sorted([name, "plain.jpg"])
+    assert found[name][0]["jpg"].size == (64, 48)

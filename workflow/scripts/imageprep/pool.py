@@ -19,7 +19,8 @@ from .diagnose import OutputError
 from .folder_lock import FolderInUse, check_free, hold
 from .manifest import Row
 from .plan import ConfigError, Plan, make_plan
-from .pool_workers import Outcome, PoolError, run_pool, run_tar_pool
+from .pool_tars import run_tar_pool
+from .pool_workers import Outcome, PoolError, run_pool
 from .records import FAILED_TSV, write_failed_tsv
 from .resume import record_run, resumable
 from .rows import refused_rows

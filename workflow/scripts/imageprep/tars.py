@@ -61,10 +61,10 @@ def stale_tars(folder: str | os.PathLike, shards: Iterable[str]) -> list[Path]:
 
 
 def sample_json(row: Mapping[str, object]) -> bytes:
-    """A sample's ``.json`` member: sorted keys, no spaces, so its bytes are stable."""
-    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        ENCODING, "surrogateescape"
-    )
+    """A sample's ``.json`` member: sorted keys, no spaces, so its bytes are stable; ASCII
+    (``\\u`` escapes), so that a name that is not UTF-8 (its bytes kept as surrogates,
+    ``\\udce9``) still gives a member every JSON reader decodes."""
+    return json.dumps(row, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
 def write_tar(path: str | os.PathLike, members: Iterable[tuple[str, bytes]]) -> None:
