@@ -24,7 +24,7 @@ from .shards import (
     run_shards,
     shard_rows_path,
 )
-from .tars import stale_tars
+from .tars import remove_stale_tars
 from .variants import CONTAINERS, Variant, Variants, from_json
 
 
@@ -116,6 +116,6 @@ def merge_variant(
     if shards:
         names = [Path(part).stem for part in shards]
         remove_other_shards(folder, names)
-        for tar in stale_tars(folder, names) if variant.tars else []:  # another shard count's
-            tar.unlink(missing_ok=True)
+        if variant.tars:  # another shard count's tars
+            remove_stale_tars(folder, names)
     return counts

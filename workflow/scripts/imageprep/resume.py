@@ -15,7 +15,7 @@ from .manifest import MANIFEST_CSV, Row, read_manifest, write_manifest
 from .metadata import METADATA_CSV, write_metadata
 from .rows import image_row, input_stat
 from .shards import PreviousRows, record_rows, remove_other_shards, shard_rows_path, written_at
-from .tars import stale_tars
+from .tars import remove_stale_tars
 from .variants import Variant, Variants, specs
 
 Image = tuple[str, Sequence[str | None]]  # an input and its output per variant (None: current)
@@ -108,8 +108,7 @@ def record_run(
             if not variant.tars:
                 write_metadata(Path(folder, MANIFEST_CSV), Path(folder, METADATA_CSV))
             elif not best_effort:  # every shard's tar is written: another count's are not ours
-                for tar in stale_tars(folder, shards):
-                    tar.unlink(missing_ok=True)
+                remove_stale_tars(folder, shards)
     except (OutputError, OSError):
         if not best_effort:
             raise

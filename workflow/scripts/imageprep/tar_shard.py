@@ -7,38 +7,49 @@ the same bytes."""
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .manifest import Row
 from .runner import Tried
-from .tars import json_name, read_members, sample_json, write_tar
+from .tars import json_name, read_tar, sample_json, write_tar
 from .variants import Variants
 
 Entry = tuple[str, list[str], list[Row | None]]  # input, its outputs, its current rows
 
 
-def copy_current(entries: Sequence[Entry], folders: Sequence[str]) -> list[dict[str, bytes]]:
+@dataclass
+class Copied:
+    """One variant's members still current, by name, and how many members each tar they
+    were read from holds (-1: not whole)."""
+
+    members: dict[str, bytes] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)
+
+
+def copy_current(entries: Sequence[Entry], folders: Sequence[str]) -> list[Copied]:
     """Per variant, the bytes of the members still current (read from the tars their rows
     name, each tar once); a current row whose member is missing or differs is set to None
     in ``entries``, so that the image is made again."""
-    copied: list[dict[str, bytes]] = []
+    copied: list[Copied] = []
     for i, folder in enumerate(folders):
         wanted: dict[str, list[Row]] = {}
         for _, _, current in entries:
             row = current[i]
             if row is not None and row.status == "ok":
                 wanted.setdefault(row.tar, []).append(row)
-        found: dict[str, bytes] = {}
+        found = Copied()
         for tar, rows in sorted(wanted.items()):
-            members = read_members(Path(folder, tar), [r.output for r in rows]) if tar else {}
+            if not tar:  # made as a file (the other container): not in any tar
+                continue
+            members, found.held[tar] = read_tar(Path(folder, tar), [r.output for r in rows])
             for row in rows:
                 data = members.get(row.output)
                 if data is not None and hashlib.sha256(data).hexdigest() == row.sha256:
-                    found[row.output] = data
+                    found.members[row.output] = data
         for _, _, current in entries:
             row = current[i]
-            if row is not None and row.status == "ok" and row.output not in found:
+            if row is not None and row.status == "ok" and row.output not in found.members:
                 current[i] = None
         copied.append(found)
     return copied
@@ -65,7 +76,7 @@ def write_tars(
     variants: Variants,
     rows: list[list[Row]],
     tried: Sequence[Tried],
-    copied: Sequence[dict[str, bytes]],
+    copied: Sequence[Copied],
 ) -> list[list[Row]]:
     """Each variant's tar of shard ``name``: its made images (from ``tried``) and its
     current ones (``copied``), each with its json; the rows, with the tar they are in. A
@@ -81,26 +92,16 @@ def write_tars(
         tar = variant.tar(name)
         ok = [row for row in variant_rows if row.status == "ok"]
         path = Path(folder, tar)
+        # nothing made, every member copied from this very tar, which holds nothing else
         unchanged = not made and all(row.tar == tar for row in ok)
         if not ok:
             path.unlink(missing_ok=True)
-        elif not (unchanged and _holds_only(path, 2 * len(ok))):
+        elif not (unchanged and copied[i].held.get(tar) == 2 * len(ok)):
             members = []
             for row in ok:
-                members.append((row.output, made.get(row.output) or copied[i][row.output]))
+                data = made.get(row.output) or copied[i].members[row.output]
+                members.append((row.output, data))
                 members.append((json_name(row.output), sample(row)))
             write_tar(path, members)
         result.append([replace(r, tar=tar) if r.status == "ok" else r for r in variant_rows])
     return result
-
-
-def _holds_only(path: Path, count: int) -> bool:
-    """Whether the tar at ``path`` has exactly ``count`` members (its current ones were all
-    found in it: then it holds nothing else)."""
-    import tarfile
-
-    try:
-        with tarfile.open(path, mode="r:") as tar:
-            return sum(1 for _ in tar) == count
-    except (OSError, tarfile.TarError):
-        return False

@@ -87,16 +87,30 @@ def write_tar(path: str | os.PathLike, members: Iterable[tuple[str, bytes]]) -> 
 def read_members(path: str | os.PathLike, names: Iterable[str]) -> dict[str, bytes]:
     """The bytes of the named members of an existing tar (those it has): what a rewrite
     copies instead of making the images again. Empty when there is no tar."""
+    return read_tar(path, names)[0]
+
+
+def read_tar(path: str | os.PathLike, names: Iterable[str]) -> tuple[dict[str, bytes], int]:
+    """:func:`read_members`, and how many members the tar holds in all (-1 when it is not
+    there or not whole): in one pass over it."""
     wanted, found = set(names), {}
     try:
         tar = tarfile.open(path, mode="r:", encoding=ENCODING, errors="surrogateescape")  # noqa: SIM115
     except (OSError, tarfile.TarError):  # none, or not a tar: its images are made again
-        return found
+        return found, -1
+    count = 0
     with tar:
         try:
             for info in tar:
+                count += 1
                 if info.name in wanted and (member := tar.extractfile(info)) is not None:
                     found[info.name] = member.read()
         except (OSError, tarfile.TarError):  # a torn tail (not ours: ours are atomic)
-            pass
-    return found
+            count = -1
+    return found, count
+
+
+def remove_stale_tars(folder: str | os.PathLike, shards: Iterable[str]) -> None:
+    """Remove the tars in ``folder`` of another shard count (stale_tars)."""
+    for tar in stale_tars(folder, shards):
+        tar.unlink(missing_ok=True)

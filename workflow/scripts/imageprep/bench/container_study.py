@@ -7,7 +7,6 @@ wrote the same tars.
 """
 
 import argparse
-import hashlib
 import os
 import subprocess
 import sys
@@ -21,8 +20,9 @@ import yaml
 from imageprep.config import DEFAULT_CONFIG, REPO, load_config
 from imageprep.plan import find_images
 
-from .measure import machine_info
+from .measure import invocation, machine_info, publish
 from .runner import dataset
+from .verify import checksums
 
 CONTAINERS = ("files", "webdataset")
 
@@ -50,10 +50,6 @@ def census(folder: Path) -> dict[str, Any]:
     return {"files": files, "bytes": total, "outputs": outputs}
 
 
-def digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.tar")}
-
-
 def study(input_dir: Path, size: list[int], cores: int, work: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     snakemake = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
@@ -71,7 +67,7 @@ def study(input_dir: Path, size: list[int], cores: int, work: Path) -> dict[str,
         r["census"] = census(cwd / "out")
         r["pool first"] = run([*pool, "--output-dir", "pool-out"], cwd)
         if container == "webdataset":
-            r["same tars"] = digests(cwd / "out") == digests(cwd / "pool-out")
+            r["same tars"] = checksums(cwd / "out") == checksums(cwd / "pool-out")
         r["snakemake no-op"] = run(sm, cwd)
         results[container] = r
     src = input_dir / first
@@ -136,9 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     n = len(find_images(folder, config["extensions"]))
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         results = study(folder, list(size), args.cores, Path(tmp).resolve())
-    command = "python workflow/scripts/container_study.py " + " ".join(argv or sys.argv[1:])
+    command = invocation("container_study.py", argv)
     text = report(args.workload, n, args.cores, results, command)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    publish(text, args.out)
     return 0

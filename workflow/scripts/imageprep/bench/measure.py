@@ -5,6 +5,7 @@ import contextlib
 import importlib.metadata
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -147,3 +148,15 @@ def input_spread(input_dir: Path, relpaths: list[str]) -> str:
     if pixels:
         text += ", " + spread(pixels, "MP")
     return text + ", " + spread([s / 1e6 for s in sizes], "MB")
+
+
+def invocation(script: str, argv: list[str] | None) -> str:
+    """How a study was run, for its report: ``python workflow/scripts/SCRIPT ARGS``."""
+    return f"python workflow/scripts/{script} " + shlex.join(argv or sys.argv[1:])
+
+
+def publish(text: str, out: Path | None) -> None:
+    """A study's report: printed, and written to ``out`` if given."""
+    print(text)
+    if out:
+        out.write_text(text)

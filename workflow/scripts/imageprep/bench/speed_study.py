@@ -12,8 +12,6 @@ decoded, both written lossless.
 
 import argparse
 import math
-import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +29,7 @@ from imageprep.spec import ResizeSpec
 from imageprep.transform import resize_image
 
 from .engines import vips_resize
-from .measure import machine_info
+from .measure import invocation, machine_info, publish
 from .runner import dataset
 from .verify import pixels, ssim
 
@@ -165,14 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     folder = args.input_dir or dataset(load_config(DEFAULT_CONFIG), args.workload, 1)
     srcs = [folder / r for r in find_images(folder, [".jpg", ".jpeg"])][: args.limit or None]
     spec = ResizeSpec(size=(args.size, args.size), mode=args.mode)
     rows = study(srcs, spec, args.gaps, args.repeats)
-    command = "python workflow/scripts/speed_study.py " + " ".join(argv or sys.argv[1:])
+    command = invocation("speed_study.py", argv)
     text = report(args.workload or str(folder), len(srcs), spec, rows, command)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    publish(text, args.out)
     return 0

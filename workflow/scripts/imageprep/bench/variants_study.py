@@ -11,7 +11,6 @@ Target (issue 19): two variants in one run <= 1.25x the more expensive variant a
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from imageprep.plan import find_images
 from imageprep.spec import ResizeSpec, output_relpath
 from imageprep.transform import resize_image, resize_variants
 
-from .measure import machine_info
+from .measure import invocation, machine_info, publish
 from .runner import dataset
 from .verify import pixels, ssim
 
@@ -135,9 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.input_dir
     srcs = [folder / rel for rel in find_images(folder, [".jpg", ".jpeg", ".png"])]
     seconds, worst = study(srcs, args.repeats)
-    command = "python workflow/scripts/variants_study.py " + " ".join(argv or sys.argv[1:])
+    command = invocation("variants_study.py", argv)
     text = report(args.workload or str(folder), len(srcs), seconds, worst, command)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    publish(text, args.out)
     return 0
