@@ -5,21 +5,32 @@ the version stays the same.
 
 When it fails after an intended change: bump TRANSFORM_VERSION in
 workflow/scripts/imageprep/transform.py and add the new digest below (the failure message
-prints it). A Pillow upgrade changes bytes too: the digest is kept per Pillow version.
+prints it). A Pillow or cykooz-resizer upgrade changes bytes too: the digest is kept per
+Pillow version and resampler (fast_image_resize at its version, or Pillow's own, the
+fallback where the package has no wheel), and fast_image_resize's must not depend on the
+CPU extension level it runs at.
 """
 
 import hashlib
+from importlib.metadata import version
 
 import numpy as np
 import PIL
+import pytest
 from PIL import Image
 
 from imagefactory import photo, quadrants, stored_with_orientation
+from imageprep import resampler
 from imageprep.spec import MODES, ResizeSpec, output_relpath
 from imageprep.transform import TRANSFORM_VERSION, resize_image
 
 GOLDEN = {
-    (2, "13.0.0"): "c3bce096ac3b1c735654233f233991040d1fe0c8fe394f02c45a03253e78b4df",
+    (
+        3,
+        "13.0.0",
+        "fast_image_resize 4.0.1",
+    ): "19746065d9d415aad080cbbdcbd3a22e507e8c3b77b07abdd7facc8e4ffaf6d7",
+    (3, "13.0.0", "pillow"): "c3bce096ac3b1c735654233f233991040d1fe0c8fe394f02c45a03253e78b4df",
 }
 
 
@@ -40,18 +51,54 @@ def golden_inputs(folder):
     return sorted(p.name for p in folder.iterdir())
 
 
-def test_output_bytes_change_only_with_the_transform_version(tmp_path):
-    names = golden_inputs(tmp_path / "in")
+def golden_digest(folder):
+    """One SHA-256 over every output of the golden inputs, in every mode and format."""
+    names = golden_inputs(folder / "in")
     digest = hashlib.sha256()
     for mode in MODES:
         for fmt in ("same", "png", "webp"):
             spec = ResizeSpec(size=(224, 160), mode=mode, format=fmt)
             for name in names:
-                dst = tmp_path / "out" / mode / fmt / output_relpath(name, fmt)
-                resize_image(tmp_path / "in" / name, dst, spec)
+                dst = folder / "out" / mode / fmt / output_relpath(name, fmt)
+                resize_image(folder / "in" / name, dst, spec)
                 digest.update(f"{mode}/{fmt}/{dst.name}\n".encode() + dst.read_bytes())
-    key = (TRANSFORM_VERSION, PIL.__version__)
-    assert GOLDEN.get(key) == digest.hexdigest(), (
-        f"output bytes for {key} are {digest.hexdigest()}; if this change of bytes is "
+    return digest.hexdigest()
+
+
+def resampler_key(name):
+    if name == "pillow":
+        return name
+    return f"{name} {version('cykooz-resizer')}"
+
+
+@pytest.fixture(params=["fast_image_resize", "pillow"])
+def made_by(request, monkeypatch):
+    """Each resampler in turn (the fallback forced, as IMAGEPREP_RESAMPLER=pillow does)."""
+    if request.param != "pillow" and resampler.NAME == "pillow":
+        pytest.skip("cykooz-resizer is not installed here (no wheel for this platform)")
+    monkeypatch.setattr(resampler, "NAME", request.param)
+    return request.param
+
+
+def test_output_bytes_change_only_with_the_transform_version(tmp_path, made_by):
+    key = (TRANSFORM_VERSION, PIL.__version__, resampler_key(made_by))
+    digest = golden_digest(tmp_path)
+    assert GOLDEN.get(key) == digest, (
+        f"output bytes for {key} are {digest}; if this change of bytes is "
         "intended, bump TRANSFORM_VERSION and record the digest in GOLDEN"
     )
+
+
+def test_same_bytes_at_every_cpu_extension_level(tmp_path):
+    """fast_image_resize picks its SIMD code at run time (none, SSE4.1, AVX2, NEON): a
+    machine without AVX2 must write what this one does. Each level this CPU has is forced."""
+    if resampler.NAME == "pillow":
+        pytest.skip("cykooz-resizer is not installed here (no wheel for this platform)")
+    made = {}
+    for level in resampler.LEVELS:
+        with resampler.forced_cpu_extensions(level) as got:
+            if got == level:
+                made[level] = golden_digest(tmp_path / level)
+    expected = GOLDEN[(TRANSFORM_VERSION, PIL.__version__, resampler_key("fast_image_resize"))]
+    assert len(made) >= 2, f"only {sorted(made)} could be forced on this CPU"
+    assert made == dict.fromkeys(made, expected)

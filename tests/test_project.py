@@ -39,9 +39,15 @@ def pip_pins(path):
         if line.startswith("-r "):
             pins.update(pip_pins(path.parent / line[3:].strip()))
         elif line:
-            name, version = line.split("==")
-            pins[name.strip().lower()] = version.strip()
+            name, version = line.split("==", 1)
+            pins[name.strip().lower()] = _pin(version)
     return pins
+
+
+def _pin(version):
+    """A version and its environment marker, if any, spaces normalised."""
+    version, _, marker = version.partition(";")
+    return (version.strip(), " ".join(marker.split()))
 
 
 def conda_pins(path):
@@ -51,7 +57,7 @@ def conda_pins(path):
             if entry == "pip":
                 continue  # the installer itself, unpinned
             name, version = re.split(r"==?", entry, maxsplit=1)
-            pins[name.strip().lower()] = version.strip()
+            pins[name.strip().lower()] = _pin(version)
     return pins
 
 

@@ -56,6 +56,7 @@ if Path(imageprep.__file__).resolve().parent != (SCRIPTS / "imageprep").resolve(
     )
 
 from imageprep.plan import DEMO_DIR  # noqa: E402
+from imageprep.resampler import NAME as RESAMPLER  # noqa: E402
 from imageprep.run_report import report_files  # noqa: E402
 from imageprep.shards import shard_rows_path, plan_path  # noqa: E402
 from imageprep.spec import WRITTEN  # noqa: E402
@@ -85,9 +86,10 @@ MANIFESTS, FAILED_MANIFESTS = RUN.manifests, RUN.failed_manifests
 RESIZED = RUN.resized
 # What every job is told to make: the spec, or each variant's ([[name, spec], ...]).
 SPEC_JSON = variants_json(VARIANTS)
-# What changes outputs, and so re-runs every image: the spec, and the transform's version
-# (bumped whenever its output bytes change; tests/test_golden.py checks).
-VERSION = str(TRANSFORM_VERSION)
+# What changes outputs, and so re-runs every image: the spec, the transform's version
+# (bumped whenever its output bytes change; tests/test_golden.py checks) and the resampler
+# (fast_image_resize, or Pillow's where it is not installed: imageprep.resampler).
+VERSION = f"{TRANSFORM_VERSION} {RESAMPLER}"
 # snakemake --report: a run's results under the instance's name, a subcategory per variant.
 REPORT_CATEGORY = "imageprep" if STANDALONE else INSTANCE
 # Logs and benchmarks of one instance never meet another's: a module's go under its name.

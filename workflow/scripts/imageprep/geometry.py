@@ -4,17 +4,19 @@ out, and how few pixels one decode may produce for all the variants of an image 
 JPEG draft). The rerun check (current.py) calls the same functions on a row's input size.
 """
 
-import math
 from collections.abc import Iterable
 
 from .spec import ResizeSpec
 
-# JPEG decode-time downscale keeps >= DRAFT_GAP decoded pixels per output pixel, so the final
-# filter still does a real reduction after libjpeg's DCT scaling. On 40 real photographs in
-# every mode at 600 and 224, a gap of 2 keeps SSIM >= 0.99 against a full decode on every
-# case; below 2 the DCT-scaled decode's artefacts survive the short final reduction
-# (worst 0.965 at 1.25). docs/performance.md has the study (draft_study.py --input-dir).
-DRAFT_GAP = 2.0
+# The JPEG draft (libjpeg's DCT-domain downscale) decodes at 1/scale when at least
+# DRAFT_GAPS[scale] decoded pixels per output pixel remain for the final filter: its scaled
+# IDCT's artefacts survive a short final reduction, more at 1/4 than at 1/2. The draft study
+# (draft_study.py) over every mode at 600, 224 and 128 on 40 real photographs, `camera`,
+# `seed` and odd JPEGs, against Pillow's resampler on every pixel decoded, found every case
+# >= 0.99 SSIM at 1/2 from a reduction of 1.25 on, and at 1/4 from 3 on (at 1/4 below 3,
+# 0.965 on sand ripples); 1/8 keeps only each block's average and is never used.
+# docs/performance.md, section 9.
+DRAFT_GAPS = {4: 3.0, 2: 1.25}
 
 Box = tuple[float, float, float, float]
 Size = tuple[int, int]
@@ -67,31 +69,32 @@ def filter_reason(width: int, height: int, spec: ResizeSpec) -> str:
     return ""
 
 
-def wanted(width: int, height: int, out_size: Size, box: Box, resample: str) -> Size:
-    """The decoded size one output needs: DRAFT_GAP source pixels per output pixel, never
-    the draft's 1/8 scale (it keeps DC terms only); a nearest-neighbour output, every pixel."""
+def draft_scale(width: int, height: int, out_size: Size, box: Box, resample: str) -> int:
+    """The largest draft scale (4, 2, else 1) that still leaves DRAFT_GAPS[scale] decoded
+    pixels per output pixel on both axes; 1 for a nearest-neighbour output (every pixel)."""
     if resample == "nearest":
-        return width, height
-    scale_x = (box[2] - box[0]) / out_size[0]  # source pixels per output pixel
-    scale_y = (box[3] - box[1]) / out_size[1]
-    return (
-        max(math.ceil(width / scale_x * DRAFT_GAP), width // 8 + 1),
-        max(math.ceil(height / scale_y * DRAFT_GAP), height // 8 + 1),
-    )
+        return 1
+    for scale, gap in sorted(DRAFT_GAPS.items(), reverse=True):
+        # libjpeg's reduced size rounds up; the box scales with it (transform.py)
+        fx, fy = -(-width // scale) / width, -(-height // scale) / height
+        left_x = (box[2] - box[0]) * fx / out_size[0]
+        left_y = (box[3] - box[1]) * fy / out_size[1]
+        if min(left_x, left_y) >= gap:
+            return scale
+    return 1
 
 
 def decode_request(width: int, height: int, specs: Iterable[ResizeSpec]) -> Size | None:
     """The draft size one decode asks libjpeg for, so that every variant (not filtered)
-    gets the pixels it needs: the largest of what each wants; None for a full decode.
-    An upright size gives an upright request (the formula treats both axes alike)."""
-    need = [0, 0]
-    for spec in specs:
-        size, box = target(width, height, spec)
-        want = wanted(width, height, size, box, spec.resample)
-        need = [max(need[0], want[0]), max(need[1], want[1])]
-    if need[0] >= width or need[1] >= height:
+    gets the pixels it needs: the smallest of the scales each allows; None for a full
+    decode. Pillow's draft picks the scale s from ``width // request``: asking for
+    ``width // s`` gets exactly s. An upright size gives an upright request (the rule
+    treats both axes alike)."""
+    scale = min((draft_scale(width, height, *target(width, height, s), s.resample) for s in specs),
+                default=1)  # fmt: skip
+    if scale == 1:
         return None
-    return need[0], need[1]
+    return width // scale, height // scale
 
 
 def decode_label(request: Size | None, draftable: bool) -> str:

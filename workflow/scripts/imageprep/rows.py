@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from . import resampler
 from .geometry import filter_reason
 from .manifest import Row
 from .opening import header
@@ -31,14 +32,16 @@ def input_stat(path: str) -> os.stat_result | None:
 
 def output_fingerprint(spec: ResizeSpec, out: str) -> str:
     """A short, stable name for the settings that shape ``out``'s bytes
-    (``spec.for_output``: quality is left out for a PNG, filters always). Asked for every
-    image, so it is computed once per spec and extension."""
-    return _fingerprint(spec, os.path.splitext(out)[1].lower())
+    (``spec.for_output``: quality is left out for a PNG, filters always), and the resampler
+    that made them (resampler.NAME: a machine without fast_image_resize redoes them). Asked
+    for every image, so it is computed once per spec and extension."""
+    return _fingerprint(spec, os.path.splitext(out)[1].lower(), resampler.NAME)
 
 
 @functools.lru_cache(maxsize=256)
-def _fingerprint(spec: ResizeSpec, extension: str) -> str:
-    return hashlib.sha256(spec.for_output(f"x{extension}").to_json().encode()).hexdigest()[:16]
+def _fingerprint(spec: ResizeSpec, extension: str, made_by: str) -> str:
+    settings = spec.for_output(f"x{extension}").to_json()
+    return hashlib.sha256(f"{settings}\n{made_by}".encode()).hexdigest()[:16]
 
 
 def refused_rows(refused: Mapping[str, tuple[str, str]], variant: Variant) -> list[Row]:

@@ -18,13 +18,14 @@ from typing import Any
 
 from PIL import Image, ImageFile
 
+from . import resampler
 from .atomic import write_atomically
 from .capture import collected_warnings
 from .diagnose import ImageError, OutputError, input_errors
-from .geometry import DRAFT_GAP, decode_label, decode_request, filter_reason, target
+from .geometry import decode_label, decode_request, filter_reason, target
 from .opening import SWAPS_AXES, open_image, open_input, orientation
 from .pixel_modes import colour, colour_family, to_storable, working_mode
-from .spec import LOSSY, RESAMPLE, ResizeSpec, output_format
+from .spec import LOSSY, ResizeSpec, output_format
 
 ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
 ORIENTATION_TRANSPOSE = {
@@ -39,7 +40,9 @@ ORIENTATION_TRANSPOSE = {
 # The version of what the transform writes: bump it whenever output bytes change (a new
 # decode rule, mode mapping, encoder setting...). Snakemake re-runs every image when it
 # changes; tests/test_golden.py fails when bytes change without a bump.
-TRANSFORM_VERSION = 2
+TRANSFORM_VERSION = 3
+# A smaller variant's whole-factor shrink before Pillow's resampler (see _transform).
+SHRINK_GAP = 2.0
 # Formats libjpeg decodes, whose draft (DCT-domain downscale) we can use.
 DRAFTABLE = {"JPEG", "MPO"}
 
@@ -184,11 +187,11 @@ def _transform(
     fx, fy = im.width / stored[0], im.height / stored[1]
     work = working_mode(im)
     # Decoded for the largest, a smaller sibling first shrinks by a whole factor (a box
-    # average, as the draft would have) while DRAFT_GAP pixels per output pixel remain:
-    # two variants cost 1.30x the larger alone on 12-MP photos without it, 1.1x with it
-    # (docs/performance.md, section 6). Without variants, an output is resized as it
-    # always was.
-    gap = DRAFT_GAP if shared else None
+    # average, as the draft would have) while SHRINK_GAP pixels per output pixel remain,
+    # with Pillow's resampler (the fallback): two variants cost 1.30x the larger alone on
+    # 12-MP photos without it, 1.1x with it (docs/performance.md, section 6).
+    # fast_image_resize convolves the whole decode (resampler.resize).
+    gap = SHRINK_GAP if shared else None
     results: list[tuple[Output, bytes | None]] = []
     for (dst, spec), (output, _) in zip(targets, made, strict=True):
         if dst is None or output.filtered:
@@ -199,7 +202,7 @@ def _transform(
             out_size, box = (out_size[1], out_size[0]), (box[1], box[0], box[3], box[2])
         # All crops are centred, so flips leave the box unchanged.
         box = (box[0] * fx, box[1] * fy, min(im.width, box[2] * fx), min(im.height, box[3] * fy))
-        resized = work.resize(out_size, RESAMPLE[spec.resample], box=box, reducing_gap=gap)
+        resized = resampler.resize(work, out_size, spec.resample, box, gap)
         if transpose is not None:
             resized = resized.transpose(transpose)
         if spec.mode == "pad":

@@ -11,7 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,22 @@ def machine_info() -> dict[str, str]:
         "pillow": PIL.__version__,
         "snakemake": snakemake.__version__,
         "libvips": libvips,
+        "resampler": resampler_label(),
         "executor_plugins": executor_plugins(),
     }
+
+
+def resampler_label() -> str:
+    """The transform's resampler as the figures were made with it: fast_image_resize's
+    version and CPU extension level, or Pillow's (imageprep.resampler)."""
+    from importlib.metadata import version
+
+    from imageprep import resampler
+
+    if resampler.NAME == "pillow":
+        return "Pillow's"
+    level = resampler.cpu_extensions()
+    return f"fast_image_resize (cykooz-resizer {version('cykooz-resizer')}, {level})"
 
 
 def executor_plugins() -> str:
@@ -160,3 +175,35 @@ def publish(text: str, out: Path | None) -> None:
     print(text)
     if out:
         out.write_text(text)
+
+
+SHIPPED = "shipped"  # the draft rule as shipped (geometry.DRAFT_GAPS), as a study's gap
+
+
+@contextmanager
+def draft_gaps(gap: str | float) -> Iterator[None]:
+    """The transform with one gap at every draft scale (a number), or as shipped: the
+    studies' lever (geometry.DRAFT_GAPS), restored afterwards."""
+    import imageprep.geometry as geometry
+
+    shipped = geometry.DRAFT_GAPS
+    if gap != SHIPPED:
+        geometry.DRAFT_GAPS = dict.fromkeys(shipped, float(gap))
+    try:
+        yield
+    finally:
+        geometry.DRAFT_GAPS = shipped
+
+
+def gap_label(gap: str | float) -> str:
+    if gap != SHIPPED:
+        return f"gap {float(gap):g}"
+    import imageprep.geometry as geometry
+
+    rule = ", ".join(f"1/{s}: {g:g}" for s, g in sorted(geometry.DRAFT_GAPS.items()))
+    return f"shipped gaps ({rule})"
+
+
+def gap_arg(text: str) -> str | float:
+    """A --gaps value: a number, or "shipped"."""
+    return text if text == SHIPPED else float(text)

@@ -1,10 +1,11 @@
-"""Per-core speed against libvips (issue 21): where one image's time goes, and what each
+"""Per-core speed against libvips (issues 21, 26): where one image's time goes, and what each
 lever buys at what quality. One core, no pool: libvips' ``thumbnail`` (concurrency 1, no
 cache, as the benchmark's ``pyvips`` engine) against the transform with the JPEG draft's gap
-at each value asked for, with Pillow's resampler and, as a prototype only, with libvips'
-lanczos3 resampler on the same decoded pixels; and the decode alone (what no resampler can
-save). Quality: the worst SSIM (luma) over the images against the same settings fully
-decoded, both written lossless.
+at each value asked for, with each resampler: the shipped one (fast_image_resize, at every
+CPU extension level asked for), Pillow's (the fallback), and, as a prototype only, libvips'
+lanczos3 on the same decoded pixels; and the decode alone (what no resampler can save).
+Quality: the worst SSIM (luma) over the images against Pillow's resampler on the fully
+decoded image, both written lossless.
 
     python workflow/scripts/speed_study.py --input-dir resources/photos --mode stretch --size 600
     python workflow/scripts/speed_study.py --workload camera --out report.md
@@ -15,13 +16,14 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image
 
 import imageprep.geometry as geometry
+from imageprep import resampler
 from imageprep.config import DEFAULT_CONFIG, load_config
 from imageprep.opening import open_image
 from imageprep.plan import find_images
@@ -29,7 +31,7 @@ from imageprep.spec import ResizeSpec
 from imageprep.transform import resize_image
 
 from .engines import vips_resize
-from .measure import invocation, machine_info, publish
+from .measure import SHIPPED, draft_gaps, gap_arg, gap_label, invocation, machine_info, publish
 from .runner import dataset
 from .verify import pixels, ssim
 
@@ -37,13 +39,13 @@ BANDS = {"L": 1, "RGB": 3}
 
 
 @contextmanager
-def draft_gap(gap: float):
-    """The transform with another draft gap (geometry.DRAFT_GAP), for the study only."""
-    shipped, geometry.DRAFT_GAP = geometry.DRAFT_GAP, gap
+def resampler_named(name: str):
+    """The transform with another resampler (resampler.NAME), for the study only."""
+    shipped, resampler.NAME = resampler.NAME, name
     try:
         yield
     finally:
-        geometry.DRAFT_GAP = shipped
+        resampler.NAME = shipped
 
 
 @contextmanager
@@ -70,11 +72,28 @@ def vips_resampler():
         out = data.resize(size[0] / im.width, vscale=size[1] / im.height, kernel="lanczos3")
         return Image.frombytes(im.mode, (out.width, out.height), out.write_to_memory())
 
-    Image.Image.resize = resize  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Image.Image.resize = pillow  # type: ignore[method-assign]
+    with resampler_named("pillow"):  # the transform's Pillow path, whose resize we replace
+        Image.Image.resize = resize  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            Image.Image.resize = pillow  # type: ignore[method-assign]
+
+
+def resamplers(levels: Sequence[str]) -> list[tuple[str, Callable]]:
+    """(label, context) per resampler to time: the shipped one at each CPU level asked for
+    (those this CPU lacks are left out), Pillow's, libvips' prototype."""
+    runs: list[tuple[str, Callable]] = []
+    if resampler.NAME == "fast_image_resize":
+        best_level = resampler.cpu_extensions()
+        for level in levels or [best_level]:
+            with resampler.forced_cpu_extensions(level) as got:
+                if got == level:
+                    label = "fast_image_resize" + ("" if level == best_level else f" ({level})")
+                    runs.append((label, lambda level=level: resampler.forced_cpu_extensions(level)))
+    runs.append(("Pillow", lambda: resampler_named("pillow")))
+    runs.append(("libvips prototype", vips_resampler))
+    return runs
 
 
 def decode_only(src: Path, spec: ResizeSpec) -> None:
@@ -97,7 +116,7 @@ def best(run: Callable[[], object], repeats: int) -> float:
 
 def worst_ssim(srcs: Sequence[Path], spec: ResizeSpec, tmp: Path, reference: dict) -> tuple:
     """The worst SSIM over the images, the transform as it now stands (draft, resampler)
-    against ``reference`` (the shipped transform, every pixel decoded), both lossless."""
+    against ``reference`` (Pillow's resampler, every pixel decoded), both lossless."""
     worst, where = 1.0, ""
     for src in srcs:
         resize_image(src, tmp / "made.png", replace(spec, format="png"))
@@ -107,30 +126,37 @@ def worst_ssim(srcs: Sequence[Path], spec: ResizeSpec, tmp: Path, reference: dic
     return worst, where
 
 
-def study(srcs: Sequence[Path], spec: ResizeSpec, gaps: Sequence[float], repeats: int) -> list:
+def study(
+    srcs: Sequence[Path],
+    spec: ResizeSpec,
+    gaps: Sequence[str | float],
+    repeats: int,
+    levels: Sequence[str] = (),
+) -> list:
     """(run, libvips' time / its time, seconds, worst SSIM, worst image) per run."""
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         reference = {}
-        for src in srcs:  # Pillow's resampler, every pixel decoded
-            resize_image(src, tmp / "ref.png", replace(spec, format="png", jpeg_draft=False))
-            reference[src] = pixels(tmp / "ref.png", "L")
+        with resampler_named("pillow"):  # Pillow's resampler, every pixel decoded
+            for src in srcs:
+                resize_image(src, tmp / "ref.png", replace(spec, format="png", jpeg_draft=False))
+                reference[src] = pixels(tmp / "ref.png", "L")
         vips = best(lambda: [vips_resize(str(s), str(tmp / "v.jpg"), spec) for s in srcs], repeats)
-        rows.append(("libvips thumbnail", vips, math.nan, ""))
+        rows.append(("libvips thumbnail", vips, math.nan, "", math.nan))
         for gap in gaps:
-            with draft_gap(gap):
+            with draft_gaps(gap):
                 decode = best(lambda: [decode_only(s, spec) for s in srcs], repeats)
-                rows.append((f"decode alone, gap {gap:g}", decode, math.nan, ""))
-                for label, resampler in (("Pillow", nullcontext), ("libvips", vips_resampler)):
-                    with resampler():
+                rows.append((f"decode alone, {gap_label(gap)}", decode, math.nan, "", math.nan))
+                for label, context in resamplers(levels):
+                    with context():
                         seconds = best(
                             lambda: [resize_image(s, tmp / "o.jpg", spec) for s in srcs], repeats
                         )
                         worst, where = worst_ssim(srcs, spec, tmp, reference)
-                    name = f"transform, gap {gap:g}, {label} resampler"
-                    rows.append((name, seconds, worst, where))
-    return [(name, vips / seconds, seconds, worst, where) for name, seconds, worst, where in rows]
+                    name = f"transform, {gap_label(gap)}, {label}"
+                    rows.append((name, seconds, worst, where, seconds / decode))
+    return [(row[0], vips / row[1], *row[1:]) for row in rows]
 
 
 def report(label: str, n: int, spec: ResizeSpec, rows: list, command: str) -> str:
@@ -140,14 +166,17 @@ def report(label: str, n: int, spec: ResizeSpec, rows: list, command: str) -> st
         f"{spec.size[0]}×{spec.size[1]} {spec.mode}",
         "",
         f"`{command}` on {m['cpu_model']} ({m['cores']} cores, Python {m['python']}, Pillow "
-        f"{m['pillow']}, libvips {m.get('libvips', '?')}), one core, best of the repeats.",
+        f"{m['pillow']}, libvips {m.get('libvips', '?')}, resampler {m['resampler']}), one "
+        "core, best of the repeats. Quality: worst SSIM "
+        "(luma) against Pillow's resampler on the fully decoded image, both lossless.",
         "",
-        "| run | seconds | libvips' time / this | worst SSIM vs full decode |",
-        "|---|---:|---:|---:|",
+        "| run | seconds | libvips' time / this | time / decode alone | worst SSIM |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for name, ratio, seconds, worst, where in rows:
+    for name, ratio, seconds, worst, where, over_decode in rows:
         quality = "" if math.isnan(worst) else f"{worst:.4f}" + (f" (`{where}`)" if where else "")
-        lines.append(f"| {name} | {seconds:.2f} | {ratio:.2f}× | {quality} |")
+        floor = "" if math.isnan(over_decode) else f"{over_decode:.2f}×"
+        lines.append(f"| {name} | {seconds:.2f} | {ratio:.2f}× | {floor} | {quality} |")
     return "\n".join([*lines, ""])
 
 
@@ -158,15 +187,28 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--workload")
     p.add_argument("--size", type=int, default=600)
     p.add_argument("--mode", default="stretch")
-    p.add_argument("--gaps", type=float, nargs="+", default=[2.0, 1.5, 1.25])
+    p.add_argument(
+        "--gaps",
+        type=gap_arg,
+        nargs="+",
+        default=[SHIPPED, 2.0, 1.25],
+        help='draft gaps to time: numbers (one gap at every scale) or "shipped"',
+    )
     p.add_argument("--limit", type=int, default=0, help="at most this many images")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument(
+        "--levels",
+        nargs="*",
+        default=[],
+        help="fast_image_resize's CPU extension levels to time (none sse4_1 avx2 neon; "
+        "default: the best this CPU has)",
+    )
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     folder = args.input_dir or dataset(load_config(DEFAULT_CONFIG), args.workload, 1)
     srcs = [folder / r for r in find_images(folder, [".jpg", ".jpeg"])][: args.limit or None]
     spec = ResizeSpec(size=(args.size, args.size), mode=args.mode)
-    rows = study(srcs, spec, args.gaps, args.repeats)
+    rows = study(srcs, spec, args.gaps, args.repeats, args.levels)
     command = invocation("speed_study.py", argv)
     text = report(args.workload or str(folder), len(srcs), spec, rows, command)
     publish(text, args.out)
