@@ -29,8 +29,8 @@ GOLDEN = {
         3,
         "13.0.0",
         "fast_image_resize 4.0.1",
-    ): "19746065d9d415aad080cbbdcbd3a22e507e8c3b77b07abdd7facc8e4ffaf6d7",
-    (3, "13.0.0", "pillow"): "c3bce096ac3b1c735654233f233991040d1fe0c8fe394f02c45a03253e78b4df",
+    ): "a66a252ceef7ca6c6ce1e0005674a3f504778d3752546911bebb0c5995e56cc7",
+    (3, "13.0.0", "pillow"): "7187c985bfd3c41db8b14268d00f452287af44dcf6387d6f8132a7d05abb30a2",
 }
 
 
