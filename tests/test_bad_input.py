@@ -216,16 +216,17 @@ def test_unreadable_file_in_both_paths(workdir, unprivileged):
 
 
 def test_pool_fail_mode_stops_soon_after_the_bad_image(workdir):
-    seed = photo(workdir / "seed.jpg", (1024, 768))
+    # PNGs (no draft: each takes a while, however fast the resampler)
+    seed = photo(workdir / "seed.png", (1600, 1200))
     for i in range(1, 60):
-        (workdir / "photos" / f"img_{i:03d}.jpg").write_bytes(seed.read_bytes())
+        (workdir / "photos" / f"img_{i:03d}.png").write_bytes(seed.read_bytes())
     # The largest file, so the first image of the first task (the pool goes largest first).
-    (workdir / "photos" / "img_000.jpg").write_text("not a photo\n" * 100_000)
+    (workdir / "photos" / "img_000.png").write_text("not a photo\n" * 1_000_000)
     proc = run_pool(workdir, "--chunksize", "30", check=False)
-    assert proc.returncode == 1 and "img_000.jpg: not an image (text file)" in proc.stderr
+    assert proc.returncode == 1 and "img_000.png: not an image (text file)" in proc.stderr
     # Every worker stops after its current image: the other worker does not finish its
     # task of 29 images (it would without the shared stop flag).
-    assert len(list((workdir / "results").glob("*.jpg"))) < 15
+    assert len(list((workdir / "results").glob("*.png"))) < 15
     proc = run_pool(workdir, "--chunksize", "-1", check=False)
     assert proc.returncode == 2 and "must be 0 or more" in proc.stderr
 
