@@ -60,7 +60,8 @@ FIELDS = [
     "child_rss_mb", "images", "images_per_s", "speedup", "efficiency", "start_s", "dag_s",
     "ssim", "ssim_image",
     "psnr_db", "detail",
-    "cpu_model", "cores", "python", "pillow", "snakemake", "libvips", "executor_plugins",
+    "cpu_model", "cores", "python", "pillow", "snakemake", "libvips", "resampler",
+    "executor_plugins",
     "timestamp",
 ]  # fmt: skip
 
@@ -135,7 +136,8 @@ def write_summary(
         "",
         f"- Machine: {machine['cpu_model']}, {machine['cores']} cores; Python "
         f"{machine['python']}, Pillow {machine['pillow']}, Snakemake {machine['snakemake']}, "
-        f"libvips {machine['libvips']}; Snakemake executor plugins installed: "
+        f"libvips {machine['libvips']}; resampler {machine['resampler']}; Snakemake executor "
+        "plugins installed: "
         f"{machine['executor_plugins']}",
         f"- Input: `{plan.input_dir}`: {input_spread(plan.input_dir, plan.relpaths)}; "
         f"{plan.repeats} repeat(s), median shown [min–max]",
