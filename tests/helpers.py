@@ -132,3 +132,15 @@ def dates(folder: Path) -> dict[str, int]:
 def redone(before: dict[str, int], after: dict[str, int]) -> list[str]:
     """The outputs written (or made) between two ``dates``."""
     return sorted(k for k in after if before.get(k) != after[k])
+
+
+def browser() -> str:
+    """Debian's chromium, headless (CI installs it and sets IMAGEPREP_REQUIRE_BROWSER)."""
+    import pytest
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found and os.environ.get("IMAGEPREP_REQUIRE_BROWSER"):
+        pytest.fail("chromium is required (IMAGEPREP_REQUIRE_BROWSER) but not installed")
+    if not found:
+        pytest.skip("no chromium here (CI installs it: apt-get install chromium)")
+    return found

@@ -15,7 +15,7 @@ from PIL import Image
 from helpers import OWN, REPO, run_snakemake
 from imagefactory import photo
 from imageprep.bench import engines as eng
-from imageprep.bench import measure, report, runner, verify
+from imageprep.bench import measure, report, runner, targets, verify
 from imageprep.config import load_config
 from imageprep.synthetic import generate_dataset
 
@@ -195,8 +195,8 @@ def test_pool_command_engine_runs_the_shipped_command_and_is_verified(tmp_path, 
 
 
 def test_targets_are_data_and_the_report_text_follows_them():
-    assert str(report.TARGETS["snakemake_vs_pool"]) == "target on seed: ≤ 1.25×"
-    assert str(report.TARGETS["worker_rss"]) == "target ≤ 300 MB"
+    assert str(targets.TARGETS["snakemake_vs_pool"]) == "target on seed: ≤ 1.25×"
+    assert str(targets.TARGETS["worker_rss"]) == "target ≤ 300 MB"
     summary = [
         {"engine": "sequential", "workers": 1, "wall_s": 4.0, "ssim": 0.995, "ssim_image": "b.jpg"},
         {"engine": "process-pool", "workers": 2, "wall_s": 2.5, "child_rss_mb": 80.0},
@@ -205,7 +205,7 @@ def test_targets_are_data_and_the_report_text_follows_them():
         {"engine": "pool-command", "workers": 2, "wall_s": 2.6},
         {"engine": "article-loop", "workers": 1, "wall_s": 10.0},
     ]
-    assert report.target_lines(summary) == [
+    assert targets.target_lines(summary) == [
         "- process-pool N=2 vs sequential: 1.60× faster (target ≥ 1.8×)",
         "- single-core throughput, our loop vs pyvips N=1: 1.25× (targets ≥ 1.5× on seed, "
         "≥ 1.2× on camera, ≥ 1.05× on real), our SSIM vs full decode ≥ 0.9950 (target ≥ 0.99; "
@@ -284,12 +284,12 @@ def test_dry_run_scale_reports_time_and_memory(tmp_path):
 def test_floor_lines_compare_snakemake_start_with_the_target_budget():
     pool = {"wall_s": 6.0}
     smk = {"wall_s": 9.0, "start_s": 0.75, "dag_s": 1.8}
-    over, after = report.floor_lines(smk, pool)
+    over, after = targets.floor_lines(smk, pool)
     assert "leaves 1.50 s" in over and "first job (1.80 s" in over and "0.75 s of it" in over
     assert over.endswith("exceeds it")  # 1.25× of 6.0 s leaves 1.5 s
     assert "1.20× the process-pool wall" in after  # (9.0 - 1.8) / 6.0
-    assert report.floor_lines({**smk, "dag_s": 0.55}, pool)[0].endswith("fits in it")
-    assert report.floor_lines({**smk, "start_s": None}, pool) == []
+    assert targets.floor_lines({**smk, "dag_s": 0.55}, pool)[0].endswith("fits in it")
+    assert targets.floor_lines({**smk, "start_s": None}, pool) == []
 
 
 def test_similarity_names_the_worst_image(tmp_path):

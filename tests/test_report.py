@@ -3,14 +3,12 @@ with the reasons, a contact sheet and the inputs' sizes (imageprep.run_report), 
 by a real headless browser (Debian's chromium; CI installs it, IMAGEPREP_REQUIRE_BROWSER)."""
 
 import json
-import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from helpers import opened, run_snakemake, write_config
+from helpers import browser, opened, run_snakemake, write_config
 from imagefactory import photo
 
 VARIANTS = {
@@ -82,15 +80,6 @@ NAVIGATE = """<script>window.addEventListener("load", () => setTimeout(() => {
   const key = Object.keys(results).find(k => k.endsWith("reports/train/%s"));
   app.setView({content: "%s", contentPath: results[key].data_uri, resultPath: key});
 }, 300));</script>"""
-
-
-def browser():
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found and os.environ.get("IMAGEPREP_REQUIRE_BROWSER"):
-        pytest.fail("chromium is required (IMAGEPREP_REQUIRE_BROWSER) but not installed")
-    if not found:
-        pytest.skip("no chromium here (CI installs it: apt-get install chromium)")
-    return found
 
 
 @pytest.mark.parametrize(("name", "view"), [("contact-sheet.jpg", "img"), ("status.html", "html")])

@@ -17,7 +17,7 @@ from imageprep.synthetic import photo_like
 
 from .engines import Task, write_run_config
 from .measure import machine_info, timed
-from .report import TARGETS
+from .targets import TARGETS
 
 
 def empty_images(n_images: int) -> Path:
