@@ -7,7 +7,7 @@ import sys
 import pytest
 from PIL import Image
 
-from helpers import OWN, REPO, digests, mtimes, run_pool, run_snakemake, write_config
+from helpers import OWN, REPO, digests, mtimes, opened, run_pool, run_snakemake, write_config
 from imagefactory import photo
 from imageprep.transform import TRANSFORM_VERSION
 
@@ -109,6 +109,7 @@ def test_format_option_changes_extensions(photos):
         ({"input_dir": None}, "config: 'input_dir' is a required property"),
         ({"output_dir": "photos/out"}, "output_dir: 'photos/out' is inside input_dir"),
         ({"input_dir": "nowhere"}, "input_dir: 'nowhere' is not a folder"),
+        ({"pad_color": "notacolor"}, "pad_color: unknown colour 'notacolor'"),
     ],
 )
 def test_bad_config_stops_before_any_job(photos, config, message):
@@ -183,3 +184,17 @@ def test_the_pool_takes_the_same_config_overrides_as_snakemake(photos):
     assert pool.returncode == 2 and line in pool.stderr
     smk = run_snakemake(photos, "--config", "size=[0,48]", check=False)
     assert smk.returncode != 0 and line in smk.stdout + smk.stderr
+
+
+def test_the_documented_colour_values_work_with_config_in_both_paths(photos):
+    """The config reference's example for pad_color works as a --config word in both paths;
+    a #rrggbb word (a YAML comment to snakemake's --config parser) gets one line from the
+    pool naming it (snakemake's own parser stops it with a bare AssertionError first)."""
+    words = ["mode=pad", "size=[64,64]", "pad_color=rgb(128,128,128)", "format=png"]
+    run_snakemake(photos, "--config", *words, "output_dir=smk")
+    run_pool(photos, "--config", *words, "output_dir=pooled")
+    assert digests(photos / "smk") == digests(photos / "pooled")
+    assert opened(photos / "pooled" / "a.png").getpixel((0, 0))[:3] == (128, 128, 128)
+    pool = run_pool(photos, "--config", "pad_color=#808080", check=False)
+    assert pool.returncode == 2 and "Traceback" not in pool.stderr
+    assert "--config pad_color=#808080: a value starting with # is a YAML comment" in pool.stderr

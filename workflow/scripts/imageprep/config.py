@@ -151,3 +151,10 @@ def parse_overrides(entries: list[str]) -> dict[str, Any]:
         return parse_config(entries)
     except ValueError as exc:
         raise ValueError(f"--config: {exc}") from None
+    except AssertionError:  # its parser reads a value starting with # as a YAML comment
+        bad = next((e for e in entries if e.partition("=")[2].strip("'\"").startswith("#")), "")
+        raise ValueError(
+            f"--config {bad}: a value starting with # is a YAML comment to snakemake's "
+            "--config parser; write the colour as rgb(r,g,b) or a name, or set it in the "
+            "config file"
+        ) from None

@@ -71,7 +71,13 @@ class ResizeSpec:
         if not 1 <= self.quality <= 100:
             raise ValueError(f"quality must be 1..100, got {self.quality}")
         for key in ("pad_color", "background"):
-            ImageColor.getrgb(getattr(self, key))  # raises ValueError on an unknown colour
+            try:
+                ImageColor.getrgb(getattr(self, key))
+            except ValueError:
+                raise ValueError(
+                    f"{key}: unknown colour {getattr(self, key)!r} (a CSS colour name, "
+                    "rgb(r,g,b) or #rrggbb)"
+                ) from None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "ResizeSpec":
