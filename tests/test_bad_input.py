@@ -38,12 +38,16 @@ def test_snakemake_fail_mode_stops_with_one_line_naming_the_file(workdir):
     assert_decodable(workdir / "results")
 
 
-@pytest.mark.parametrize("name", ["dangling.jpg", "a{b}.jpg"])
+@pytest.mark.parametrize("name", ["dangling.jpg", "a{b}.jpg", "loop.jpg"])
 def test_snakemake_fail_mode_refuses_unplannable_inputs_before_any_job(workdir, name):
     photo(workdir / "photos" / "good.jpg")
     if name == "dangling.jpg":
         (workdir / "photos" / name).symlink_to(workdir / "nowhere.jpg")
         reason = "broken symlink (to "
+    elif name == "loop.jpg":  # two links naming each other
+        (workdir / "photos" / name).symlink_to("other.jpg")
+        (workdir / "photos" / "other.jpg").symlink_to(name)
+        reason = "symlink loop"
     else:  # refused by the per-image rule only, which declares each image to Snakemake
         photo(workdir / "photos" / name)
         reason = "which Snakemake reads as a wildcard"
@@ -289,3 +293,20 @@ def test_an_unreadable_subfolder_stops_both_paths_in_one_line(workdir, unprivile
         assert smk.returncode != 0 and line in smk.stderr and "Traceback" not in smk.stderr
     finally:
         (workdir / "photos" / "sub").chmod(0o755)
+
+
+def test_symlink_loops_are_listed_in_skip_mode_by_both_paths(workdir):
+    photo(workdir / "photos" / "good.jpg")
+    (workdir / "photos" / "a.jpg").symlink_to("b.jpg")
+    (workdir / "photos" / "b.jpg").symlink_to("a.jpg")
+    (workdir / "photos" / "sub").mkdir()
+    (workdir / "photos" / "sub" / "self").symlink_to("self")  # a looping name, no extension
+    smk = run_snakemake(workdir, "--config", "on_error=skip")
+    pool = run_pool(workdir, "--output-dir", "pooled", "--on-error", "skip")
+    for proc, out in ((smk, "results"), (pool, "pooled")):
+        assert "Traceback" not in proc.stderr
+        assert read_failed_tsv(workdir / out / "failed.tsv") == [
+            ("photos/a.jpg", "symlink loop"),
+            ("photos/b.jpg", "symlink loop"),
+        ]
+        assert (workdir / out / "good.jpg").exists()

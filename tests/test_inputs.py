@@ -82,3 +82,17 @@ def test_shards_are_stable_when_an_image_is_added():
     after = shard_outputs({**plan, "new.jpg": "new.jpg"}, 62)
     changed = [k for k in after if after[k] != before.get(k)]
     assert len(changed) == 1 and "new.jpg" in after[changed[0]]
+
+
+def test_symlinked_folders_are_followed_each_real_folder_once(tmp_path):
+    """As find -L: a linked folder's images are found under the link's path; a second link
+    to the same folder, or a link back to an ancestor, adds nothing (no endless walk)."""
+    photos, elsewhere = tmp_path / "photos", tmp_path / "elsewhere"
+    (photos / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    for path in (photos / "a.jpg", photos / "sub" / "b.jpg", elsewhere / "c.jpg"):
+        path.write_bytes(b"x")
+    (photos / "more").symlink_to(elsewhere)
+    (photos / "same").symlink_to(elsewhere)  # sorts after "more": that one wins
+    (photos / "sub" / "up").symlink_to(photos)
+    assert find_images(photos, [".jpg"]) == ["a.jpg", "more/c.jpg", "sub/b.jpg"]

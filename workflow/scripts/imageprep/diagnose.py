@@ -6,6 +6,7 @@ read-only output folder) fails the whole run, whatever ``on_error`` says.
 """
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -62,6 +63,8 @@ def path_reason(path: str | os.PathLike) -> str | None:
             return f"broken symlink (to {os.readlink(path)})"
         return "No such file or directory"
     except OSError as exc:  # a symlink loop, a name too long...
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
         return exc.strerror or str(exc)
 
 

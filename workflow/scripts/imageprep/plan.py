@@ -34,42 +34,70 @@ LINE_BREAK_REASON = "name contains a line break, which Snakemake cannot track; r
 
 def scan_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> Found:
     """Image paths under ``input_dir`` (see :func:`find_images`), and the ones refused up front
-    by both paths alike: dangling symlinks, FIFOs, devices and sockets (reading them would
-    fail or block), and names with a line break.
+    by both paths alike: dangling symlinks and symlink loops, FIFOs, devices and sockets
+    (reading them would fail or block), and names with a line break.
 
-    The file type comes from the directory listing (no stat per image); only symlinks and
-    entries that are not regular files cost a stat.
+    Symlinked folders are followed, as ``find -L`` does, each real folder once: under the
+    first of its paths in sorted order (a link back to an ancestor adds nothing). The file
+    type comes from the directory listing (no stat per image); only symlinks and entries
+    that are not regular files cost a stat.
     """
     wanted = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
     found = Found()
-    folders = [(Path(input_dir), "")]
+    root = Path(input_dir)
+    seen = {_identity(root)}
+    folders = [(root, "")]  # depth first, in sorted order: which path a folder gets is fixed
     while folders:
         folder, prefix = folders.pop()
         try:
-            listing = os.scandir(folder)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
         except OSError as exc:  # an unreadable folder hides its images: say so, do not guess
             raise ConfigError(
                 f"input_dir: cannot list {str(folder)!r}: {exc.strerror or exc}"
             ) from None
-        with listing as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                rel = prefix + entry.name
-                if entry.is_dir():
-                    if not entry.is_symlink():  # as os.walk: linked folders are not followed
-                        folders.append((Path(entry.path), rel + "/"))
-                    continue
-                if not entry.name.lower().endswith(wanted):
-                    continue
-                found.images.append(rel)
-                reason = None if entry.is_file() else path_reason(entry.path)
-                if "\n" in rel or "\r" in rel:
-                    reason = LINE_BREAK_REASON
-                if reason:
-                    found.refused[rel] = reason
+        below = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = prefix + entry.name
+            if _is_dir(entry):
+                if (identity := _identity(Path(entry.path))) not in seen:
+                    seen.add(identity)
+                    below.append((Path(entry.path), rel + "/"))
+                continue
+            if not entry.name.lower().endswith(wanted):
+                continue
+            found.images.append(rel)
+            reason = None if _is_file(entry) else path_reason(entry.path)
+            if "\n" in rel or "\r" in rel:
+                reason = LINE_BREAK_REASON
+            if reason:
+                found.refused[rel] = reason
+        folders.extend(reversed(below))
     found.images.sort()
     return found
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    """A folder, or a symlink to one; False for a symlink loop (listed as a file)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    """A real folder, whatever path leads to it."""
+    stat = folder.stat()
+    return stat.st_dev, stat.st_ino
 
 
 def find_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> list[str]:
