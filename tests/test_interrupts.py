@@ -166,9 +166,9 @@ def test_all_outputs_are_images_even_tiny_ones(workdir, size):
 def test_one_run_per_output_folder_whichever_path_holds_it(workdir):
     """A second run of either path on a folder in use stops before it writes anything, in
     one line naming the run that holds it; a dry run neither. The first run is unharmed."""
-    # Full decodes on one core: each run holds the folder for several seconds.
+    # Full decodes and large outputs on one core: each run holds the folder for seconds.
     many_photos(workdir, 250, (2400, 1800))
-    slow = ["jpeg_draft=false"]
+    slow = ["jpeg_draft=false", "size=[2000,1500]", "quality=100"]
     pool = start([*POOL, "--workers", "1", "--config", *slow], workdir)
     wait_for_outputs(workdir / "results", 2, pool)
     for args in (["--dry-run"], []):

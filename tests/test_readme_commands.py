@@ -51,7 +51,7 @@ def as_run(line: str, python: str, photos: str, scratch: str) -> list[str]:
 def test_the_readme_lists_the_commands_it_documents():
     commands = readme_commands()
     assert commands[0].startswith(INSTALL)
-    assert any("pool.py --resume" in c for c in commands)
+    assert any("pool.py --force" in c for c in commands)
     assert any("--config input_dir=/data/photos" in c for c in commands)
 
 

@@ -148,13 +148,20 @@ def test_pool_and_workflow_write_identical_manifests(photos, on_error):
     assert ("failed" in {r.status for r in rows}) == (on_error == "skip")
 
 
-def test_pool_resume_keeps_current_rows_and_redoes_a_changed_image(photos):
+def test_the_pool_keeps_current_rows_and_redoes_a_changed_image_unless_forced(photos):
+    """As snakemake: by default only what is not current is done (--resume, the old flag,
+    is still taken); --force redoes every image, as the benchmark times it."""
     run_pool(photos)
     before = dates(photos / "results")
     photo(photos / "photos" / "sub2" / "img_05.jpg", (150, 100), seed=99)
-    proc = run_pool(photos, "--resume")
+    proc = run_pool(photos)
     assert f"1 images resized into results, {N - 1} already complete" in proc.stderr
     assert redone(before, dates(photos / "results")) == ["sub2/img_05.jpg"]
+    assert "0 images resized into results" in run_pool(photos, "--resume").stderr
+    before = dates(photos / "results")
+    proc = run_pool(photos, "--force")
+    assert f"{N} images resized into results" in proc.stderr
+    assert len(redone(before, dates(photos / "results"))) == N
 
 
 def test_a_shard_job_reads_its_plan_file_not_the_input_folder(photos):

@@ -3,7 +3,8 @@
 ``--help`` lists the options.
 
     python workflow/scripts/pool.py                       # config/config.yaml, all cores
-    python workflow/scripts/pool.py --workers 2 --resume --on-error skip
+    python workflow/scripts/pool.py --workers 2 --on-error skip
+    python workflow/scripts/pool.py --force                # redo every image
 """
 
 import sys

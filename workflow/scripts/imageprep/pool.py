@@ -1,9 +1,11 @@
-"""The pool command (``workflow/scripts/pool.py``): the same job as ``snakemake --cores N``
-(same config, same plan, same transform, same manifest.csv), run by the hand-written pool
-of :mod:`imageprep.pool_workers`. ``--help`` lists the options; docs/pool.md explains them.
+"""The pool command (workflow/scripts/pool.py): the same job as snakemake --cores N (same
+config, same plan, same transform, same manifest.csv), run by a hand-written
+concurrent.futures pool (imageprep/pool_workers.py). Like snakemake, it does only what is not
+current in the output folder; docs/pool.md explains the options.
 
     python workflow/scripts/pool.py                       # config/config.yaml, all cores
-    python workflow/scripts/pool.py --workers 2 --resume --config on_error=skip
+    python workflow/scripts/pool.py --workers 2 --config on_error=skip
+    python workflow/scripts/pool.py --force               # redo every image
 """
 
 import argparse
@@ -54,7 +56,11 @@ def at_least(minimum: int) -> Callable[[str], int]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--configfile", default=str(DEFAULT_CONFIG))
+    p.add_argument(
+        "--configfile",
+        default=str(DEFAULT_CONFIG),
+        help="the config file (default: the workflow's config/config.yaml)",
+    )
     p.add_argument(
         "--config",
         nargs="+",
@@ -69,7 +75,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--chunksize", type=at_least(0), default=0, help="images per task (0: automatic)"
     )
-    p.add_argument("--resume", action="store_true", help="keep complete, up-to-date outputs")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="redo every image, even those whose outputs are complete and up to date "
+        "(by default, as snakemake, only what is not current is done)",
+    )
+    p.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default now
     return p.parse_args(argv)
 
 
@@ -119,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     shards = run_shards(keys, config["images_per_job"])
     kept: list[list[Row]] = [[] for _ in variants]
     todo = names
-    if args.resume:
+    resume = not args.force
+    if resume:
         for folder in plan.folders():
             remove_stale_temps(folder)
         if not variants[0].tars:  # tars: each shard keeps its current members itself
@@ -133,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if variants[0].tars:  # a tar per shard: shards are the work, as Snakemake's jobs
             members = {n: [(keys[k], k) for k in ks] for n, ks in shards.items()}
-            run_tar_pool(members, dirs, variants, workers, config["on_error"], args.resume,
+            run_tar_pool(members, dirs, variants, workers, config["on_error"], resume,
                          kept, outcome)  # fmt: skip
         else:
             run_pool(todo, dirs, variants, workers, config["on_error"], args.chunksize, outcome)
@@ -144,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         record_run(output_dir, variants, shards, keys, rows(), best_effort=True)
         print(
-            "interrupted: finished outputs are kept; run again with --resume to do the rest",
+            "interrupted: finished outputs are kept; run again to do the rest",
             file=sys.stderr,
         )
         return 130

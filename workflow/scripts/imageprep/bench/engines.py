@@ -157,6 +157,7 @@ def pool_command(task: Task, workers: int) -> dict[str, Any]:
         "--configfile", str(write_run_config(task)),
         "--workers", str(workers),
         "--output-dir", str(task.output_dir),
+        "--force",  # every image made, as the other engines do
         *(["--chunksize", str(chunksize)] if chunksize else []),
     ]  # fmt: skip
     run_command("pool.py", command, cwd=task.workdir)
