@@ -75,7 +75,7 @@ def test_every_engine_writes_the_same_variants(photos):
 
 
 def test_one_decode_serves_every_variant(tmp_path, monkeypatch):
-    src = photo(tmp_path / "a.jpg", (2400, 1800), quality=92)
+    src = photo(tmp_path / "a.jpg", (4000, 3000), quality=92)
     decodes = []
     load = ImageFile.ImageFile.load
 
@@ -89,10 +89,10 @@ def test_one_decode_serves_every_variant(tmp_path, monkeypatch):
     dsts = [tmp_path / "t.jpg", tmp_path / "v.png"]
     attempt = resize_variants(src, list(zip(dsts, specs, strict=True)))
     assert [o.size for o in attempt.outputs] == [(224, 224), (600, 450)]
-    assert decodes == [(1200, 900)]  # one decode, at the scale 600x450 needs
+    assert decodes == [(2000, 1500)]  # one decode, at the scale 600x450 needs
     decodes.clear()
     resize_image(src, tmp_path / "alone.jpg", specs[0])
-    assert decodes == [(600, 450)]  # alone, 224 fill needs a quarter
+    assert decodes == [(1000, 750)]  # alone, 224 fill needs a quarter
 
 
 def test_the_job_log_has_one_line_per_image_for_all_its_variants(photos):
