@@ -3,6 +3,7 @@ check, and the dataset generator. Correctness only: no timing is asserted."""
 
 import csv
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -389,3 +390,23 @@ def test_the_speed_study_times_the_decode_and_every_resampler(tmp_path):
         assert float(row[3].rstrip("×")) > 0
     assert float(transforms[0][4].split()[0]) >= 0.99  # the shipped transform's quality
     assert all(float(r[2].rstrip("×")) > 0 for r in rows if r[0].startswith("|"))
+
+
+def test_the_draft_study_reports_each_gap_and_each_scale(tmp_path):
+    """workflow/scripts/draft_study.py on the tiny workload: the worst SSIM per gap (the
+    shipped rule among them, and no draft) and per draft scale and reduction left."""
+    script = REPO / "workflow" / "scripts" / "draft_study.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--workload", "tiny", "--no-timing", "--gaps", "1.25",
+         "shipped", "--workers", "1"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "6 JPEGs in" in out and "72 cases (sizes (600, 224, 128)" in out
+    gaps = re.findall(
+        r"^\| (gap 1.25|shipped gaps \(1/2: 1.25, 1/4: 3\)|no draft) \| (\S+)", out, re.M
+    )
+    assert [g for g, _ in gaps] == ["gap 1.25", "shipped gaps (1/2: 1.25, 1/4: 3)", "no draft"]
+    assert all(0.9 < float(ssim) <= 1.0 for _, ssim in gaps)
+    assert re.search(r"^\| 1/1 \| ", out, re.M)  # 320×240 at 600: no draft possible
