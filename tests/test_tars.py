@@ -25,7 +25,9 @@ from imageprep.shards import shard_name, shard_of
 from imageprep.tars import read_members, sample_json, sample_key, tar_name, write_tar
 
 OWN_CSV = "manifest.csv"
-TARS = {"container": "webdataset", "size": [64, 64], "mode": "fit"}
+# format: jpeg: the inputs mix JPEG and PNG, and tars of one image type are what Hugging
+# Face's loader reads (format: same over mixed inputs is refused: see the test below)
+TARS = {"container": "webdataset", "size": [64, 64], "mode": "fit", "format": "jpeg"}
 NAMES = ["a.jpg", "a.png", "my.holiday 1.jpg", "100%.jpg", "sub/dir.x/c.jpeg"]
 
 
@@ -125,7 +127,7 @@ def test_snakemake_and_the_pool_write_the_same_tars_which_webdataset_reads(photo
     rows = {row["input"]: row for row in check_tars(results)}
     assert rows["broken.jpg"]["status"] == "failed" and not rows["broken.jpg"]["tar"]
     assert rows["small.jpg"]["status"] == "filtered" and not rows["small.jpg"]["tar"]
-    assert rows["a.jpg"]["output"] == "a%2Ejpg.jpg" and rows["a.png"]["output"] == "a%2Epng.png"
+    assert rows["a.jpg"]["output"] == "a%2Ejpg.jpg" and rows["a.png"]["output"] == "a%2Epng.jpg"
     assert rows["my.holiday 1.jpg"]["output"] == "my%2Eholiday 1%2Ejpg.jpg"
     assert rows["100%.jpg"]["output"] == "100%25%2Ejpg.jpg"
     assert rows["sub/dir.x/c.jpeg"]["output"] == "sub/dir%2Ex/c%2Ejpeg.jpg"  # one per format
@@ -225,6 +227,28 @@ def test_variants_each_get_their_tars_and_a_change_of_one_keeps_the_others(photo
     assert {(s.get("jpg") or s["png"]).size for s, _, _ in train.values()} == {(40, 40)}
 
 
+def test_format_same_over_mixed_inputs_is_refused_with_tars_in_one_line(photos):
+    """Tars mixing JPEG and PNG samples stop Hugging Face's webdataset loader (or lose the
+    images of the type its first samples lack): refused before any work, in both paths,
+    saying what to change."""
+    config = {**TARS, "format": "same"}
+    write_config(photos, input_dir="photos", output_dir="results", **config)
+    line = (
+        "format: 'same' would put jpg and png images in one set of tars, which Hugging "
+        "Face's webdataset loader cannot read; with container: webdataset, set it to jpeg, "
+        "png or webp"
+    )
+    smk = run_snakemake(photos, check=False)
+    assert smk.returncode != 0 and line in smk.stderr and "Traceback" not in smk.stderr
+    pool = run_pool(photos, check=False)
+    assert pool.returncode == 2 and pool.stderr.strip() == f"error: {line}"
+    assert not (photos / "results").exists()
+    (photos / "photos" / "a.png").unlink()  # one type of input: format: same is fine
+    (photos / "photos" / "broken.jpg").unlink()
+    run_snakemake(photos)
+    assert {p.suffix for p in (photos / "results").glob("*.tar")} == {".tar"}
+
+
 def test_the_per_image_rule_is_refused_with_tars_in_one_line(workdir):
     photo(workdir / "photos" / "a.jpg")
     write_config(workdir, input_dir="photos", output_dir="results", images_per_job=1, **TARS)
@@ -301,7 +325,7 @@ def test_hugging_face_reads_the_tars(photos, tmp_path, monkeypatch):
         "webdataset", data_files={"train": shards}, split="train", cache_dir=str(tmp_path / "c")
     )
     jpgs = [row for row in ds if row["jpg"] is not None]
-    assert len(ds) == 33 and len(jpgs) == 32  # a.png's image is in "png"
+    assert len(ds) == len(jpgs) == 33  # a.png's image too, as a JPEG
     for row in jpgs:
         assert isinstance(row["jpg"], Image.Image)
         assert row["jpg"].size == (row["json"]["width"], row["json"]["height"])

@@ -256,7 +256,25 @@ def make_plan(
         if reason:
             refused[rel] = (out, reason)
             del outputs[out]
+    if variants[0].tars:
+        check_one_member_type(outputs.values(), variants)
     return Plan(input_dir, output_dir, outputs, refused, demo, variants)
+
+
+def check_one_member_type(inputs: Iterable[str], variants: Variants) -> None:
+    """Tars whose samples mix image types (format: same over JPEGs and PNGs) are refused:
+    Hugging Face's webdataset loader, which the docs show, stops on them ("files in the
+    archive don't share the same prefix or the same types")."""
+    inputs = list(inputs)
+    for variant in variants:
+        types = sorted({variant.output(rel).rsplit(".", 1)[1] for rel in inputs})
+        if len(types) > 1:
+            key = f"variants.{variant.name}.format" if variant.name else "format"
+            raise ConfigError(
+                f"{key}: 'same' would put {' and '.join(types)} images in one set of tars, "
+                "which Hugging Face's webdataset loader cannot read; with container: "
+                "webdataset, set it to jpeg, png or webp"
+            )
 
 
 def check_dirs(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> None:
