@@ -33,9 +33,20 @@ rule all:
 # Snakemake's job rate limiter leaves a non-daemon threading.Timer (up to the profile's
 # 1-s timespan) that the interpreter waits for at exit, after all the work is done; once
 # the run has ended it has nothing left to release (docs/performance.md, section 3).
+# Every run ends by saying what it did, in the pool command's words (imageprep.closing).
 onsuccess:
     cancel_scheduler_timers()
+    if STANDALONE:
+        print(
+            last_run_line(OUTPUT_DIR, RUN_STARTED, named(VARIANTS)), file=sys.stderr
+        )
 
 
 onerror:
     cancel_scheduler_timers()
+    if STANDALONE:
+        print(
+            f"stopped: finished outputs in {OUTPUT_DIR} are kept; the failing job's log is "
+            "named above; run again to do the rest",
+            file=sys.stderr,
+        )

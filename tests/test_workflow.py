@@ -198,3 +198,19 @@ def test_the_documented_colour_values_work_with_config_in_both_paths(photos):
     pool = run_pool(photos, "--config", "pad_color=#808080", check=False)
     assert pool.returncode == 2 and "Traceback" not in pool.stderr
     assert "--config pad_color=#808080: a value starting with # is a YAML comment" in pool.stderr
+
+
+def test_both_paths_end_with_the_same_closing_line(photos):
+    """What was made, what was already complete, what failed, and where the manifest is:
+    Snakemake's onsuccess handler says what the pool command says, for the same work."""
+    smk = run_snakemake(photos, "--config", "output_dir=smk")
+    pool = run_pool(photos, "--config", "output_dir=pooled")
+    n = len(NAMES)
+    assert f"{n} images resized into smk; manifest: smk/manifest.csv" in smk.stderr
+    assert f"{n} images resized into pooled; manifest: pooled/manifest.csv" in pool.stderr
+    (photos / "photos" / "a.jpg").touch()
+    smk = run_snakemake(photos, "--config", "output_dir=smk")
+    pool = run_pool(photos, "--config", "output_dir=pooled")
+    for folder, proc in (("smk", smk), ("pooled", pool)):
+        line = f"1 images resized into {folder}, {n - 1} already complete; manifest: "
+        assert line + f"{folder}/manifest.csv" in proc.stderr

@@ -6,6 +6,7 @@ import hashlib
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -55,6 +56,7 @@ if Path(imageprep.__file__).resolve().parent != (SCRIPTS / "imageprep").resolve(
         f"not from {SCRIPTS}; one workflow can use one imageprep checkout"
     )
 
+from imageprep.closing import last_run_line  # noqa: E402
 from imageprep.plan import DEMO_DIR  # noqa: E402
 from imageprep.resampler import NAME as RESAMPLER  # noqa: E402
 from imageprep.run_report import report_files  # noqa: E402
@@ -63,7 +65,11 @@ from imageprep.spec import WRITTEN  # noqa: E402
 from imageprep.startup import StartupError, first_claim, start  # noqa: E402
 from imageprep.synthetic import demo_catalog  # noqa: E402
 from imageprep.transform import TRANSFORM_VERSION  # noqa: E402
-from imageprep.variants import image_param, to_json as variants_json  # noqa: E402
+from imageprep.variants import (
+    image_param,
+    named,
+    to_json as variants_json,
+)  # noqa: E402
 
 try:
     RUN = start(
@@ -81,6 +87,7 @@ config = RUN.config
 PLAN, SHARDS, VARIANTS = RUN.plan, RUN.shards, RUN.variants
 PER_IMAGE, SKIP = RUN.per_image, RUN.skip
 INPUT_DIR, OUTPUT_DIR = PLAN.input_dir, PLAN.output_dir  # normalised by the plan
+RUN_STARTED = time.time()  # the closing line says what the manifest job did since
 # One manifest.csv (and failed.tsv) per variant: output_dir's own without variants.
 MANIFESTS, FAILED_MANIFESTS = RUN.manifests, RUN.failed_manifests
 RESIZED = RUN.resized

@@ -78,10 +78,14 @@ def main(argv: list[str] | None = None) -> int:
             for variant, variant_rows in zip(variants, made, strict=True)
         ]
         if args.report:
+            from .closing import record_counts
             from .run_report import write_report
 
-            for variant in variants:
+            reported = [
                 write_report(variant.folder(dirs[1]), args.report, variant.name, variant.spec)
+                for variant in variants
+            ]
+            record_counts(dirs[1], reported[0])  # the closing line's (closing.py)
     except OutputError as exc:  # the environment's: cannot write
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import check_writable, remove_stale_temps
+from .closing import closing_line
 from .config import DEFAULT_CONFIG, load_config, parse_overrides
 from .diagnose import OutputError
 from .folder_lock import FolderInUse, check_free, hold
@@ -27,6 +28,7 @@ from .records import FAILED_TSV, write_failed_tsv
 from .resume import record_run, resumable
 from .rows import refused_rows
 from .shards import run_shards
+from .variants import named
 
 
 def plan_run(config: dict[str, Any]) -> Plan:
@@ -181,11 +183,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped: {src}: {reason}", file=sys.stderr)
     complete = len({row.input for variant_rows in kept for row in variant_rows})
     skipped = {src for variant_failures in failures for src, _ in variant_failures}
-    print(
-        f"{resized} images resized into {output_dir}"
-        + (f", {complete} already complete" if complete else "")
-        + (f", {len(skipped)} skipped (failed.tsv)" if skipped else "")
-        + (f", {filtered} filtered" if filtered else ""),
-        file=sys.stderr,
-    )
+    counts = {"made": resized, "current": complete, "failed": len(skipped), "filtered": filtered}
+    print(closing_line(output_dir, counts, named(variants)), file=sys.stderr)
     return 0

@@ -89,9 +89,9 @@ class Summary:
             self.heights.append(int(row[_HEIGHT]))
 
 
-def write_report(folder: str, reports: str, name: str, spec: ResizeSpec) -> None:
+def write_report(folder: str, reports: str, name: str, spec: ResizeSpec) -> Counter:
     """The report files of one variant (``name``: "" without variants) from the manifest in
-    its ``folder``, under ``reports``."""
+    its ``folder``, under ``reports``; returns its counts (made, current, failed, filtered)."""
     manifest = f"{folder}/manifest.csv"
     previous = Path(folder, SEEN)
     summary = Summary(manifest, str(previous))
@@ -108,6 +108,7 @@ def write_report(folder: str, reports: str, name: str, spec: ResizeSpec) -> None
     except OSError:
         tmp.write_bytes(Path(manifest).read_bytes())
     os.replace(tmp, previous)
+    return summary.counts
 
 
 def _status_html(summary: Summary, name: str) -> str:
