@@ -45,36 +45,38 @@ def scan_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> Foun
     wanted = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
     found = Found()
     root = Path(input_dir)
-    seen = {_identity(root)}
+    seen: set[tuple[int, int] | None] = set()
     folders = [(root, "")]  # depth first, in sorted order: which path a folder gets is fixed
     while folders:
         folder, prefix = folders.pop()
+        if (identity := _identity(folder)) in seen and identity is not None:
+            continue  # a second link to a folder already read, or back to an ancestor
+        seen.add(identity)
         try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
+            listing = os.scandir(folder)
         except OSError as exc:  # an unreadable folder hides its images: say so, do not guess
             raise ConfigError(
                 f"input_dir: cannot list {str(folder)!r}: {exc.strerror or exc}"
             ) from None
-        below = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            rel = prefix + entry.name
-            if _is_dir(entry):
-                if (identity := _identity(Path(entry.path))) not in seen:
-                    seen.add(identity)
-                    below.append((Path(entry.path), rel + "/"))
-                continue
-            if not entry.name.lower().endswith(wanted):
-                continue
-            found.images.append(rel)
-            reason = None if _is_file(entry) else path_reason(entry.path)
-            if "\n" in rel or "\r" in rel:
-                reason = LINE_BREAK_REASON
-            if reason:
-                found.refused[rel] = reason
-        folders.extend(reversed(below))
+        below = []  # subfolders, sorted below; files stream (a million in one folder)
+        with listing as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                rel = prefix + entry.name
+                if _is_dir(entry):
+                    below.append((entry.name, Path(entry.path), rel + "/"))
+                    continue
+                if not entry.name.lower().endswith(wanted):
+                    continue
+                found.images.append(rel)
+                reason = None if _is_file(entry) else path_reason(entry.path)
+                if "\n" in rel or "\r" in rel:
+                    reason = LINE_BREAK_REASON
+                if reason:
+                    found.refused[rel] = reason
+        for _, path, rel in sorted(below, reverse=True):  # popped in sorted order
+            folders.append((path, rel))
     found.images.sort()
     return found
 
@@ -94,9 +96,13 @@ def _is_file(entry: os.DirEntry) -> bool:
         return False
 
 
-def _identity(folder: Path) -> tuple[int, int]:
-    """A real folder, whatever path leads to it."""
-    stat = folder.stat()
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """A real folder, whatever path leads to it (None if it cannot be read: listing it
+    then says why)."""
+    try:
+        stat = folder.stat()
+    except OSError:
+        return None
     return stat.st_dev, stat.st_ino
 
 
