@@ -35,7 +35,7 @@ from imageprep.spec import MODES, ResizeSpec
 from imageprep.synthetic import photo_like
 from imageprep.transform import resize_image
 
-from .measure import SHIPPED, draft_gaps, gap_arg, gap_label
+from .measure import SHIPPED, draft_gaps, gap_arg, gap_label, resampler_named
 from .runner import dataset
 from .verify import pixels, psnr, ssim
 
@@ -76,11 +76,8 @@ def one_case(args: tuple[str, int, str, Sequence[float]]) -> list[tuple[float, f
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         full, fast = Path(tmp) / "full.png", Path(tmp) / "fast.png"
-        shipped, resampler.NAME = resampler.NAME, "pillow"
-        try:
+        with resampler_named("pillow"):
             resize_image(src, full, replace(spec, jpeg_draft=False))
-        finally:
-            resampler.NAME = shipped
         ref_l, ref_rgb = pixels(full, "L"), pixels(full, "RGB")
         for gap in (*gaps, None):
             with draft_gaps(gap or SHIPPED):

@@ -177,6 +177,19 @@ def publish(text: str, out: Path | None) -> None:
         out.write_text(text)
 
 
+@contextmanager
+def resampler_named(name: str) -> Iterator[None]:
+    """The transform with another resampler (resampler.NAME: "pillow" or
+    "fast_image_resize"), for a study only, restored afterwards."""
+    from imageprep import resampler
+
+    shipped, resampler.NAME = resampler.NAME, name
+    try:
+        yield
+    finally:
+        resampler.NAME = shipped
+
+
 SHIPPED = "shipped"  # the draft rule as shipped (geometry.DRAFT_GAPS), as a study's gap
 
 

@@ -31,21 +31,20 @@ from imageprep.spec import ResizeSpec
 from imageprep.transform import resize_image
 
 from .engines import vips_resize
-from .measure import SHIPPED, draft_gaps, gap_arg, gap_label, invocation, machine_info, publish
+from .measure import (
+    SHIPPED,
+    draft_gaps,
+    gap_arg,
+    gap_label,
+    invocation,
+    machine_info,
+    publish,
+    resampler_named,
+)
 from .runner import dataset
 from .verify import pixels, ssim
 
 BANDS = {"L": 1, "RGB": 3}
-
-
-@contextmanager
-def resampler_named(name: str):
-    """The transform with another resampler (resampler.NAME), for the study only."""
-    shipped, resampler.NAME = resampler.NAME, name
-    try:
-        yield
-    finally:
-        resampler.NAME = shipped
 
 
 @contextmanager
