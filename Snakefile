@@ -37,14 +37,12 @@ rule all:
 onsuccess:
     cancel_scheduler_timers()
     if STANDALONE:
-        print(
-            last_run_line(OUTPUT_DIR, RUN_STARTED, named(VARIANTS)), file=sys.stderr
-        )
+        print(run_summary(), file=sys.stderr)
 
 
 onerror:
     cancel_scheduler_timers()
-    if STANDALONE:
+    if STANDALONE and not (CONSOLE and CONSOLE.interrupted):  # Ctrl-C: said already
         print(
             f"stopped: finished outputs in {OUTPUT_DIR} are kept; the failing job's log is "
             "named above; run again to do the rest",

@@ -107,6 +107,12 @@ def mtimes(folder) -> dict[Path, int]:
     }
 
 
+def own(workdir: Path, kind: str, output_dir: str = "results") -> Path:
+    """Where a standalone run keeps its ``logs``, ``benchmarks`` or ``reports``: in its
+    output folder."""
+    return workdir / output_dir / ".imageprep" / kind
+
+
 def tree(folder):
     return {
         p.relative_to(folder).as_posix() for p in folder.rglob("*") if ".snakemake" not in p.parts

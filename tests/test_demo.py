@@ -30,6 +30,22 @@ def test_default_config_runs_on_fresh_checkout(tmp_path):
     assert {Image.open(p).size for p in outputs} == {(600, 600)}
     assert {p.suffix for p in outputs} == {".jpg", ".JPG", ".png"}
     assert {p.parent.name for p in outputs} == {"demo", "street", "nature"}
+    # What the terminal shows is short, and ends by saying what was done; Snakemake's
+    # job-by-job detail is in its log file.
+    said = (proc.stdout + proc.stderr).splitlines()
+    assert len(said) <= 40, "\n".join(said)
+    assert "48 images resized into results/demo; manifest: results/demo/manifest.csv" in said
+    assert not any(line.startswith("rule ") or "jobid:" in line for line in said)
+    (log,) = (repo / ".snakemake" / "log").glob("*.snakemake.log")
+    assert log.read_text().count("rule resize_shard:") == 4
+    again = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "all"], cwd=repo,
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    said = again.stderr.splitlines()
+    at = said.index("Nothing to be done (all requested files are present and up to date).")
+    assert said[at + 1] == (
+        "0 images resized into results/demo, 48 already complete; "
+        "manifest: results/demo/manifest.csv"
+    )
 
 
 def digests(folder):

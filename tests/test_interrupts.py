@@ -129,9 +129,12 @@ def test_pool_worker_that_dies_is_reported_with_its_image(workdir):
     reference = uninterrupted(workdir, srcs)
     made = images(workdir / "results")
     assert made and all(made[name] == reference[name] for name in made)
-    # The run wrote the rows it had, so that --resume knows those images by their rows.
-    rows = iter_manifest(workdir / "results" / "manifest.csv")
-    assert sorted(row.output for row in rows) == sorted(made)
+    # The run kept the rows it had, so that the next run knows those images by their rows,
+    # and left no manifest.csv that a loader would take for the whole folder.
+    kept = (workdir / "results" / ".imageprep" / "rows").glob("*.csv")
+    assert sorted(row.output for rows in kept for row in iter_manifest(rows)) == sorted(made)
+    assert not (workdir / "results" / "manifest.csv").exists()
+    assert not (workdir / "results" / "metadata.csv").exists()
 
 
 def test_ctrl_c_stops_the_pool_promptly_without_tracebacks(workdir):
@@ -149,6 +152,36 @@ def test_ctrl_c_stops_the_pool_promptly_without_tracebacks(workdir):
     made = list((workdir / "results").glob("img_*.jpg"))
     assert len(made) < 400 and temp_files(workdir / "results") == []
     assert_decodable(workdir / "results")
+    assert not (workdir / "results" / "manifest.csv").exists()  # not complete: no manifest
+
+
+def test_ctrl_c_stops_snakemake_in_one_line_and_the_rerun_keeps_what_was_made(workdir):
+    """Ctrl-C reaches Snakemake and its jobs (one process group, as in a terminal): one
+    line, no traceback; each job finishes the image in hand and keeps the rows of what it
+    made, so the plain rerun makes only the rest, byte-identical to an uninterrupted run."""
+    srcs = many_photos(workdir, 200, (2048, 1536))
+    (workdir / "results").mkdir()  # an older run's manifest: it goes while the folder changes
+    (workdir / "results" / "manifest.csv").write_text("input,output\n")
+    proc = start([*SNAKEMAKE, "--cores", "2"], workdir)
+    wait_for_outputs(workdir / "results", 6, proc)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    proc.wait(timeout=60)
+    log = (workdir / "run.log").read_text()
+    assert proc.returncode != 0, log
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log and "Error in" not in log
+    assert log.strip().splitlines()[-1] == (
+        "interrupted: the images made so far in results are kept and will not be made "
+        "again; run the same command to do the rest"
+    )
+    made = {p.name: p.stat().st_mtime_ns for p in (workdir / "results").glob("img_*.jpg")}
+    assert 6 <= len(made) < 200
+    assert not (workdir / "results" / "manifest.csv").exists()
+    again = run_snakemake(workdir)
+    assert f"{200 - len(made)} images resized into results, {len(made)} already complete" in (
+        again.stderr
+    )
+    assert {name: (workdir / "results" / name).stat().st_mtime_ns for name in made} == made
+    assert images(workdir / "results") == uninterrupted(workdir, srcs)
 
 
 @pytest.mark.parametrize("size", [(1, 1)])
@@ -204,3 +237,34 @@ def test_a_run_killed_with_sigkill_leaves_no_lock_behind(workdir):
     assert "pool.py" in (workdir / "results" / ".imageprep" / "lock").read_text()
     run_snakemake(workdir)
     assert "snakemake in" in (workdir / "results" / ".imageprep" / "lock").read_text()
+
+
+def test_a_shard_job_sent_sigterm_keeps_the_rows_of_what_it_made(workdir):
+    """As scancel stops a job on SLURM: the job finishes the image in hand, keeps the rows
+    of what it made and exits 130 without a traceback; run again, it makes only the rest."""
+    from imageprep.config import load_config
+    from imageprep.shards import kept_rows_path, write_plan_text
+    from imageprep.variants import from_config, to_json
+
+    many_photos(workdir, 120, (2048, 1536))
+    names = sorted(p.name for p in (workdir / "photos").iterdir())
+    plan = workdir / "plan.csv"
+    write_plan_text(plan, [(name, name) for name in names])
+    spec = to_json(from_config(load_config(workdir / "config" / "config.yaml")))
+    rows = workdir / "results" / ".imageprep" / "shards" / "0000-of-0001.csv"
+    job = [sys.executable, str(REPO / "workflow" / "scripts" / "resize_jobs.py"), "--spec", spec,
+           "--plan", str(plan), "--rows", str(rows), "--dirs", "photos", "results"]  # fmt: skip
+    proc = start(job, workdir)
+    wait_for_outputs(workdir / "results", 3, proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 130
+    assert (workdir / "run.log").read_text().strip().splitlines()[-1] == (
+        "interrupted: the images made are kept"
+    )
+    made = sorted(p.name for p in (workdir / "results").glob("img_*.jpg"))
+    kept = iter_manifest(kept_rows_path(rows))
+    assert 3 <= len(made) < 120 and sorted(row.output for row in kept) == made
+    assert not rows.exists()
+    again = subprocess.run(job, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"120 images, {120 - len(made)} resized, {len(made)} current" in again.stderr

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import browser, opened, run_snakemake, write_config
+from helpers import browser, opened, own, run_snakemake, tree, write_config
 from imagefactory import photo
 
 VARIANTS = {
@@ -37,7 +37,7 @@ def report_data(workdir):
 
 
 def status(workdir, variant):
-    return (workdir / f"reports/{variant}/status.html").read_text()
+    return (own(workdir, "reports") / f"{variant}/status.html").read_text()
 
 
 def test_the_report_shows_each_variants_results(made):
@@ -54,9 +54,9 @@ def test_the_report_shows_each_variants_results(made):
     assert "<td>made</td><td>5</td>" in train and "<td>filtered</td><td>1</td>" in train
     assert "312×200 is below min_size 320×320" in train
     assert "<td>made</td><td>6</td>" in status(made, "view")
-    sheet = opened(made / "reports/train/contact-sheet.jpg")
+    sheet = opened(own(made, "reports") / "train/contact-sheet.jpg")
     assert sheet.size == (6 * 160, 160)  # five made outputs, one row
-    assert "<svg" in (made / "reports/view/input-sizes.svg").read_text()
+    assert "<svg" in (own(made, "reports") / "view/input-sizes.svg").read_text()
     # outside the output tree: a loader's recursive glob finds only the outputs
     assert sorted(p.name for p in (made / "results/train").rglob("*.jpg")) == [
         f"p{i}.jpg" for i in range(5)
@@ -71,9 +71,9 @@ def test_a_rerun_reports_what_it_made_and_what_was_current(made):
 
 
 def test_a_run_with_nothing_to_do_writes_no_report(made):
-    before = (made / "reports/train/status.html").stat().st_mtime_ns
+    before = (own(made, "reports") / "train/status.html").stat().st_mtime_ns
     run_snakemake(made)
-    assert (made / "reports/train/status.html").stat().st_mtime_ns == before
+    assert (own(made, "reports") / "train/status.html").stat().st_mtime_ns == before
 
 
 NAVIGATE = """<script>window.addEventListener("load", () => setTimeout(() => {
@@ -119,3 +119,24 @@ def test_names_that_are_not_utf8_do_not_break_the_report(tmp_path):
     write_manifest(tmp_path / "manifest.csv", [Row(name, name, "failed", f"would write {name}")])
     write_report(str(tmp_path), str(tmp_path / "reports"), "", ResizeSpec())
     assert "caf\\udce9" in (tmp_path / "reports/outputs/status.html").read_text()
+
+
+def test_each_output_folder_keeps_its_own_logs_benchmarks_and_report(workdir):
+    """Two standalone runs into two folders write no common file outside them, and the
+    report shows the folder of the config it is given, not the last run's."""
+    for i in range(3):
+        photo(workdir / "photos" / f"p{i}.jpg", (320, 240), seed=i)
+    before = tree(workdir)
+    run_snakemake(workdir)
+    first = tree(workdir) - before
+    run_snakemake(workdir, "--config", "output_dir=small", "size=[64,64]")
+    second = tree(workdir) - before - first
+    assert {p.split("/")[0] for p in first} == {"results"}, sorted(first)
+    assert {p.split("/")[0] for p in second} == {"small"}, sorted(second)
+    assert (workdir / "small/.imageprep/logs/manifest.log").is_file()
+    for folder, config in (("results", ()), ("small", ("--config", "output_dir=small"))):
+        run_snakemake(workdir, "--report", "report.html", *config, cores=None)
+        results = json.loads(
+            re.search(r"var results = (\{.*?\});\n", (workdir / "report.html").read_text())[1]
+        )
+        assert {key.split("/")[0] for key in results} == {folder}, sorted(results)

@@ -11,7 +11,7 @@ import sys
 import pytest
 from PIL import Image
 
-from helpers import REPO, dates, digests, redone, run_pool, run_snakemake
+from helpers import REPO, dates, digests, own, redone, run_pool, run_snakemake
 from imagefactory import photo, truncated_exif
 from imageprep.manifest import COLUMNS, iter_manifest
 from imageprep.synthetic import photo_like
@@ -30,13 +30,13 @@ def photos(workdir):
 def resized_in_logs(workdir):
     """Images resized, by the shard jobs' own count (their log's last line)."""
     total = 0
-    for log in (workdir / "logs" / "resize").glob("shard-*.log"):
+    for log in (own(workdir, "logs") / "resize").glob("shard-*.log"):
         total += int(re.search(r"(\d+) resized", log.read_text().splitlines()[-1])[1])
     return total
 
 
 def run(workdir, *config):
-    shutil.rmtree(workdir / "logs", ignore_errors=True)  # logs of jobs that did not run go too
+    shutil.rmtree(own(workdir, "logs"), ignore_errors=True)  # logs of jobs that did not run go too
     return run_snakemake(workdir, "--config", "images_per_job=3", *config)
 
 
@@ -195,7 +195,8 @@ def test_threads_in_a_shard_job_give_the_same_bytes_and_each_image_its_own_warni
     run_snakemake(photos, "--config", "images_per_job=8", "output_dir=one")
     run_snakemake(photos, "--config", "images_per_job=8", "threads_per_job=2", "output_dir=two")
     assert digests(photos / "one") == digests(photos / "two")
-    lines = "".join(p.read_text() for p in (photos / "logs" / "resize").glob("shard-*.log"))
+    logs = own(photos, "logs", output_dir="two") / "resize"
+    lines = "".join(p.read_text() for p in logs.glob("shard-*.log"))
     assert "(2 threads)" in lines
     for line in lines.splitlines():
         if "->" in line:
@@ -231,7 +232,7 @@ def test_whichever_path_wrote_last_the_next_run_of_either_sees_the_truth(photos)
     run_pool(photos, "--config", "images_per_job=3")
     assert set(sizes(photos / "results").values()) == {(600, 600)}
     assert planned(photos, "size=[64,64]") == {"resize_shard": 4, "manifest": 1, "all": 1}
-    shutil.rmtree(photos / "logs")
+    shutil.rmtree(own(photos, "logs"))
     run_snakemake(photos, *small)
     assert set(sizes(photos / "results").values()) == {(64, 64)}
     assert resized_in_logs(photos) == N
@@ -248,7 +249,7 @@ def test_whichever_path_wrote_last_the_next_run_of_either_sees_the_truth(photos)
     assert f"0 images resized into results, {N} already complete" in proc.stderr
     # The pool's rows are Snakemake's truth too: its shards run again (their declared
     # manifests went when the pool's rows changed) and find every image current.
-    shutil.rmtree(photos / "logs")
+    shutil.rmtree(own(photos, "logs"))
     run_snakemake(photos, *small)
     assert resized_in_logs(photos) == 0
     assert digests(photos / "results") == digests_small

@@ -8,7 +8,7 @@ import re
 import pytest
 from PIL import Image
 
-from helpers import REPO, digests, run_snakemake
+from helpers import REPO, digests, own, run_snakemake
 from imagefactory import bad_inputs, photo
 from imageprep.records import read_failed_tsv
 
@@ -49,7 +49,7 @@ def test_slurm_run_gives_the_local_bytes_in_few_submissions(
 ):
     proc = on_slurm(photos, slurm, "--config", f"images_per_job={images_per_job}")
     assert len(submissions(proc)) == expected_submissions, proc.stderr[-3000:]
-    logs = photos / "logs" / "resize"
+    logs = own(photos, "logs") / "resize"
     for name in NAMES:  # the logs the jobs on the cluster wrote
         if images_per_job == 1:
             assert (logs / f"{name}.log").read_text().endswith(f"-> results/{name} 600x600\n")

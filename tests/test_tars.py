@@ -19,8 +19,19 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from helpers import REPO, dates, digests, job_lines, redone, run_pool, run_snakemake, write_config
+from helpers import (
+    REPO,
+    dates,
+    digests,
+    job_lines,
+    own,
+    redone,
+    run_pool,
+    run_snakemake,
+    write_config,
+)
 from imagefactory import photo
+from imageprep.manifest import iter_manifest
 from imageprep.shards import shard_name, shard_of
 from imageprep.tars import read_members, sample_json, sample_key, tar_name, write_tar
 
@@ -153,7 +164,7 @@ def test_a_changed_input_rewrites_only_its_tar_and_resizes_only_it(photos):
     photo(photos / "photos" / "many" / "img_05.jpg", (150, 100), seed=1234)
     run_snakemake(photos)
     assert redone(before, dates(results)) == [changed["tar"]]
-    log = (photos / "logs" / "resize" / f"shard-{changed['tar'][7:-4]}.log").read_text()
+    log = (own(photos, "logs") / "resize" / f"shard-{changed['tar'][7:-4]}.log").read_text()
     count = len([r for r in rows.values() if r["tar"] == changed["tar"]])
     assert f"{count} images, 1 resized, {count - 1} current" in log
     assert re.findall(r"^\S+ -> ", log, re.M) == ["photos/many/img_05.jpg -> "]
@@ -176,7 +187,7 @@ def test_a_changed_input_rewrites_only_its_tar_and_resizes_only_it(photos):
     run_snakemake(photos)
     (row,) = [r for r in check_tars(results) if r["input"] == "many/new.jpg"]
     assert redone(before, dates(results)) == [row["tar"]]
-    log = (photos / "logs" / "resize" / f"shard-{row['tar'][7:-4]}.log").read_text()
+    log = (own(photos, "logs") / "resize" / f"shard-{row['tar'][7:-4]}.log").read_text()
     assert re.search(r" 1 resized, \d+ current", log)
 
 
@@ -277,7 +288,7 @@ def test_the_pool_resumes_tars_by_copying_current_members(photos):
     before, reference = dates(results), digests(results)
     run_snakemake(photos)
     assert dates(results) == before and digests(results) == reference
-    logs = [p.read_text() for p in sorted((photos / "logs" / "resize").glob("*.log"))]
+    logs = [p.read_text() for p in sorted((own(photos, "logs") / "resize").glob("*.log"))]
     assert len(logs) == 4 and all(" 0 resized" in log for log in logs)
     assert not job_lines("".join(logs))
 
@@ -371,7 +382,7 @@ def test_a_new_shard_count_copies_members_from_the_old_tars_then_removes_them(ph
     assert sorted(p.name for p in results.glob("*.tar")) == [
         f"images-{i:04d}-of-0008.tar" for i in range(8)
     ]
-    logs = [p.read_text() for p in (photos / "logs" / "resize").glob("shard-*-of-0008.log")]
+    logs = [p.read_text() for p in (own(photos, "logs") / "resize").glob("shard-*-of-0008.log")]
     resized = sum(int(re.search(r"(\d+) resized", log)[1]) for log in logs)
     assert resized == 30  # the 33 earlier images were copied from the tars of 4
     rows = check_tars(results)
@@ -382,7 +393,7 @@ def test_the_report_shows_outputs_from_the_tars(photos):
     (photos / "photos" / "broken.jpg").unlink()
     write_config(photos, input_dir="photos", output_dir="results", **TARS)
     run_snakemake(photos)
-    sheet = Image.open(photos / "reports" / "outputs" / "contact-sheet.jpg").convert("L")
+    sheet = Image.open(own(photos, "reports") / "outputs" / "contact-sheet.jpg").convert("L")
     cell = sheet.crop((0, 0, 160, 160))  # the first thumbnail, not a blank cell
     assert cell.getextrema()[0] < 200
 
@@ -429,7 +440,14 @@ def test_a_pool_run_stopped_by_a_bad_image_keeps_the_rows_of_the_tars_it_left(ph
     proc = run_pool(photos, check=False)
     assert proc.returncode == 1 and "broken.jpg" in proc.stderr.splitlines()[-1]
     assert {k: v for k, v in digests(results).items() if k.endswith(".tar")} == reference
-    assert len(check_tars(results)) == 33  # every sample still has its row, and no more
+    assert not (results / "manifest.csv").exists()  # stopped early: no manifest to trust
+    kept = [row for rows in (results / ".imageprep" / "rows").glob("*.csv")
+            for row in iter_manifest(rows) if row.status == "ok"]  # fmt: skip
+    assert len(kept) == 33  # every sample still has its row, and no more
+    (photos / "photos" / "broken.jpg").unlink()
+    assert "0 images resized into results, 33 already complete" in run_pool(photos).stderr
+    assert {k: v for k, v in digests(results).items() if k.endswith(".tar")} == reference
+    assert len(check_tars(results)) == 33
 
 
 def test_a_name_that_is_not_utf8_gives_a_sample_every_reader_decodes(workdir):

@@ -8,7 +8,17 @@ import csv
 import pytest
 from PIL import ImageFile
 
-from helpers import dates, digests, job_lines, opened, redone, run_pool, run_snakemake, write_config
+from helpers import (
+    dates,
+    digests,
+    job_lines,
+    opened,
+    own,
+    redone,
+    run_pool,
+    run_snakemake,
+    write_config,
+)
 from imagefactory import photo, stored_with_orientation
 from imageprep.bench import verify
 from imageprep.spec import MODES, ResizeSpec
@@ -97,7 +107,7 @@ def test_one_decode_serves_every_variant(tmp_path, monkeypatch):
 
 def test_the_job_log_has_one_line_per_image_for_all_its_variants(photos):
     run_snakemake(photos, "--config", "images_per_job=0")
-    log = (photos / "logs/resize/shard-0000-of-0001.log").read_text()
+    log = (own(photos, "logs") / "resize/shard-0000-of-0001.log").read_text()
     lines = [line for line in log.splitlines() if line.startswith("photos/")]
     assert len(lines) == 5
     big = next(line for line in lines if line.startswith("photos/big.jpg"))
@@ -193,7 +203,7 @@ def test_a_filtered_image_is_not_a_failure(workdir, engine):
         per_image = ["--config", "images_per_job=1"] if engine == "per-image" else []
         proc = run_snakemake(workdir, *per_image)
         assert job_lines(proc.stderr) == []
-        assert "(1 filtered, 1 ok)" in (workdir / "logs/manifest.log").read_text()
+        assert "(1 filtered, 1 ok)" in (own(workdir, "logs") / "manifest.log").read_text()
     made = rows(workdir / "results/manifest.csv")
     assert (made["small.png"]["status"], made["small.png"]["reason"]) == ("filtered", SMALL)
     assert not (workdir / "results/small.png").exists() and (workdir / "results/ok.jpg").exists()

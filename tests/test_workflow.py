@@ -7,7 +7,7 @@ import sys
 import pytest
 from PIL import Image
 
-from helpers import OWN, REPO, digests, mtimes, opened, run_pool, run_snakemake, write_config
+from helpers import OWN, REPO, digests, mtimes, opened, own, run_pool, run_snakemake, write_config
 from imagefactory import photo
 from imageprep.transform import TRANSFORM_VERSION
 
@@ -45,10 +45,10 @@ def test_full_run_mirrors_folders_with_a_log_and_benchmark_per_shard(photos):
     run_snakemake(photos)
     for name in NAMES:
         assert Image.open(photos / "results" / name).size == (600, 600), name
-    log = (photos / "logs" / "resize" / "shard-0000-of-0001.log").read_text()
+    log = (own(photos, "logs") / "resize" / "shard-0000-of-0001.log").read_text()
     assert all(f"results/{name} 600x600" in log for name in NAMES)
     assert log.splitlines()[-1].startswith("shard 0000-of-0001: 4 images, 4 resized, 0 current")
-    bench = photos / "benchmarks" / "resize" / "shard-0000-of-0001.tsv"
+    bench = own(photos, "benchmarks") / "resize" / "shard-0000-of-0001.tsv"
     assert bench.read_text().startswith("s\t")
     assert images_made(photos / "results") == sorted(NAMES)
 
@@ -58,8 +58,10 @@ def test_per_image_rule_mirrors_folders_with_logs_and_benchmarks(photos):
     for name in NAMES:
         out = photos / "results" / name
         assert Image.open(out).size == (600, 600), name
-        assert (photos / "logs" / "resize" / f"{name}.log").read_text().strip().endswith("600x600")
-        assert (photos / "benchmarks" / "resize" / f"{name}.tsv").read_text().startswith("s\t")
+        assert (
+            (own(photos, "logs") / "resize" / f"{name}.log").read_text().strip().endswith("600x600")
+        )
+        assert (own(photos, "benchmarks") / "resize" / f"{name}.tsv").read_text().startswith("s\t")
     assert images_made(photos / "results") == sorted(NAMES)
 
 
@@ -142,7 +144,7 @@ def test_shards_and_the_per_image_rule_give_the_same_bytes(photos):
     single, sharded = photos / "single", photos / "sharded"
     for name in [*NAMES, *OWN]:
         assert (single / name).read_bytes() == (sharded / name).read_bytes(), name
-    assert len(list((photos / "benchmarks" / "resize").glob("shard-*.tsv"))) == 2
+    assert len(list((sharded / ".imageprep/benchmarks/resize").glob("shard-*.tsv"))) == 2
 
 
 @pytest.mark.parametrize("images_per_job", [1, 2])

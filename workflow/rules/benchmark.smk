@@ -18,7 +18,7 @@ if STANDALONE:
         output:
             directory("resources/datasets/{workload}"),
         log:
-            f"{LOGS}/dataset/{{workload}}.log",
+            "logs/dataset/{workload}.log",
         conda:
             "../envs/imageprep.yaml"
         threads: ALL_CORES
@@ -51,7 +51,7 @@ if STANDALONE:
                 subcategory="{workload}",
             ),
         log:
-            f"{LOGS}/benchmark/{{workload}}.log",
+            f"{BENCHMARK_DIR}/{{workload}}/benchmark.log",
         localrule: True
         conda:
             "../envs/benchmark.yaml"

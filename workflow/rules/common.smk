@@ -57,6 +57,7 @@ if Path(imageprep.__file__).resolve().parent != (SCRIPTS / "imageprep").resolve(
     )
 
 from imageprep.closing import last_run_line  # noqa: E402
+from imageprep.console import install as short_console  # noqa: E402
 from imageprep.plan import DEMO_DIR  # noqa: E402
 from imageprep.resampler import NAME as RESAMPLER  # noqa: E402
 from imageprep.run_report import report_files  # noqa: E402
@@ -88,6 +89,16 @@ PLAN, SHARDS, VARIANTS = RUN.plan, RUN.shards, RUN.variants
 PER_IMAGE, SKIP = RUN.per_image, RUN.skip
 INPUT_DIR, OUTPUT_DIR = PLAN.input_dir, PLAN.output_dir  # normalised by the plan
 RUN_STARTED = time.time()  # the closing line says what the manifest job did since
+# A standalone run's terminal: progress, errors and the closing line; the job-by-job detail
+# in Snakemake's log (imageprep.console). --verbose shows it all.
+CONSOLE = None
+if STANDALONE and workflow.is_main_process and not workflow.output_settings.verbose:
+    CONSOLE = short_console(
+        workflow.logger_manager.logger.handlers,
+        lambda: run_summary(),
+        f"interrupted: the images made so far in {OUTPUT_DIR} are kept and will not be made "
+        "again; run the same command to do the rest",
+    )
 # One manifest.csv (and failed.tsv) per variant: output_dir's own without variants.
 MANIFESTS, FAILED_MANIFESTS = RUN.manifests, RUN.failed_manifests
 RESIZED = RUN.resized
@@ -99,12 +110,13 @@ SPEC_JSON = variants_json(VARIANTS)
 VERSION = f"{TRANSFORM_VERSION} {RESAMPLER}"
 # snakemake --report: a run's results under the instance's name, a subcategory per variant.
 REPORT_CATEGORY = "imageprep" if STANDALONE else INSTANCE
-# Logs and benchmarks of one instance never meet another's: a module's go under its name.
-LOGS = "logs" if STANDALONE else f"logs/{INSTANCE}"
-REPORTS = (
-    "reports" if STANDALONE else f"reports/{INSTANCE}"
-)  # snakemake --report's files
-BENCHMARKS = "benchmarks" if STANDALONE else f"benchmarks/{INSTANCE}"
+# Logs, benchmarks and snakemake --report's files of one run never meet another's: a
+# standalone run keeps them in its output folder (two runs into two folders share none, and
+# --report shows the folder of the config it is given); a module's go under its name.
+LOGS, REPORTS, BENCHMARKS = (
+    f"{OUTPUT_DIR}/.imageprep/{kind}" if STANDALONE else f"{kind}/{INSTANCE}"
+    for kind in ("logs", "reports", "benchmarks")
+)
 BENCHMARK_DIR = os.path.normpath(config["benchmark"]["out_dir"])
 DEMO = demo_catalog(config["demo"]["count"], config["demo"]["seed"])
 # One rule makes the demo images for every instance that reads them (two rules for one
@@ -133,6 +145,11 @@ IMAGE_NAME = r"[^.].*" if RUN.declares_rows else OUTPUT_NAME
 # The most threads a job can ask for: Snakemake gives a local job at most --cores, and
 # unlike workflow.cores this needs no --cores (snakemake --report has none).
 ALL_CORES = os.cpu_count() or 1
+
+
+def run_summary():
+    """The closing line of a run (imageprep.closing), the pool command's words."""
+    return last_run_line(OUTPUT_DIR, RUN_STARTED, named(VARIANTS), f"{LOGS}/resize")
 
 
 def prepared():

@@ -24,7 +24,7 @@ RESIZE_COMMAND = (
     " --image-rows {output:q} --logs {log:q}"
     if RUN.declares_rows
     else " --inputs {input:q} --outputs {params.images:q} --logs {log:q}"
-    " --records {params.records:q}"
+    " --records {params.records:q} --dirs {params.dirs:q}"
 )
 
 

@@ -3,7 +3,9 @@
     python resize_jobs.py --spec JSON --plan PLAN --rows OUT --dirs IN OUT [--threads N]
                           [--on-error fail|skip] [--log LOG]                  (a shard job)
     python resize_jobs.py --spec JSON --inputs SRC... --outputs DST... [--logs LOG...]
-                          [--records REC...]                           (the per-image rule)
+                          [--records REC...] [--dirs IN OUT]           (the per-image rule)
+
+Ctrl-C or SIGTERM: the images in hand finish, the rows of what was made are kept, exit 130.
 
 The work is imageprep.resize_jobs, through imageprep.runner and imageprep.transform.
 """

@@ -46,6 +46,21 @@ def write_atomically(dst: str | os.PathLike, data: bytes) -> None:
         fh.write(data)
 
 
+def link_atomically(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """``dst`` becomes a hard link to ``src`` (a copy where links fail), in one rename: a
+    file kept as it was when written, whatever later happens to ``src`` (Snakemake deletes
+    a job's outputs before it runs the job again)."""
+    dst = Path(dst)
+    tmp = part_path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        tmp.write_bytes(Path(src).read_bytes())
+    os.replace(tmp, dst)
+
+
 @contextlib.contextmanager
 def atomic_writer(dst: str | os.PathLike) -> Iterator[BinaryIO]:
     """A binary file that appears under ``dst`` only when the block ends without error;

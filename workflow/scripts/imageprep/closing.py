@@ -5,13 +5,17 @@ can say the same line as the pool command."""
 
 import json
 import os
+import re
 from collections.abc import Mapping
 
 LAST_RUN = ".imageprep/last-run.json"  # the counts of the last manifest job, in output_dir
+# A shard job's summary line in its log (shard_job.Shard.make writes it).
+SHARD_SUMMARY = re.compile(r"^shard \S+: \d+ images, (\d+) resized, ", re.MULTILINE)
 
 
 def closing_line(output_dir: str, counts: Mapping[str, int], variants: bool = False) -> str:
-    """``counts``: made, current, failed, filtered (images, or rows of the first variant)."""
+    """``counts``: made, current, failed, filtered (images, or rows of the first variant),
+    and stale: files earlier manifests listed that this one does not (stale.py)."""
     parts = [f"{counts.get('made', 0)} images resized into {output_dir}"]
     if counts.get("current"):
         parts.append(f"{counts['current']} already complete")
@@ -20,7 +24,13 @@ def closing_line(output_dir: str, counts: Mapping[str, int], variants: bool = Fa
     if counts.get("filtered"):
         parts.append(f"{counts['filtered']} filtered")
     where = "in each variant's folder" if variants else f"{output_dir}/manifest.csv"
-    return ", ".join(parts) + f"; manifest: {where}"
+    line = ", ".join(parts) + f"; manifest: {where}"
+    if counts.get("stale"):  # stale.py
+        line += (
+            f"; {counts['stale']} files made by earlier runs are no longer listed "
+            "(workflow/scripts/clean.py removes them)"
+        )
+    return line
 
 
 def record_counts(output_dir: str, counts: Mapping[str, int]) -> None:
@@ -30,9 +40,13 @@ def record_counts(output_dir: str, counts: Mapping[str, int]) -> None:
         json.dump(dict(counts), fh, sort_keys=True)
 
 
-def last_run_line(output_dir: str, started: float, variants: bool = False) -> str:
+def last_run_line(
+    output_dir: str, started: float, variants: bool = False, logs: str | None = None
+) -> str:
     """Snakemake's closing line: the manifest job's counts if it ran in this run (written
-    after ``started``), else every image already complete."""
+    after ``started``), else every image already complete. ``logs``: the folder of the
+    resize jobs' logs; the images made are those the jobs of this run say they resized
+    (a run after Ctrl-C finds the images made before it current), the rest current."""
     path = os.path.join(output_dir, LAST_RUN)
     try:
         with open(path) as fh:
@@ -40,7 +54,43 @@ def last_run_line(output_dir: str, started: float, variants: bool = False) -> st
         fresh = os.stat(path).st_mtime >= started
     except (OSError, ValueError):
         return f"nothing made; manifest: {output_dir}/manifest.csv"
+    done = counts.get("made", 0) + counts.get("current", 0)
+    made = made_in_logs(logs, started) if fresh and logs else None
     if not fresh:  # nothing ran: what was made then is current now
-        counts = {**counts, "current": counts.get("made", 0) + counts.get("current", 0)}
-        counts["made"] = 0
+        made = 0
+    if made is not None:
+        counts = {**counts, "made": min(made, done), "current": done - min(made, done)}
     return closing_line(output_dir, counts, variants)
+
+
+def made_in_logs(logs: str, started: float) -> int | None:
+    """Images resized by the resize jobs whose logs were written since ``started``: a shard
+    job's last lines say how many ("shard NAME: N images, K resized, ..."); a per-image
+    job's log is its image's line. None where there are no such logs."""
+    made, seen = 0, False
+    try:
+        entries = list(os.scandir(logs))
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.name.endswith(".log") or entry.stat().st_mtime < started:
+            continue
+        seen = True
+        with open(entry.path, "rb") as fh:
+            text = fh.read().decode("utf-8", "surrogateescape")
+        if match := SHARD_SUMMARY.search(text):
+            made += int(match[1])
+        elif " -> " in text and "filtered (" not in text:  # a per-image job made its image
+            made += 1
+    return made if seen else None
+
+
+def forget_stale(output_dir: str) -> None:
+    """After the clean command: the last run's line no longer counts what it removed."""
+    path = os.path.join(output_dir, LAST_RUN)
+    try:
+        with open(path) as fh:
+            counts = json.load(fh)
+    except (OSError, ValueError):
+        return
+    record_counts(output_dir, {**counts, "stale": 0})

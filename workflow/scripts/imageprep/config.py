@@ -2,6 +2,7 @@
 defaults, one set of checks, whichever way the workflow is started (standalone, as a
 Snakemake module, the pool command, the benchmark)."""
 
+import argparse
 import copy
 import re
 from collections.abc import Mapping
@@ -158,3 +159,30 @@ def parse_overrides(entries: list[str]) -> dict[str, Any]:
             "--config parser; write the colour as rgb(r,g,b) or a name, or set it in the "
             "config file"
         ) from None
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """The config options every imageprep command takes, as snakemake does."""
+    p.add_argument(
+        "--configfile",
+        default=str(DEFAULT_CONFIG),
+        help="the config file (default: the workflow's config/config.yaml)",
+    )
+    p.add_argument(
+        "--config",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config keys, exactly as snakemake --config does (size=[224,224] ...)",
+    )
+    p.add_argument("--output-dir", help="overrides output_dir of the config")
+
+
+def config_from_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The checked config of a command's options (add_config_arguments, and --input-dir or
+    --on-error where the command has them). ValueError of one line where it cannot be."""
+    overrides = parse_overrides(args.config) if args.config else {}
+    for key in ("input_dir", "output_dir", "on_error"):
+        if getattr(args, key, None):
+            overrides[key] = getattr(args, key)
+    return load_config(args.configfile, overrides)

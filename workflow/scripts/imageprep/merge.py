@@ -24,6 +24,7 @@ from .shards import (
     run_shards,
     shard_rows_path,
 )
+from .stale import settle
 from .tars import remove_stale_tars
 from .variants import CONTAINERS, Variant, Variants, from_json
 
@@ -73,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         made: list[list[Row]] = [[] for _ in variants]
         if per_image:
             made = per_image_rows(args.images[0], dirs, variants, skip, args.rule != "per-image")
-        counts = [
-            merge_variant(dirs, variant, variant_rows, skip, per_image)
-            for variant, variant_rows in zip(variants, made, strict=True)
-        ]
+        counts, stale = [], 0
+        for variant, variant_rows in zip(variants, made, strict=True):
+            counts.append(merge_variant(dirs, variant, variant_rows, skip, per_image))
+            stale += settle(variant.folder(dirs[1]))  # what it no longer lists (stale.py)
         if args.report:
             from .closing import record_counts
             from .run_report import write_report
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 write_report(variant.folder(dirs[1]), args.report, variant.name, variant.spec)
                 for variant in variants
             ]
-            record_counts(dirs[1], reported[0])  # the closing line's (closing.py)
+            record_counts(dirs[1], {**reported[0], "stale": stale})  # closing.py's
     except OutputError as exc:  # the environment's: cannot write
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -17,7 +17,7 @@ from typing import Any
 
 from .atomic import check_writable, remove_stale_temps
 from .closing import closing_line
-from .config import DEFAULT_CONFIG, load_config, parse_overrides
+from .config import add_config_arguments, config_from_arguments
 from .diagnose import OutputError
 from .folder_lock import FolderInUse, check_free, hold
 from .manifest import Row
@@ -28,6 +28,7 @@ from .records import FAILED_TSV, write_failed_tsv
 from .resume import record_run, resumable
 from .rows import refused_rows
 from .shards import run_shards
+from .stale import withdraw
 from .variants import named
 
 
@@ -58,20 +59,8 @@ def at_least(minimum: int) -> Callable[[str], int]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--configfile",
-        default=str(DEFAULT_CONFIG),
-        help="the config file (default: the workflow's config/config.yaml)",
-    )
-    p.add_argument(
-        "--config",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override config keys, exactly as snakemake --config does (size=[224,224] ...)",
-    )
+    add_config_arguments(p)
     p.add_argument("--input-dir", help="overrides input_dir of the config")
-    p.add_argument("--output-dir", help="overrides output_dir of the config")
     p.add_argument("--on-error", choices=["fail", "skip"], help="overrides on_error")
     p.add_argument("--workers", type=at_least(0), default=0, help="worker processes (0: all cores)")
     p.add_argument(
@@ -90,21 +79,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        overrides = parse_overrides(args.config) if args.config else {}
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    overrides |= {
-        key: value
-        for key, value in (
-            ("input_dir", args.input_dir),
-            ("output_dir", args.output_dir),
-            ("on_error", args.on_error),
-        )
-        if value
-    }
-    try:
-        config = load_config(args.configfile, overrides)
+        config = config_from_arguments(args)
         plan = plan_run(config)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -145,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     def rows() -> list[list[Row]]:
         return [kept[i] + outcome.variant_rows(i) for i in range(len(variants))]
 
+    if todo and not variants[0].tars:  # tars: each shard job withdraws its folders itself
+        for folder in plan.folders():
+            withdraw(folder)  # the folder is changing (stale.py)
     try:
         if variants[0].tars:  # a tar per shard: shards are the work, as Snakemake's jobs
             members = {n: [(keys[k], k) for k in ks] for n, ks in shards.items()}
@@ -153,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run_pool(todo, dirs, variants, workers, config["on_error"], args.chunksize, outcome)
     except (PoolError, OSError) as exc:
-        record_run(output_dir, variants, shards, keys, rows(), best_effort=True)
+        record_run(output_dir, variants, shards, keys, rows(), complete=False)
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        record_run(output_dir, variants, shards, keys, rows(), best_effort=True)
+        record_run(output_dir, variants, shards, keys, rows(), complete=False)
         print(
             "interrupted: finished outputs are kept; run again to do the rest",
             file=sys.stderr,
@@ -171,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     filtered = sum(r.status == "filtered" for variant_rows in made for r in variant_rows)
     try:
-        record_run(output_dir, variants, shards, keys, made)
+        stale = record_run(output_dir, variants, shards, keys, made)
         if skip:  # each variant's own: a variant may filter what another fails
             for folder, variant_failures in zip(plan.folders(), failures, strict=True):
                 write_failed_tsv(Path(folder) / FAILED_TSV, variant_failures)
@@ -184,5 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     complete = len({row.input for variant_rows in kept for row in variant_rows})
     skipped = {src for variant_failures in failures for src, _ in variant_failures}
     counts = {"made": resized, "current": complete, "failed": len(skipped), "filtered": filtered}
+    counts["stale"] = stale
     print(closing_line(output_dir, counts, named(variants)), file=sys.stderr)
     return 0

@@ -4,6 +4,7 @@ one outcome record each (records.py). Both try their images through the one runn
 (runner.py), as the pool's workers do."""
 
 import contextlib
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from .rows import input_stat
 from .runner import Item, Tried, run_images
 from .shard_job import run_shard
 from .shards import PreviousRows
+from .stale import withdraw
 from .variants import CONTAINERS, Variants, from_json
 
 
@@ -25,8 +27,10 @@ def run_jobs(
     logs: Sequence[str] | None,
     variants: Variants,
     records: Sequence[str] | None = None,
+    stop: threading.Event | None = None,
+    output_dir: str | None = None,
 ) -> int:
-    """Resize each src to its dst, one log per image (or stderr).
+    """Resize each src to its dst (under ``output_dir``), one log per image (or stderr).
 
     Without ``records`` (on_error: fail) the first bad image ends the job with status 1. With
     them (on_error: skip) every image gets a record, ok or failed with the reason, and the
@@ -35,20 +39,27 @@ def run_jobs(
     """
     skip = bool(records)
     items = [(i, src, [dst]) for i, (src, dst) in enumerate(zip(srcs, dsts, strict=True))]
-    tried = run_images(items, None, variants, skip, threading.Event())
+    if output_dir:
+        withdraw(output_dir)  # the folder is changing (stale.py)
+    tried = run_images(items, None, variants, skip, stop or threading.Event())
 
     def record(one: Tried) -> None:
         if records:
             write_record(records[one.index], srcs[one.index], one.rows[0].reason or None)
 
-    return _finish(tried, logs, skip, record)
+    return _finish(tried, logs, skip, record, len(items))
 
 
 def _finish(
-    tried: list[Tried], logs: Sequence[str] | None, skip: bool, record: Callable[[Tried], None]
+    tried: list[Tried],
+    logs: Sequence[str] | None,
+    skip: bool,
+    record: Callable[[Tried], None],
+    asked: int,
 ) -> int:
     """Each image's line to its log (or stderr; a failed image is said on stderr too), then
-    ``record(image)``: 1 at a failure of the environment, or a bad image in fail mode."""
+    ``record(image)``: 1 at a failure of the environment, or a bad image in fail mode; 130
+    when the job was stopped before all ``asked`` images were tried (what was made stays)."""
     try:
         for one in tried:
             if one.fatal:
@@ -66,7 +77,7 @@ def _finish(
     except (OutputError, OSError) as exc:  # OSError: a log that cannot be written
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return 0 if len(tried) == asked else 130
 
 
 def run_image_rows(
@@ -76,11 +87,14 @@ def run_image_rows(
     declared: Sequence[str],
     logs: Sequence[str] | None,
     skip: bool,
+    stop: threading.Event | None = None,
 ) -> int:
     """The per-image rule with variants or filters: each image's variants not current in
     the folder's rows are made (decoded once), and the image's rows, one per variant, are
     its declared file (a filtered image has no output to declare)."""
     folders = [v.folder(dirs[1]) for v in variants]
+    for folder in folders:
+        withdraw(folder)  # the folder is changing (stale.py)
     previous = [PreviousRows.anywhere(folder) for folder in folders]
     items: list[Item] = []
     kept: dict[int, list[Row | None]] = {}
@@ -95,13 +109,23 @@ def run_image_rows(
             items.append((index, rel, todo))
         else:  # every variant current (its rows file was lost): the rows again, no decode
             write_manifest(declared[index], kept[index], sort=False)
-    tried = run_images(items, dirs, variants, skip, threading.Event())
+    tried = run_images(items, dirs, variants, skip, stop or threading.Event())
 
     def record(one: Tried) -> None:
         rows = [new or old for new, old in zip(one.rows, kept[one.index], strict=True)]
         write_manifest(declared[one.index], rows, sort=False)
 
-    return _finish(tried, logs, skip, record)
+    return _finish(tried, logs, skip, record, len(items))
+
+
+def stop_on_signals() -> threading.Event:
+    """A job's stop: Ctrl-C (SIGINT, which a terminal sends to Snakemake and its jobs alike)
+    or SIGTERM (scancel, Snakemake cancelling a job) lets the images in hand finish and
+    starts no other, so that the job keeps what it made: no traceback, no lost work."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     variants = from_json(args.spec, args.container)
     skip = args.on_error == "skip"
+    stop = stop_on_signals()
     if variants[0].tars and not args.plan:
         p.error("--container webdataset needs --plan: a tar holds a shard's images")
     if args.plan or args.names:
@@ -141,14 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.plan:
         if not args.rows or len(args.rows) != len(variants):
             p.error("--plan needs --rows, one per variant")
-        return run_shard(args.plan, args.rows, dirs, variants, skip, args.threads, args.log)
+        return run_shard(args.plan, args.rows, dirs, variants, skip, args.threads, args.log, stop)
     if args.names:
         if len(args.image_rows or ()) != len(args.names):
             p.error("--names and --image-rows need the same number of paths")
-        return run_image_rows(args.names, dirs, variants, args.image_rows, args.logs, skip)
+        return run_image_rows(args.names, dirs, variants, args.image_rows, args.logs, skip, stop)
     if not (args.inputs and args.outputs) or len(variants) != 1:
         p.error("give --plan, --names, or --inputs and --outputs (one variant)")
     for name in ("outputs", "logs", "records"):
         if getattr(args, name) and len(getattr(args, name)) != len(args.inputs):
             p.error(f"--inputs and --{name} need the same number of paths")
-    return run_jobs(args.inputs, args.outputs, args.logs, variants, args.records)
+    output_dir = args.dirs[1] if args.dirs else None
+    return run_jobs(args.inputs, args.outputs, args.logs, variants, args.records, stop, output_dir)

@@ -15,6 +15,7 @@ from .manifest import MANIFEST_CSV, Row, read_manifest, write_manifest
 from .metadata import METADATA_CSV, write_metadata
 from .rows import image_row, input_stat
 from .shards import PreviousRows, record_rows, remove_other_shards, shard_rows_path, written_at
+from .stale import settle, withdraw
 from .tars import remove_stale_tars
 from .variants import Variant, Variants, specs
 
@@ -93,22 +94,30 @@ def record_run(
     shards: Mapping[str, list[str]],
     keys: Mapping[str, str],
     rows: Sequence[list[Row]],
-    best_effort: bool = False,
-) -> None:
+    complete: bool = True,
+) -> int:
     """What a pool run made, where the next run of either path reads it: each variant's
-    shards' rows and manifest.csv. Called at the end of a run and when it stops early (a
-    bad image, a dead worker, Ctrl-C); then ``best_effort``: the run is failing already,
-    and a full disk must not hide why."""
+    shards' rows, and when the run is ``complete`` its manifest.csv (metadata.csv for
+    files); returns how many files earlier manifests listed that this one does not
+    (stale.py). A run that stops early (a bad image, a dead worker, Ctrl-C) keeps its rows
+    only, best effort: it is failing already, and a full disk must not hide why; and it
+    leaves no manifest, which a loader would take for the whole folder."""
+    stale = 0
     try:
         for variant, variant_rows in zip(variants, rows, strict=True):
             folder = variant.folder(output_dir)
             record_rows(folder, variant_shards(shards, keys, variant), variant_rows)
+            if not complete:
+                withdraw(folder)
+                continue
             remove_other_shards(folder, shards)  # rows of another shard count are out of date
             write_manifest(Path(folder, MANIFEST_CSV), variant_rows)
             if not variant.tars:
                 write_metadata(Path(folder, MANIFEST_CSV), Path(folder, METADATA_CSV))
-            elif not best_effort:  # every shard's tar is written: another count's are not ours
+            else:  # every shard's tar is written: another count's are not ours
                 remove_stale_tars(folder, shards)
+            stale += settle(folder)
     except (OutputError, OSError):
-        if not best_effort:
+        if complete:
             raise
+    return stale

@@ -7,7 +7,6 @@ Snakemake's ``report()``."""
 
 import csv
 import html
-import os
 import zlib
 from array import array
 from collections import Counter
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .atomic import write_atomically
+from .atomic import link_atomically, write_atomically
 from .manifest import COLUMNS, ENCODING
 from .spec import ResizeSpec
 from .tars import read_members
@@ -31,8 +30,8 @@ REASONS = 20  # reasons listed, the most frequent first
 
 def report_files(reports: str, variant: str) -> list[str]:
     """A variant's report files (status, contact sheet, input sizes) under ``reports``
-    (the instance's reports folder: outside the output tree, where a data loader's
-    recursive glob would take a contact sheet for an image)."""
+    (standalone, the hidden output_dir/.imageprep/reports, which Hugging Face's loaders
+    and glob.glob skip; a module's reports/NAME)."""
     return [f"{reports}/{variant or 'outputs'}/{name}" for name in FILES]
 
 
@@ -100,14 +99,7 @@ def write_report(folder: str, reports: str, name: str, spec: ResizeSpec) -> Coun
     write_atomically(status, _status_html(summary, name).encode("utf-8", "backslashreplace"))
     write_atomically(sheet, _contact_sheet(folder, summary))
     write_atomically(sizes, _sizes_svg(summary, spec))
-    tmp = previous.with_name(f".{previous.name}.part")
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(manifest, tmp)
-    except OSError:
-        tmp.write_bytes(Path(manifest).read_bytes())
-    os.replace(tmp, previous)
+    link_atomically(manifest, previous)
     return summary.counts
 
 

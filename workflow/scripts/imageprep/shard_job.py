@@ -20,6 +20,7 @@ from .manifest import ENCODING, Row, write_manifest
 from .rows import input_stat
 from .runner import Item, Stop, Tried, run_images
 from .shards import PreviousRows, keep_rows, read_plan_file, record_rows
+from .stale import withdraw
 from .tar_shard import Entry, copy_current, write_tars
 from .variants import Variants
 
@@ -58,6 +59,8 @@ class Shard:
         """Make what is not current of ``members`` ((input, plan key) each), against the
         rows ``previous`` keeps per variant (None: nothing is kept, all is made)."""
         start = time.perf_counter()
+        for folder in self.folders:  # from now on the folder is not complete (stale.py)
+            withdraw(folder)
         entries: list[Entry] = []
         folders: Sequence[str | None] = [None] * len(self.folders) if self.tars else self.folders
         for rel, key in members:
@@ -99,16 +102,20 @@ class Shard:
         )
         return ShardResult(rows, tried, summary, stopped, complete)
 
-    def run(self, plan: str, manifests: Sequence[str], threads: int, log: TextIO) -> int:
-        """The Snakemake job: its plan file's members, its declared rows per variant."""
+    def run(
+        self, plan: str, manifests: Sequence[str], threads: int, log: TextIO, stop: Stop
+    ) -> int:
+        """The Snakemake job: its plan file's members, its declared rows per variant.
+        ``stop`` set (Ctrl-C, SIGTERM): the images in hand finish, the rows of what was
+        made are kept, and the job ends with 130, leaving the one line to Snakemake's."""
         members = read_plan_file(plan)
         previous = [PreviousRows(manifest) for manifest in manifests]
-        result = self.make(Path(plan).stem, members, previous, threads, threading.Event())
+        result = self.make(Path(plan).stem, members, previous, threads, stop)
         for one in result.tried:
             if one.rows:
                 print(one.line, file=log)
         print(result.summary, file=log)
-        if first := result.stopped:
+        if not result.complete:
             if not self.tars:  # the next run keeps the images this job did make (a tar
                 # is written whole or not at all: its old rows stay true)
                 for folder, manifest, variant_rows, variant in zip(
@@ -117,6 +124,9 @@ class Shard:
                     outs = [variant.output(rel) for rel, _ in members]
                     ok = [row for row in variant_rows if row.status != "failed"]
                     record_rows(folder, {Path(manifest).stem: outs}, ok)
+            if (first := result.stopped) is None:
+                print("interrupted: the images made are kept", file=log)
+                return 130
             print(f"error: {first.fatal}" if first.fatal else first.line, file=sys.stderr)
             return 1
         for manifest, variant_rows in zip(manifests, result.rows, strict=True):
@@ -133,14 +143,16 @@ def run_shard(
     skip: bool,
     threads: int = 1,
     log: str | None = None,
+    stop: Stop | None = None,
 ) -> int:
     """Run one shard job (see :class:`Shard`); 1 when an image fails in fail mode, or the
-    environment fails (full disk, read-only folder), with one line on stderr."""
+    environment fails (full disk, read-only folder), with one line on stderr; 130 when
+    ``stop`` was set before every image was done."""
     shard = Shard(*dirs, variants, skip)
     try:
         # Names need not be UTF-8: the log keeps their bytes, as manifest.csv does.
         with open(log, "w", **ENCODING) if log else contextlib.nullcontext(sys.stderr) as out:
-            return shard.run(plan, manifests, threads, out)
+            return shard.run(plan, manifests, threads, out, stop or threading.Event())
     except (OutputError, OSError, ValueError) as exc:  # a log or plan file that cannot be used
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -13,12 +13,11 @@ under output_dir: ``.imageprep/plans/`` and ``.imageprep/shards/``.
 import math
 import os
 import re
-import shutil
 import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .atomic import write_atomically
+from .atomic import link_atomically, write_atomically
 from .manifest import ENCODING, Row, manifest_text, read_manifest
 from .plan import ConfigError, Plan
 from .records import tsv_cell, tsv_uncell
@@ -276,15 +275,7 @@ def kept_rows_path(manifest: str | os.PathLike) -> Path:
 
 def keep_rows(manifest: str | os.PathLike) -> None:
     """Link the finished manifest as the shard's kept rows (a copy where links fail)."""
-    kept = kept_rows_path(manifest)
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    tmp = kept.with_name(f".{kept.name}.part")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(manifest, tmp)
-    except OSError:
-        shutil.copyfile(manifest, tmp)
-    os.replace(tmp, kept)
+    link_atomically(manifest, kept_rows_path(manifest))
 
 
 def remove_other_shards(output_dir: str, names: Iterable[str]) -> None:

@@ -100,7 +100,7 @@ def _machine() -> str:
 def _resized(task: Task) -> tuple[int, int]:
     """(images resized, shard jobs run) by the shard jobs' own last log lines; logs are
     cleared before each step, so only the jobs of that step count."""
-    logs = list((task.workdir / "logs" / "resize").glob("shard-*.log"))
+    logs = list((task.output_dir / ".imageprep" / "logs" / "resize").glob("shard-*.log"))
     total = 0
     for log in logs:
         last = log.read_text().splitlines()[-1]
@@ -133,7 +133,7 @@ def rerun_scale(n_images: int, config: dict[str, Any], out_dir: Path) -> str:
     try:
         for name, change, args in steps:
             change()
-            shutil.rmtree(task.workdir / "logs", ignore_errors=True)
+            shutil.rmtree(task.output_dir / ".imageprep" / "logs", ignore_errors=True)
             proc, wall, _, rss = timed(lambda a=args: {"proc": _snakemake(task, *a)})
             resized, jobs = _resized(task)
             if "--dry-run" in args:
@@ -197,7 +197,7 @@ def slurm_overhead(n_images: int, config: dict[str, Any], out_dir: Path) -> str:
     ids = re.findall(r"has been submitted with SLURM jobid (\d+)", proc.stderr)
     run_times = [t for t in map(_run_time_s, ids) if t is not None]
     work = []
-    for log in (task.workdir / "logs" / "resize").glob("shard-*.log"):
+    for log in (task.output_dir / ".imageprep" / "logs" / "resize").glob("shard-*.log"):
         work.append(float(re.search(r"resizing ([\d.]+) s", log.read_text())[1]))  # type: ignore[index]
     overhead = (sum(run_times) - sum(work)) / max(1, len(run_times))
     shutil.rmtree(scratch, ignore_errors=True)
