@@ -1,6 +1,6 @@
 # imageprep: resize a folder of images, in shards of images or one Snakemake job per image.
 # Settings: config/config.yaml (documented in config/README.md); rules: workflow/rules/.
-# Another workflow can import it as a module (README, "Use it in your own workflow"): its
+# Another workflow can import it as a module (docs/module.md): its
 # `config:` then replaces config/config.yaml, and its own `rule all` stays the default.
 from snakemake.utils import min_version
 
@@ -33,7 +33,7 @@ rule all:
 # Snakemake's job rate limiter leaves a non-daemon threading.Timer (up to the profile's
 # 1-s timespan) that the interpreter waits for at exit, after all the work is done; once
 # the run has ended it has nothing left to release (docs/performance.md, section 3).
-# Every run ends by saying what it did, in the pool command's words (imageprep.closing).
+# Every run ends by saying what it did, in the pool command's words (imageprep.folder.closing).
 onsuccess:
     cancel_scheduler_timers()
     if STANDALONE:

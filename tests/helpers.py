@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from PIL import Image
 
-from imageprep.folder_lock import LOCK_FILE
+from imageprep.folder.layout import LOCK
 
 REPO = Path(__file__).resolve().parents[1]
 OWN = ("manifest.csv", "metadata.csv")  # what every run writes beside its outputs
@@ -103,7 +103,7 @@ def mtimes(folder) -> dict[Path, int]:
     return {
         p: p.stat().st_mtime_ns
         for p in Path(folder).rglob("*")
-        if p.is_file() and not p.as_posix().endswith("/" + LOCK_FILE)
+        if p.is_file() and not p.as_posix().endswith("/" + LOCK)
     }
 
 

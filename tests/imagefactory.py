@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from imageprep.synthetic import photo_like
+from imageprep.image.synthetic import photo_like
 
 ORIENTATION_INVERSE = {
     1: None,

@@ -17,7 +17,7 @@ MODULES = sorted(
     for p in PACKAGE.rglob("*.py")
     if p.name != "__init__.py"
 )
-PRODUCT = [m for m in MODULES if not m.startswith("imageprep.bench")]
+PRODUCT = [m for m in MODULES if not m.startswith("imageprep_bench")]
 
 
 def imports_of(module: str) -> set[str]:
@@ -59,11 +59,46 @@ def test_the_package_has_no_import_cycles():
     assert len(MODULES) >= 10  # the check looked at the real package
 
 
+# The product's stages, lowest first: each imports only its own stage and those below it.
+STAGES = ("image", "folder", "run", "pool")
+
+
+def stage_of(module: str) -> int:
+    return STAGES.index(module.split(".")[1])
+
+
+@pytest.mark.parametrize("module", PRODUCT)
+def test_stages_import_only_downward(module):
+    assert module.split(".")[1] in STAGES, f"{module} is in no stage folder ({STAGES})"
+    upward = sorted(m for m in imports_of(module) if stage_of(m) > stage_of(module))
+    assert not upward, f"{module} imports a later stage: {upward}"
+
+
+def test_every_path_in_an_output_folder_is_named_in_layout():
+    """Code names ".imageprep" in one module only (docstrings may mention it)."""
+    named = []
+    for module in MODULES:
+        tree = ast.parse((SCRIPTS / (module.replace(".", "/") + ".py")).read_text())
+        docs = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+        }  # fmt: skip
+        named += [
+            module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and ".imageprep" in node.value and id(node) not in docs
+        ]  # fmt: skip
+    assert sorted(set(named)) == ["imageprep.folder.layout"]
+
+
 @pytest.mark.parametrize("module", PRODUCT)
 def test_the_product_never_imports_the_benchmark(module):
     code = (
         f"import sys; import {module}; "
-        "print(sorted(m for m in sys.modules if m.startswith('imageprep.bench')))"
+        "print(sorted(m for m in sys.modules if m.startswith('imageprep_bench')))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=SCRIPTS, check=True
@@ -72,13 +107,13 @@ def test_the_product_never_imports_the_benchmark(module):
 
 
 def test_a_resize_job_starts_lean(tmp_path):
-    """What a job runs (imageprep.resize_jobs on a JPEG) loads neither numpy, yaml, matplotlib nor
-    Snakemake: start-up is paid once per job."""
+    """What a job runs (imageprep.run.resize_jobs on a JPEG) loads neither numpy, yaml,
+    matplotlib nor Snakemake: start-up is paid once per job."""
     from imagefactory import photo
 
     src = photo(tmp_path / "a.jpg")
     code = (
-        "import sys; from imageprep.resize_jobs import main; "
+        "import sys; from imageprep.run.resize_jobs import main; "
         f"assert main(['--spec', '{{}}', '--inputs', {str(src)!r}, "
         f"'--outputs', {str(tmp_path / 'out.jpg')!r}]) == 0; "
         "heavy = {'numpy', 'yaml', 'matplotlib', 'snakemake', 'psutil', 'jsonschema'}; "

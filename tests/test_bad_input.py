@@ -10,7 +10,7 @@ from PIL import Image
 
 from helpers import OWN, assert_decodable, digests, own, run_pool, run_snakemake, tree, write_config
 from imagefactory import ODD_NAMES, bad_inputs, odd_inputs, photo
-from imageprep.records import read_failed_tsv
+from imageprep.folder.records import read_failed_tsv
 
 GOOD = ["good_1.jpg", "sub/good_2.png"]
 

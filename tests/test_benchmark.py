@@ -15,11 +15,11 @@ from PIL import Image
 
 from helpers import OWN, REPO, run_snakemake
 from imagefactory import photo
-from imageprep import resampler
-from imageprep.bench import engines as eng
-from imageprep.bench import measure, report, runner, targets, verify
-from imageprep.config import load_config
-from imageprep.synthetic import generate_dataset
+from imageprep.image import resampler
+from imageprep.image.synthetic import generate_dataset
+from imageprep.run.config import load_config
+from imageprep_bench import engines as eng
+from imageprep_bench import measure, report, runner, targets, verify
 
 SCRIPT = REPO / "workflow" / "scripts" / "benchmark.py"
 
@@ -350,9 +350,9 @@ def test_the_worker_sweep_can_be_a_list(tmp_path):
 
 
 def test_the_container_study_compares_files_and_tars(tmp_path):
-    """workflow/scripts/container_study.py on the tiny workload: both containers through
+    """benchmark/container_study.py on the tiny workload: both containers through
     Snakemake and the pool command, the same tars from both, one output rewritten each."""
-    script = REPO / "workflow" / "scripts" / "container_study.py"
+    script = REPO / "benchmark" / "container_study.py"
     proc = subprocess.run(
         [sys.executable, str(script), "--workload", "tiny", "--out", "report.md"],
         capture_output=True, text=True, cwd=tmp_path, timeout=600,
@@ -366,9 +366,9 @@ def test_the_container_study_compares_files_and_tars(tmp_path):
 
 
 def test_the_speed_study_times_the_decode_and_every_resampler(tmp_path):
-    """workflow/scripts/speed_study.py on the tiny workload: libvips, the decode alone and
+    """benchmark/speed_study.py on the tiny workload: libvips, the decode alone and
     the transform with each resampler, with the worst SSIM of each transform run."""
-    script = REPO / "workflow" / "scripts" / "speed_study.py"
+    script = REPO / "benchmark" / "speed_study.py"
     proc = subprocess.run(
         [sys.executable, str(script), "--workload", "tiny", "--repeats", "1", "--gaps", "2",
          "--size", "64", "--mode", "fit", "--out", "report.md"],
@@ -393,9 +393,9 @@ def test_the_speed_study_times_the_decode_and_every_resampler(tmp_path):
 
 
 def test_the_draft_study_reports_each_gap_and_each_scale(tmp_path):
-    """workflow/scripts/draft_study.py on the tiny workload: the worst SSIM per gap (the
+    """benchmark/draft_study.py on the tiny workload: the worst SSIM per gap (the
     shipped rule among them, and no draft) and per draft scale and reduction left."""
-    script = REPO / "workflow" / "scripts" / "draft_study.py"
+    script = REPO / "benchmark" / "draft_study.py"
     proc = subprocess.run(
         [sys.executable, str(script), "--workload", "tiny", "--no-timing", "--gaps", "1.25",
          "shipped", "--workers", "1"],

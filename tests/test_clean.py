@@ -1,5 +1,5 @@
 """What a folder holds that its manifest no longer lists: a deleted input, an old format, the
-other container. Both paths remember what they stop listing (imageprep.stale), the closing
+other container. Both paths remember what they stop listing (imageprep.folder.stale), the closing
 line says so, and workflow/scripts/clean.py shows it, then removes it, and nothing else."""
 
 import subprocess

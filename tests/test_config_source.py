@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from helpers import REPO
-from imageprep.config import checked_config, load_schema
-from imageprep.spec import FORMATS, MODES, RESAMPLE, VARIANT_KEYS, ResizeSpec
+from imageprep.image.spec import FORMATS, MODES, RESAMPLE, VARIANT_KEYS, ResizeSpec
+from imageprep.run.config import checked_config, load_schema
 
 SCHEMA = load_schema()
 PROPS = SCHEMA["properties"]

@@ -7,7 +7,7 @@ import sys
 from PIL import Image
 
 from helpers import copy_checkout
-from imageprep.synthetic import demo_catalog, write_demo_set
+from imageprep.image.synthetic import demo_catalog, write_demo_set
 
 
 def test_default_config_runs_on_fresh_checkout(tmp_path):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from imageprep.manifest import Row, merge_shard_rows, write_manifest
-from imageprep.records import read_failed_tsv, read_record, write_failed_tsv, write_record
+from imageprep.folder.manifest import Row, merge_shard_rows, write_manifest
+from imageprep.folder.records import read_failed_tsv, read_record, write_failed_tsv, write_record
 
 NAMES = ["plain.jpg", "tab\there.jpg", "new\nline.jpg", "back\\slash.jpg", "ünï cødé.jpg"]
 

@@ -4,7 +4,7 @@ bump it; this test fails when the bytes of a fixed set of generated images chang
 the version stays the same.
 
 When it fails after an intended change: bump TRANSFORM_VERSION in
-workflow/scripts/imageprep/transform.py and add the new digest below (the failure message
+workflow/scripts/imageprep/image/transform.py and add the new digest below (the failure message
 prints it). A Pillow or cykooz-resizer upgrade changes bytes too: the digest is kept per
 Pillow version and resampler (fast_image_resize at its version, or Pillow's own, the
 fallback where the package has no wheel), and fast_image_resize's must not depend on the
@@ -20,9 +20,9 @@ import pytest
 from PIL import Image
 
 from imagefactory import photo, quadrants, stored_with_orientation
-from imageprep import resampler
-from imageprep.spec import MODES, ResizeSpec, output_relpath
-from imageprep.transform import TRANSFORM_VERSION, resize_image
+from imageprep.image import resampler
+from imageprep.image.spec import MODES, ResizeSpec, output_relpath
+from imageprep.image.transform import TRANSFORM_VERSION, resize_image
 
 GOLDEN = {
     (

@@ -2,9 +2,9 @@
 
 import pytest
 
-from imageprep.config import coerce_numbers, config_errors
-from imageprep.plan import ConfigError, check_dirs, find_images, plan_outputs
-from imageprep.shards import auto_images_per_job, shard_outputs
+from imageprep.run.config import coerce_numbers, config_errors
+from imageprep.run.plan import ConfigError, check_dirs, find_images, plan_outputs
+from imageprep.run.shards import auto_images_per_job, shard_outputs
 
 
 def touch(path):

@@ -14,9 +14,9 @@ from PIL import Image
 
 from helpers import REPO, assert_decodable, digests, run_pool, run_snakemake
 from imagefactory import photo
-from imageprep.manifest import iter_manifest
-from imageprep.spec import ResizeSpec
-from imageprep.transform import resize_image
+from imageprep.folder.manifest import iter_manifest
+from imageprep.image.spec import ResizeSpec
+from imageprep.image.transform import resize_image
 
 POOL = [sys.executable, str(REPO / "workflow" / "scripts" / "pool.py"), "--workers", "2"]
 POOL += ["--configfile", "config/config.yaml"]
@@ -242,9 +242,9 @@ def test_a_run_killed_with_sigkill_leaves_no_lock_behind(workdir):
 def test_a_shard_job_sent_sigterm_keeps_the_rows_of_what_it_made(workdir):
     """As scancel stops a job on SLURM: the job finishes the image in hand, keeps the rows
     of what it made and exits 130 without a traceback; run again, it makes only the rest."""
-    from imageprep.config import load_config
-    from imageprep.shards import kept_rows_path, write_plan_text
-    from imageprep.variants import from_config, to_json
+    from imageprep.folder.variants import from_config, to_json
+    from imageprep.run.config import load_config
+    from imageprep.run.shards import kept_rows_path, write_plan_text
 
     many_photos(workdir, 120, (2048, 1536))
     names = sorted(p.name for p in (workdir / "photos").iterdir())

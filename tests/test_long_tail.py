@@ -22,11 +22,11 @@ from imagefactory import (
     quadrants,
     special_files,
 )
-from imageprep.diagnose import ImageError
-from imageprep.plan import scan_images
-from imageprep.records import read_failed_tsv
-from imageprep.spec import ResizeSpec, output_format, output_relpath
-from imageprep.transform import resize_image
+from imageprep.folder.records import read_failed_tsv
+from imageprep.image.diagnose import ImageError
+from imageprep.image.spec import ResizeSpec, output_format, output_relpath
+from imageprep.image.transform import resize_image
+from imageprep.run.plan import scan_images
 
 FIT = ResizeSpec(mode="fit")
 PLUGIN = REPO / "tests" / "faulty_plugin"  # sitecustomize: decoders that fail oddly

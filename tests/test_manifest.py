@@ -3,10 +3,10 @@ the order, and a run's manifest lists every image once."""
 
 import pytest
 
-from imageprep import manifest as mf
-from imageprep.manifest import Row, iter_manifest, merge_shard_rows, write_manifest
-from imageprep.records import read_failed_tsv
-from imageprep.shards import read_plan_file, shard_outputs, write_plan_text
+from imageprep.folder import manifest as mf
+from imageprep.folder.manifest import Row, iter_manifest, merge_shard_rows, write_manifest
+from imageprep.folder.records import read_failed_tsv
+from imageprep.run.shards import read_plan_file, shard_outputs, write_plan_text
 
 ODD = [
     "plain.jpg",

@@ -14,9 +14,9 @@ import yaml
 from helpers import REPO, copy_checkout, digests, mtimes, run_snakemake, write_config
 from imagefactory import photo
 
-README = (REPO / "README.md").read_text()
-USE = README.split("## Use it in your own workflow")[1]
-# The parent workflow exactly as the README shows it: its Snakefile, then its config.yaml.
+GUIDE = (REPO / "docs" / "module.md").read_text()
+USE = GUIDE.split("## The example")[1]
+# The parent workflow exactly as docs/module.md shows it: its Snakefile, then its config.yaml.
 PARENT, CONFIG = re.findall(r"```\w*\n(.*?)```", USE, re.S)[:2]
 LOCAL = '"vendor/imageprep-workflow/Snakefile"'
 TRAIN, THUMBS = yaml.safe_load(CONFIG)["train"], yaml.safe_load(CONFIG)["thumbs"]
@@ -24,8 +24,8 @@ NAMES = ["a.jpg", "b.png", "nested/c.jpg", "d e.jpeg"]
 
 
 def write_parent(folder: Path, snakefile: str = LOCAL, **instances) -> None:
-    """The README's parent workflow in ``folder``, importing imageprep from ``snakefile`` (a
-    path string or gitfile(...)), with ``instances``' config (default: the README's)."""
+    """The guide's parent workflow in ``folder``, importing imageprep from ``snakefile`` (a
+    path string or gitfile(...)), with ``instances``' config (default: the guide's)."""
     instances = instances or yaml.safe_load(CONFIG)
     assert LOCAL in PARENT
     train = instances["train"]

@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from imagefactory import photo
-from imageprep.bench import verify
-from imageprep.spec import ResizeSpec
-from imageprep.transform import resize_image
+from imageprep.image.spec import ResizeSpec
+from imageprep.image.transform import resize_image
+from imageprep_bench import verify
 
 
 def test_psnr_and_ssim_of_identical_and_different_images():

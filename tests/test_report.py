@@ -1,5 +1,5 @@
 """snakemake --report after a resize run shows what was made, per variant: counts by status
-with the reasons, a contact sheet and the inputs' sizes (imageprep.run_report), rendered
+with the reasons, a contact sheet and the inputs' sizes (imageprep.folder.run_report), rendered
 by a real headless browser (Debian's chromium; CI installs it, IMAGEPREP_REQUIRE_BROWSER)."""
 
 import json
@@ -111,9 +111,9 @@ def test_the_report_renders_in_a_headless_browser(made, tmp_path, name, view):
 def test_names_that_are_not_utf8_do_not_break_the_report(tmp_path):
     """Reasons name other files (a clash, a symlink's target), whose names need not be
     UTF-8: the report shows their bytes escaped."""
-    from imageprep.manifest import Row, write_manifest
-    from imageprep.run_report import write_report
-    from imageprep.spec import ResizeSpec
+    from imageprep.folder.manifest import Row, write_manifest
+    from imageprep.folder.run_report import write_report
+    from imageprep.image.spec import ResizeSpec
 
     name = b"caf\xe9.jpg".decode("utf-8", "surrogateescape")
     write_manifest(tmp_path / "manifest.csv", [Row(name, name, "failed", f"would write {name}")])

@@ -1,4 +1,4 @@
-"""Reruns of the shard layer (imageprep.shards): Snakemake tracks shards, the jobs track
+"""Reruns of the shard layer (imageprep.run.shards): Snakemake tracks shards, the jobs track
 images, and a rerun redoes exactly the images that changed. "Redone" is read from the
 outputs' dates (a redone image is rewritten) and from the shard jobs' log lines."""
 
@@ -13,8 +13,8 @@ from PIL import Image
 
 from helpers import REPO, dates, digests, own, redone, run_pool, run_snakemake
 from imagefactory import photo, truncated_exif
-from imageprep.manifest import COLUMNS, iter_manifest
-from imageprep.synthetic import photo_like
+from imageprep.folder.manifest import COLUMNS, iter_manifest
+from imageprep.image.synthetic import photo_like
 
 N = 12  # images; with images_per_job=3 they make 4 shards
 
@@ -187,7 +187,7 @@ def test_a_shard_job_reads_its_plan_file_not_the_input_folder(photos):
 
 
 def test_threads_in_a_shard_job_give_the_same_bytes_and_each_image_its_own_warnings(photos):
-    """Two threads per job: Pillow's warnings are collected per thread (imageprep.capture),
+    """Two threads per job: Pillow's warnings are collected per thread (imageprep.image.capture),
     so each image's log line carries its own, and only its own."""
     for i in range(4):
         bad = photo_like(160, 120, 40 + i)

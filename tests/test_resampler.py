@@ -1,4 +1,4 @@
-"""The resampler (imageprep.resampler): fast_image_resize where installed, Pillow's as the
+"""The resampler (imageprep.image.resampler): fast_image_resize where installed, Pillow's as the
 fallback. Its pixels agree with Pillow's for every mode and filter, alpha is resized
 premultiplied (no dark fringe), the fallback can be forced and a folder made by one is
 redone by the other, and pools started by every method give the same bytes."""
@@ -14,11 +14,11 @@ from PIL import Image
 
 from helpers import digests, run_snakemake, write_config
 from imagefactory import photo
-from imageprep import resampler
-from imageprep.manifest import read_manifest
-from imageprep.spec import RESAMPLE, ResizeSpec
-from imageprep.synthetic import photo_like
-from imageprep.transform import resize_image
+from imageprep.folder.manifest import read_manifest
+from imageprep.image import resampler
+from imageprep.image.spec import RESAMPLE, ResizeSpec
+from imageprep.image.synthetic import photo_like
+from imageprep.image.transform import resize_image
 
 needs_fir = pytest.mark.skipif(
     resampler.NAME == "pillow", reason="cykooz-resizer is not installed (no wheel here)"

@@ -13,11 +13,11 @@ from PIL import Image, ImageCms
 
 from helpers import opened
 from imagefactory import bad_inputs, photo, quadrants, stored_with_orientation
-from imageprep.atomic import remove_stale_temps
-from imageprep.diagnose import ImageError
-from imageprep.resize_jobs import main as resize_main
-from imageprep.spec import ResizeSpec, output_relpath
-from imageprep.transform import resize_image
+from imageprep.image.atomic import remove_stale_temps
+from imageprep.image.diagnose import ImageError
+from imageprep.image.spec import ResizeSpec, output_relpath
+from imageprep.image.transform import resize_image
+from imageprep.run.resize_jobs import main as resize_main
 
 
 def spec(**kw) -> ResizeSpec:

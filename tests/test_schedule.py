@@ -6,7 +6,7 @@ from PIL import Image
 
 from helpers import digests, run_pool
 from imagefactory import photo
-from imageprep.schedule import largest_first, make_chunks
+from imageprep.pool.schedule import largest_first, make_chunks
 
 
 def flat(chunks):

@@ -10,7 +10,7 @@ from PIL import Image
 
 from helpers import REPO, digests, own, run_snakemake
 from imagefactory import bad_inputs, photo
-from imageprep.records import read_failed_tsv
+from imageprep.folder.records import read_failed_tsv
 
 NAMES = ["a.jpg", "b.png", "nested/c.jpg", "with space ü.jpeg", "e.jpg", "f.jpg"]
 # The profile as shipped, checking job status sooner (the run is seconds, not hours), and a

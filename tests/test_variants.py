@@ -20,9 +20,9 @@ from helpers import (
     write_config,
 )
 from imagefactory import photo, stored_with_orientation
-from imageprep.bench import verify
-from imageprep.spec import MODES, ResizeSpec
-from imageprep.transform import resize_image, resize_variants
+from imageprep.image.spec import MODES, ResizeSpec
+from imageprep.image.transform import resize_image, resize_variants
+from imageprep_bench import verify
 
 VARIANTS = {
     "train": {"size": [224, 224], "mode": "fill", "min_size": [320, 320]},

@@ -9,7 +9,7 @@ from PIL import Image
 
 from helpers import OWN, REPO, digests, mtimes, opened, own, run_pool, run_snakemake, write_config
 from imagefactory import photo
-from imageprep.transform import TRANSFORM_VERSION
+from imageprep.image.transform import TRANSFORM_VERSION
 
 NAMES = ["a.jpg", "B.JPG", "nested/deeper/c.png", "with space ünï.jpeg"]
 
@@ -163,7 +163,7 @@ def test_moving_the_checkout_reruns_nothing_and_a_new_transform_version_reruns_a
         copy(REPO / part, moved / part)
     snakefile = ("--snakefile", str(moved / "Snakefile"))
     assert planned_jobs(photos, *snakefile, *config) == {}
-    transform = moved / "workflow" / "scripts" / "imageprep" / "transform.py"
+    transform = moved / "workflow" / "scripts" / "imageprep" / "image" / "transform.py"
     text = transform.read_text()
     old = f"TRANSFORM_VERSION = {TRANSFORM_VERSION}\n"
     assert old in text

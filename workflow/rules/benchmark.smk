@@ -1,5 +1,5 @@
 # The companion benchmark as targets: `snakemake --cores all benchmark` runs the workload
-# named in config (benchmark.workload) through every engine (imageprep.bench; the command
+# named in config (benchmark.workload) through every engine (imageprep_bench; the command
 # line is workflow/scripts/benchmark.py, this rule's script benchmark_rule.py).
 #
 # The benchmark job starts Snakemake again (the `snakemake` engine) and times pools that

@@ -1,4 +1,4 @@
-# The parse-time step, in one place: find imageprep's own files, then imageprep.startup checks
+# The parse-time step, in one place: find imageprep's own files, then imageprep.run.startup checks
 # the config, scans the input folder and plans the run (reading only). The rule files
 # declare rules from what it returns. docs/architecture.md, "What a parse does", says what
 # a parse reads and writes, standalone and as a module of another workflow.
@@ -56,17 +56,18 @@ if Path(imageprep.__file__).resolve().parent != (SCRIPTS / "imageprep").resolve(
         f"not from {SCRIPTS}; one workflow can use one imageprep checkout"
     )
 
-from imageprep.closing import last_run_line  # noqa: E402
-from imageprep.console import install as short_console  # noqa: E402
-from imageprep.plan import DEMO_DIR  # noqa: E402
-from imageprep.resampler import NAME as RESAMPLER  # noqa: E402
-from imageprep.run_report import report_files  # noqa: E402
-from imageprep.shards import shard_rows_path, plan_path  # noqa: E402
-from imageprep.spec import WRITTEN  # noqa: E402
-from imageprep.startup import StartupError, first_claim, start  # noqa: E402
-from imageprep.synthetic import demo_catalog  # noqa: E402
-from imageprep.transform import TRANSFORM_VERSION  # noqa: E402
-from imageprep.variants import (
+from imageprep.folder import layout  # noqa: E402
+from imageprep.folder.closing import last_run_line  # noqa: E402
+from imageprep.run.console import install as short_console  # noqa: E402
+from imageprep.run.plan import DEMO_DIR  # noqa: E402
+from imageprep.image.resampler import NAME as RESAMPLER  # noqa: E402
+from imageprep.folder.run_report import report_files  # noqa: E402
+from imageprep.run.shards import shard_rows_path, plan_path  # noqa: E402
+from imageprep.image.spec import WRITTEN  # noqa: E402
+from imageprep.run.startup import StartupError, first_claim, start  # noqa: E402
+from imageprep.image.synthetic import demo_catalog  # noqa: E402
+from imageprep.image.transform import TRANSFORM_VERSION  # noqa: E402
+from imageprep.folder.variants import (
     image_param,
     named,
     to_json as variants_json,
@@ -90,7 +91,7 @@ PER_IMAGE, SKIP = RUN.per_image, RUN.skip
 INPUT_DIR, OUTPUT_DIR = PLAN.input_dir, PLAN.output_dir  # normalised by the plan
 RUN_STARTED = time.time()  # the closing line says what the manifest job did since
 # A standalone run's terminal: progress, errors and the closing line; the job-by-job detail
-# in Snakemake's log (imageprep.console). --verbose shows it all.
+# in Snakemake's log (imageprep.run.console). --verbose shows it all.
 CONSOLE = None
 if STANDALONE and workflow.is_main_process and not workflow.output_settings.verbose:
     CONSOLE = short_console(
@@ -106,7 +107,7 @@ RESIZED = RUN.resized
 SPEC_JSON = variants_json(VARIANTS)
 # What changes outputs, and so re-runs every image: the spec, the transform's version
 # (bumped whenever its output bytes change; tests/test_golden.py checks) and the resampler
-# (fast_image_resize, or Pillow's where it is not installed: imageprep.resampler).
+# (fast_image_resize, or Pillow's where it is not installed: imageprep.image.resampler).
 VERSION = f"{TRANSFORM_VERSION} {RESAMPLER}"
 # snakemake --report: a run's results under the instance's name, a subcategory per variant.
 REPORT_CATEGORY = "imageprep" if STANDALONE else INSTANCE
@@ -114,8 +115,8 @@ REPORT_CATEGORY = "imageprep" if STANDALONE else INSTANCE
 # standalone run keeps them in its output folder (two runs into two folders share none, and
 # --report shows the folder of the config it is given); a module's go under its name.
 LOGS, REPORTS, BENCHMARKS = (
-    f"{OUTPUT_DIR}/.imageprep/{kind}" if STANDALONE else f"{kind}/{INSTANCE}"
-    for kind in ("logs", "reports", "benchmarks")
+    f"{OUTPUT_DIR}/{kept}" if STANDALONE else f"{Path(kept).name}/{INSTANCE}"
+    for kept in (layout.LOGS, layout.REPORTS, layout.BENCHMARKS)
 )
 BENCHMARK_DIR = os.path.normpath(config["benchmark"]["out_dir"])
 DEMO = demo_catalog(config["demo"]["count"], config["demo"]["seed"])
@@ -148,13 +149,13 @@ ALL_CORES = os.cpu_count() or 1
 
 
 def run_summary():
-    """The closing line of a run (imageprep.closing), the pool command's words."""
+    """The closing line of a run (imageprep.folder.closing), the pool command's words."""
     return last_run_line(OUTPUT_DIR, RUN_STARTED, named(VARIANTS), f"{LOGS}/resize")
 
 
 def prepared():
     """Write what Snakemake compares dates against (plan files, refused inputs): once, when
-    it first asks for a job's input, so only when it builds a DAG (imageprep.startup).
+    it first asks for a job's input, so only when it builds a DAG (imageprep.run.startup).
     """
     try:
         RUN.prepare(dry_run=workflow.dryrun)

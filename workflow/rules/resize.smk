@@ -1,10 +1,10 @@
 # The resize rules: every job runs workflow/scripts/resize_jobs.py, the lean command of the job
-# runner (imageprep.resize_jobs) around the one transform (imageprep.transform). What changes the
+# runner (imageprep.run.resize_jobs) around the one transform (imageprep.image.transform). What changes the
 # outputs' bytes is a param (the spec, the transform's version), so Snakemake re-runs the
 # jobs it affects; docs/architecture.md, "Reruns", has the whole story.
 #
 # images_per_job != 1 (default 0 = automatic): rule resize_shard, one job per shard of
-# images (imageprep.shards). A job declares one output, its shard's rows, and reads
+# images (imageprep.run.shards). A job declares one output, its shard's rows, and reads
 # its plan file; inside it, an image whose manifest row is still current is not redone.
 # Rule manifest merges the shards' rows into <output_dir>/manifest.csv (and
 # failed.tsv in skip mode).
@@ -17,8 +17,9 @@
 # With variants, a job makes every variant of its images (each decoded once): a shard job
 # declares its rows in each variant's folder, rule manifest one manifest.csv per variant.
 
-# (on_error is in the command's text: changing it re-runs the jobs, which try failed
-# images again in fail mode; in the params it would re-run every job after an upgrade.)
+# Changing on_error re-runs the jobs (which try failed images again in fail mode): it is
+# a param of rule resize_shard, in the command's text of the per-image rule with rows, and
+# the plain per-image rule declares other outputs in skip mode (each image's record).
 RESIZE_COMMAND = (
     f" --dirs {{params.dirs:q}} --on-error {config['on_error']} --names {{params.names:q}}"
     " --image-rows {output:q} --logs {log:q}"
@@ -96,9 +97,9 @@ rule manifest:
         unpack(manifest_inputs),
     output:
         manifest=MANIFESTS,
-        metadata=RUN.metadata_files,  # Hugging Face imagefolder's (imageprep.metadata)
+        metadata=RUN.metadata_files,  # Hugging Face imagefolder's (imageprep.folder.metadata)
         failed=FAILED_MANIFESTS if SKIP else [],
-        # what snakemake --report shows of the run, per variant (imageprep.run_report)
+        # what snakemake --report shows of the run, per variant (imageprep.folder.run_report)
         report=[
             report(
                 path,

@@ -1,4 +1,4 @@
-"""The companion benchmark's command line (the work is imageprep.bench; ``--help`` lists
+"""The companion benchmark's command line (the work is imageprep_bench; ``--help`` lists
 the options):
 
     python workflow/scripts/benchmark.py --workload seed
@@ -9,8 +9,12 @@ The Snakemake target (rule benchmark_engines) runs benchmark_rule.py instead.
 """
 
 import sys
+from pathlib import Path
 
-from imageprep.bench.runner import main
+# The benchmark lives in benchmark/ at the checkout's root, outside the product package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmark"))
+
+from imageprep_bench.runner import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,7 +5,10 @@ An engine that fails is marked FAILED in summary.md; the rule itself still succe
 import sys
 from pathlib import Path
 
-from imageprep.bench.runner import build_plan, run_and_report
+# The benchmark lives in benchmark/ at the checkout's root, outside the product package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmark"))
+
+from imageprep_bench.runner import build_plan, run_and_report
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 with open(smk.log[0], "w", buffering=1) as log:

@@ -8,7 +8,7 @@ the options.
 
 import sys
 
-from imageprep.clean import main
+from imageprep.run.clean import main
 
 if __name__ == "__main__":
     sys.exit(main())

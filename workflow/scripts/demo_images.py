@@ -1,4 +1,4 @@
-"""The command of rule demo_images: write the generated demo set (imageprep.synthetic) that
+"""The command of rule demo_images: write the generated demo set (imageprep.image.synthetic) that
 a fresh clone's first run resizes. A command, not a ``script:``: a script's process imports
 Snakemake to read its arguments, which costs a second of the demo's first run.
 
@@ -7,7 +7,7 @@ Snakemake to read its arguments, which costs a second of the demo's first run.
 
 import argparse
 
-from imageprep.synthetic import demo_catalog, write_demo_set
+from imageprep.image.synthetic import demo_catalog, write_demo_set
 
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 p.add_argument("--count", type=int, required=True)

@@ -1,5 +1,5 @@
 """The pool command: the same job as ``snakemake --cores N``, run by a hand-written
-``concurrent.futures.ProcessPoolExecutor`` (imageprep.pool, around imageprep.pool_workers).
+``concurrent.futures.ProcessPoolExecutor`` (imageprep.pool.command, around imageprep.pool.workers).
 ``--help`` lists the options.
 
     python workflow/scripts/pool.py                       # config/config.yaml, all cores
@@ -9,7 +9,7 @@
 
 import sys
 
-from imageprep.pool import main
+from imageprep.pool.command import main
 
 if __name__ == "__main__":
     sys.exit(main())

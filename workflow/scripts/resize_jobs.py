@@ -7,12 +7,12 @@
 
 Ctrl-C or SIGTERM: the images in hand finish, the rows of what was made are kept, exit 130.
 
-The work is imageprep.resize_jobs, through imageprep.runner and imageprep.transform.
+The work is imageprep.run.resize_jobs, through imageprep.run.runner and imageprep.image.transform.
 """
 
 import sys
 
-from imageprep.resize_jobs import main
+from imageprep.run.resize_jobs import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,7 @@
-"""Rule script of `dataset`: writes a generated benchmark workload (imageprep.synthetic).
+"""Rule script of `dataset`: writes a generated benchmark workload (imageprep.image.synthetic).
 The demo set has its own command, demo_images.py."""
 
-from imageprep.synthetic import generate_dataset
+from imageprep.image.synthetic import generate_dataset
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 with open(smk.log[0], "w") as log:

@@ -1,0 +1,121 @@
+"""The one "is this output done?" of every path (shard jobs, per-image jobs, the pool's
+--resume, the main process's check before a run): per variant of an image, whether the row
+kept for it still describes what this run would make, so that only what changed is redone.
+"""
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from imageprep.folder.manifest import Row
+from imageprep.folder.rows import output_fingerprint
+from imageprep.folder.variants import Variant, named
+from imageprep.image.geometry import decode_label, decode_request, filter_reason
+from imageprep.image.transform import TRANSFORM_VERSION
+
+Found = tuple[Row, int] | None  # a kept row and when its file was written, or none
+
+
+def is_current(
+    row: Row,
+    stat: os.stat_result,
+    fingerprint: str,
+    output: Path | None,
+    skip: bool,
+    written_ns: int,
+) -> bool:
+    """``row`` (its file written at ``written_ns``) still describes what this run would
+    make: same input (size, mtime), fingerprint and transform version, and a made image's
+    output there, its size, not written since (replaced behind our back: redone). A failed
+    row is current in skip mode only (in fail mode it is tried again, so that the run
+    stops at it). ``output`` None: not a file (a tar's member), which the caller checks."""
+    if (row.input_bytes, row.input_mtime_ns, row.fingerprint, row.transform_version) != (
+        stat.st_size,
+        stat.st_mtime_ns,
+        fingerprint,
+        TRANSFORM_VERSION,
+    ):
+        return False
+    if row.status != "ok":
+        return skip
+    if output is None:
+        return True
+    try:
+        out = output.stat()
+    except OSError:
+        return False
+    return out.st_size == row.output_bytes and out.st_mtime_ns <= written_ns
+
+
+def current_rows(
+    outs: Sequence[str],
+    stat: os.stat_result | None,
+    found: Sequence[Found],
+    folders: Sequence[str | None],
+    variants: Sequence[Variant],
+    skip: bool,
+) -> list[Row | None]:
+    """Per variant of one image (its output ``outs[i]`` under ``folders[i]``), the kept row
+    if it is current, else None (to make again). Besides is_current: the filters are
+    applied again to the input size the rows keep (a filter change redoes only the images
+    whose verdict changes, and those without decoding them twice), and with several
+    variants, the image must be decoded as this run would decode it: adding or changing a
+    larger sibling can change the draft scale the others were made from. A folder of None:
+    the outputs are tar members, which the caller checks (tar_shard.py)."""
+    if stat is None:
+        return [None] * len(variants)
+    size = next(
+        ((f[0].input_width, f[0].input_height) for f in found if f and f[0].input_width), None
+    )
+    decode = None  # without variants: the fingerprint says how an output was decoded
+    if named(variants):  # variants: the decode served them all
+        decode = "?"  # no input size kept: an image made since cannot be checked
+        if size and (active := [v.spec for v in variants if not filter_reason(*size, v.spec)]):
+            decode = decode_label(decode_request(*size, active), True)
+    return [
+        _current(variant, out, kept, folder, stat, size, decode, skip)
+        for variant, out, kept, folder in zip(variants, outs, found, folders, strict=True)
+    ]
+
+
+def left_to_make(current: Sequence[Row | None], outs: Sequence[str]) -> list[str | None]:
+    """Each variant's output still to make: None where its row is current."""
+    return [None if row else out for row, out in zip(current, outs, strict=True)]
+
+
+def _current(
+    variant: Variant,
+    out: str,
+    kept: Found,
+    folder: str | None,
+    stat: os.stat_result,
+    size: tuple[int, int] | None,
+    decode: str | None,
+    skip: bool,
+) -> Row | None:
+    if kept is None:
+        return None
+    row, written = kept
+    spec = variant.spec
+    if row.status == "filtered" or (spec.filters and row.status == "ok"):
+        if size is None:  # no input size kept: the filters cannot be checked
+            return None
+        reason = filter_reason(*size, spec)
+        if row.status == "filtered":
+            # a settings change re-judges it: its header again, no decode
+            was = (row.output, row.input_bytes, row.input_mtime_ns, row.fingerprint)
+            now = (out, stat.st_size, stat.st_mtime_ns, output_fingerprint(spec, out))
+            same = was == now and row.transform_version == TRANSFORM_VERSION
+            return row if same and reason == row.reason else None
+        if reason:
+            return None
+    if row.status == "failed" and size and filter_reason(*size, spec):
+        return None  # a filter now leaves it out: filtered, as a fresh run says
+    if row.status == "ok" and (row.output != out or bool(row.tar) != variant.tars):
+        return None  # made in the other container (files, tars): not where this run looks
+    fp = output_fingerprint(spec, out)
+    if not is_current(row, stat, fp, Path(folder, out) if folder else None, skip, written):
+        return None
+    if decode is not None and row.status == "ok" and row.decode and row.decode != decode:
+        return None
+    return row

@@ -1,0 +1,106 @@
+"""A folder's manifest.csv is there only when it describes the whole folder, and what it stops
+listing is remembered, so that it can be removed.
+
+- A run's first work withdraws the manifest (and metadata.csv): while a run is changing
+  outputs, and after one that stopped early (Ctrl-C, a bad image), a loader finds no
+  manifest to take for the whole dataset. The next complete run writes them again.
+- Each manifest written is also kept as ``.imageprep/listed-manifest.csv`` (a hard link).
+  When the next one is written, the outputs the kept one listed and the new one does not
+  (a deleted input, an old ``format``, the other container) are added to ``stale.tsv``:
+  imageprep made them and nothing lists them. workflow/scripts/clean.py shows, then
+  removes, those still there; never a file that imageprep did not list as made.
+"""
+
+import csv
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from imageprep.folder.layout import LISTED, STALE
+from imageprep.folder.manifest import ENCODING, MANIFEST_CSV
+from imageprep.folder.metadata import METADATA_CSV
+from imageprep.folder.records import tsv_cell, tsv_uncell
+from imageprep.image.atomic import link_atomically, write_atomically
+
+
+def withdraw(folder: str | os.PathLike) -> None:
+    """Remove the folder's manifest.csv and metadata.csv (the rows stay in LISTED and the
+    shards' rows); no-op where there are none, so jobs may race."""
+    for name in (MANIFEST_CSV, METADATA_CSV):
+        Path(folder, name).unlink(missing_ok=True)
+
+
+def listed(path: str | os.PathLike) -> set[str]:
+    """The files a manifest says were made: each output, or with tars each tar. Three
+    columns read, no Row built: a million rows take about a second."""
+    with open(path, newline="", **ENCODING) as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        if "tar" not in header:  # a manifest of an earlier release: no tars then
+            out, status = header.index("output"), header.index("status")
+            return {r[out] for r in reader if r[status] == "ok" and r[out]}
+        out, status, tar = header.index("output"), header.index("status"), header.index("tar")
+        return {r[tar] or r[out] for r in reader if r[status] == "ok" and r[out]}
+
+
+def settle(folder: str | os.PathLike) -> int:
+    """Once the new manifest.csv is written: remember what the last one listed and this one
+    does not, and keep this one. Returns how many files stale.tsv names that are still
+    there."""
+    manifest, kept = Path(folder, MANIFEST_CSV), Path(folder, LISTED)
+    if kept.exists():
+        add_stale(folder, listed(kept) - listed(manifest))
+    link_atomically(manifest, kept)
+    return len(stale_files(folder))
+
+
+def add_stale(folder: str | os.PathLike, names: Iterable[str]) -> None:
+    names = set(names)
+    if not names:
+        return
+    known = set(read_stale(folder))
+    if names <= known:
+        return
+    text = "".join(f"{tsv_cell(n)}\n" for n in sorted(known | names))
+    write_atomically(Path(folder, STALE), text.encode(**ENCODING))
+
+
+def read_stale(folder: str | os.PathLike) -> list[str]:
+    try:
+        text = Path(folder, STALE).read_bytes().decode(**ENCODING)
+    except FileNotFoundError:
+        return []
+    return [tsv_uncell(line) for line in text.split("\n")[:-1]]
+
+
+def stale_files(folder: str | os.PathLike) -> list[str]:
+    """What stale.tsv names that is still a file in ``folder`` and that the current
+    manifest.csv does not list (a later run may have made it again)."""
+    names = read_stale(folder)
+    if not names:
+        return []
+    manifest = Path(folder, MANIFEST_CSV)
+    current = listed(manifest) if manifest.exists() else set()
+    return [n for n in names if n not in current and Path(folder, n).is_file()]
+
+
+def remove_stale(folder: str | os.PathLike, names: Iterable[str]) -> int:
+    """Remove ``names`` (from :func:`stale_files`) and the folders they leave empty; forget
+    them in stale.tsv. Returns the bytes freed."""
+    root = Path(folder).resolve()
+    freed = 0
+    for name in names:
+        path = Path(folder, name)
+        freed += path.stat().st_size
+        path.unlink()
+        parent = path.parent.resolve()
+        while parent != root and root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:  # not empty
+                break
+            parent = parent.parent
+    left = [n for n in read_stale(folder) if Path(folder, n).is_file()]
+    text = "".join(f"{tsv_cell(n)}\n" for n in left)
+    write_atomically(Path(folder, STALE), text.encode(**ENCODING))
+    return freed

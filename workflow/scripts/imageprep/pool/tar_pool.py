@@ -1,0 +1,129 @@
+"""The pool with container: webdataset: the unit of work is a shard, not an image. Each
+worker makes one shard's tars at a time with the shard jobs' own code (shard_job.Shard.make),
+so the tars are Snakemake's byte for byte; the workers' start-up, stop flag and slots are
+pool_workers'."""
+
+import multiprocessing as mp
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
+from typing import Any
+
+from imageprep.folder.manifest import Row, read_manifest
+from imageprep.folder.variants import Variants
+from imageprep.pool import workers as pool_workers
+from imageprep.pool.workers import IDLE, Outcome, PoolError, _init_worker, _SharedStop
+from imageprep.run.shard_job import Shard, ShardResult
+from imageprep.run.shards import PreviousRows, kept_rows_path, shard_rows_path
+
+
+def _tar_shard(
+    index: int,
+    name: str,
+    members: list[tuple[str, str]],
+    dirs: tuple[str, str],
+    variants: Variants,
+    skip: bool,
+    resume: bool,
+    threads: int,
+) -> ShardResult:
+    """One shard's tars in a worker, as a Snakemake shard job makes them (shard_job.py);
+    with ``resume``, against the rows both paths keep, so current members are copied."""
+    pool_workers._slots[pool_workers._slot] = index
+    folders = [v.folder(dirs[1]) for v in variants]
+    previous = [PreviousRows(shard_rows_path(f, name)) if resume else None for f in folders]
+    result = Shard(*dirs, variants, skip).make(name, members, previous, threads, _SharedStop())
+    result.tried = [replace(one, data=()) for one in result.tried]  # the bytes are in the tar
+    pool_workers._slots[pool_workers._slot] = IDLE
+    return result
+
+
+def run_tar_pool(
+    shards: Mapping[str, list[tuple[str, str]]],
+    dirs: tuple[str, str],
+    variants: Variants,
+    workers: int,
+    on_error: str,
+    resume: bool,
+    kept: list[list[Row]],
+    outcome: Outcome,
+) -> None:
+    """container: webdataset: each shard's tars on one of ``workers`` processes (with
+    threads of their own when there are fewer shards than workers). A shard's rows go to
+    ``outcome`` (its images made) and ``kept`` (its current ones) once its tars are
+    written; a shard stopped early writes none. Raises as run_pool."""
+    names = list(shards)
+    procs = max(1, min(workers, len(names)))
+    threads = max(1, workers // max(1, len(names)))
+    slots = mp.Array("q", [IDLE] * procs, lock=False)
+    stop = mp.Value("b", 0, lock=False)
+    initargs = (slots, mp.Value("i", 0), stop)
+    skip = on_error == "skip"
+    with ProcessPoolExecutor(procs, initializer=_init_worker, initargs=initargs) as pool:
+        futures = {
+            pool.submit(_tar_shard, i, n, shards[n], dirs, variants, skip, resume, threads): n
+            for i, n in enumerate(names)
+        }
+        finished: set[str] = set()
+        try:
+            _collect(futures, pool, slots, names, dirs[0], kept, outcome, finished, stop)
+        except BaseException:
+            stop.value = 1
+            for future in futures:
+                future.cancel()
+            # a shard not finished left its tar as it was: so are its rows in the manifest
+            for variant, variant_kept in zip(variants, kept, strict=True):
+                folder = variant.folder(dirs[1])
+                for name in (n for n in names if n not in finished):
+                    old = read_manifest(kept_rows_path(shard_rows_path(folder, name)))
+                    variant_kept.extend(old.values())
+            raise
+
+
+def _collect(
+    futures: Mapping[Any, str],
+    pool: ProcessPoolExecutor,
+    slots: Any,
+    names: Sequence[str],
+    input_dir: str,
+    kept: list[list[Row]],
+    outcome: Outcome,
+    finished: set[str],
+    stop: Any,
+) -> None:
+    """Each shard's result as it comes: its rows, or the line that stops the run."""
+    try:
+        for future in as_completed(futures):
+            result = future.result()
+            if result.complete:
+                _add_shard(result, input_dir, kept, outcome)
+                finished.add(futures[future])
+            if (first := result.stopped) is not None:
+                stop.value = 1
+                if first.fatal:
+                    raise PoolError(f"{first.fatal}; finished outputs are kept")
+                raise PoolError(first.line.removeprefix("error: "))
+    except BrokenProcessPool:
+        pool.shutdown(wait=True)
+        crashed = [f"shard {names[i]}" for i in slots if i >= 0]
+        where = f"while making {', '.join(crashed)}" if crashed else "between shards"
+        raise PoolError(f"a worker process died {where}; finished tars are kept") from None
+
+
+def _add_shard(
+    result: ShardResult, input_dir: str, kept: list[list[Row]], outcome: Outcome
+) -> None:
+    """A finished shard's rows: those of the images it made (with their tar) to
+    ``outcome``, the others to ``kept``."""
+    made = {row.input for one in result.tried for row in one.rows if row is not None}
+    final = [{row.input: row for row in rows} for rows in result.rows]
+    for variant_kept, rows in zip(kept, result.rows, strict=True):
+        variant_kept.extend(row for row in rows if row.input not in made)
+    for one in result.tried:
+        rel = next(row.input for row in one.rows if row is not None)
+        outcome.done += 1
+        rows = zip(final, one.rows, strict=True)
+        outcome.rows.append(tuple(by.get(rel) if row else None for by, row in rows))
+        if (failed := one.failed) is not None:
+            outcome.failures.append((f"{input_dir}/{rel}", failed.reason))

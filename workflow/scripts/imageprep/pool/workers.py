@@ -1,0 +1,207 @@
+"""The hand-written parallel path ("the pool"): ``concurrent.futures.ProcessPoolExecutor``
+over the plan's images, the largest first (schedule.py), each through the one transform.
+The command around it is :mod:`imageprep.pool.command`.
+
+What a bare ``pool.map`` does not: a bad image stops the run with one line naming it (or,
+in skip mode, is a failed row); a worker that dies is reported with the image it was
+resizing; Ctrl-C stops within one image per worker, without tracebacks; the rows of the
+images made before a stop are kept. Outputs are written atomically by the transform, so an
+interrupted run never leaves a partial image.
+"""
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imageprep.folder.manifest import Row
+from imageprep.folder.rows import image_row
+from imageprep.folder.variants import Variants, specs
+from imageprep.image.atomic import part_path
+from imageprep.pool.resume import Image
+from imageprep.pool.schedule import input_sizes, make_chunks
+from imageprep.run.runner import Item, Tried, run_images
+from imageprep.run.shards import written_at
+
+IDLE, STOPPED = -1, -2  # worker slot values besides the index of the image in progress
+# Test-only hook: a worker kills itself (SIGKILL) when it reaches the image of this name.
+CRASH_HOOK = "IMAGEPREP_TEST_CRASH_ON"
+
+
+class PoolError(Exception):
+    """The run cannot go on; the message is the one line the user sees."""
+
+
+@dataclass
+class Outcome:
+    done: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    rows: list[tuple[Row | None, ...]] = field(default_factory=list)  # per image: per variant
+
+    def variant_rows(self, i: int) -> list[Row]:
+        """Variant ``i``'s rows of the images tried."""
+        return [rows[i] for rows in self.rows if rows[i] is not None]
+
+
+# Worker state, set by _init_worker in each worker process.
+_slots: Any = None  # shared array: per worker, the index of the image in progress
+_slot = -1
+_stop: Any = None  # shared flag: the parent asks the workers to stop after this image
+
+
+def _init_worker(slots: Any, counter: Any, stop: Any) -> None:
+    """Ctrl-C is the parent's to handle (no traceback from every worker); a worker stopped
+    by the pool (SIGTERM, after another one died) marks its slot so it is not blamed."""
+    global _slots, _slot, _stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    with counter.get_lock():
+        _slot, counter.value = counter.value, counter.value + 1
+    _slots, _stop = slots, stop
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _slots[_slot] = STOPPED
+    os._exit(128 + signum)
+
+
+class _SharedStop:
+    """runner.Stop over the flag all workers share."""
+
+    def is_set(self) -> bool:
+        return bool(_stop.value)
+
+    def set(self) -> None:
+        _stop.value = 1
+
+
+def _busy(index: int | None) -> None:
+    """Mark this worker's slot with the image it is on (IDLE between images)."""
+    _slots[_slot] = IDLE if index is None else index
+    if index is not None and _crash_on and Path(_names[index]).name == _crash_on:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_crash_on = os.environ.get(CRASH_HOOK)
+_names: dict[int, str] = {}  # index -> input, of the chunk in progress (for the test hook)
+
+
+def _resize_chunk(
+    chunk: Sequence[Item], dirs: tuple[str, str], variants: Variants, on_error: str
+) -> list[Tried]:
+    """Resize a few images (input, output relative to ``dirs``) in a worker, through the one
+    runner. A bad image in fail mode, or a failure of the environment in any mode, stops
+    every worker after its current image."""
+    _names.clear()
+    _names.update((index, rel) for index, rel, _ in chunk)
+    return run_images(chunk, dirs, variants, on_error == "skip", _SharedStop(), busy=_busy)
+
+
+def run_pool(
+    names: Sequence[Image],
+    dirs: tuple[str, str],
+    variants: Variants,
+    workers: int,
+    on_error: str = "fail",
+    chunksize: int = 0,
+    outcome: Outcome | None = None,
+) -> Outcome:
+    """Make the outputs of every (input, its output per variant or None), relative to
+    ``dirs`` (input_dir, output_dir), on ``workers`` processes, the largest images first,
+    in chunks of about equal bytes (schedule.py; ``chunksize`` > 0: that many a chunk).
+
+    Raises PoolError at the first bad image (on_error: fail) or when a worker dies, naming the
+    image; KeyboardInterrupt after the workers have stopped. Finished outputs are kept, and
+    so are their rows in ``outcome`` (pass one to keep them when the run stops early).
+    """
+    outcome = outcome or Outcome()
+    started_ns = time.time_ns()
+    delivered: set[int] = set()
+    try:
+        _run(names, dirs, variants, workers, on_error, chunksize, outcome, delivered)
+    except BaseException:
+        for index, (rel, outs) in enumerate(names):
+            if index not in delivered:
+                _recover(rel, outs, dirs, variants, started_ns, outcome)
+        raise
+    return outcome
+
+
+def _recover(
+    rel: str,
+    outs: Sequence[str | None],
+    dirs: tuple[str, str],
+    variants: Variants,
+    started_ns: int,
+    outcome: Outcome,
+) -> None:
+    """The workers have stopped. An output a worker finished after the run began to stop
+    is on disk, but its row went down with the pool: read it back. A worker stopped while
+    writing leaves a part file: nobody writes it any more."""
+    rows: list[Row | None] = []
+    siblings = specs(variants)
+    for out, variant in zip(outs, variants, strict=True):
+        folder = variant.folder(dirs[1])
+        dst = f"{folder}/{out}"
+        if out is not None:
+            part_path(dst).unlink(missing_ok=True)
+        made = out is not None and written_at(dst) >= started_ns
+        row = (
+            image_row((dirs[0], folder), rel, out, variant.spec, siblings=siblings)
+            if made
+            else None
+        )
+        rows.append(row)
+    if any(row is not None for row in rows):
+        outcome.rows.append(tuple(rows))
+        outcome.done += 1
+
+
+def _run(
+    names: Sequence[Image],
+    dirs: tuple[str, str],
+    variants: Variants,
+    workers: int,
+    on_error: str,
+    chunksize: int,
+    outcome: Outcome,
+    delivered: set[int],
+) -> None:
+    srcs = [f"{dirs[0]}/{rel}" for rel, _ in names]
+    sizes = input_sizes(srcs)
+    chunks = [[(i, *names[i]) for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
+    slots = mp.Array("q", [IDLE] * workers, lock=False)
+    stop = mp.Value("b", 0, lock=False)
+    initargs = (slots, mp.Value("i", 0), stop)
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
+        futures = [pool.submit(_resize_chunk, chunk, dirs, variants, on_error) for chunk in chunks]
+        try:
+            for future in as_completed(futures):
+                for tried in future.result():
+                    if tried.fatal:
+                        raise PoolError(f"{tried.fatal}; finished outputs are kept")
+                    delivered.add(tried.index)
+                    outcome.done += 1
+                    outcome.rows.append(tried.rows)
+                    if (failed := tried.failed) is None:
+                        continue
+                    outcome.failures.append((srcs[tried.index], failed.reason))
+                    if on_error == "fail":
+                        stop.value = 1
+                        raise PoolError(f"{srcs[tried.index]}: {failed.reason}")
+        except BrokenProcessPool:
+            pool.shutdown(wait=True)  # the others are stopped (STOPPED) before we look
+            crashed = [srcs[i] for i in slots if i >= 0]
+            where = f"while resizing {', '.join(crashed)}" if crashed else "between images"
+            raise PoolError(f"a worker process died {where}; finished outputs are kept") from None
+        except BaseException:  # PoolError, Ctrl-C: let running images finish, start no more
+            stop.value = 1
+            for future in futures:
+                future.cancel()
+            raise

@@ -1,0 +1,78 @@
+"""The clean command (workflow/scripts/clean.py): remove what an output folder holds that
+imageprep made earlier and its manifest.csv no longer lists (a deleted input, an old
+``format``, the other container; stale.py keeps the list). It shows them first; --yes
+removes them. Never a file imageprep did not list as made, and never while a run holds the
+folder.
+
+    python workflow/scripts/clean.py                  # config/config.yaml: list them
+    python workflow/scripts/clean.py --yes            # remove them
+    python workflow/scripts/clean.py --config output_dir=results/photos --yes
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from imageprep.folder.closing import forget_stale
+from imageprep.folder.folder_lock import FolderInUse, check_free, hold
+from imageprep.folder.manifest import MANIFEST_CSV
+from imageprep.folder.stale import remove_stale, stale_files
+from imageprep.folder.variants import from_config
+from imageprep.run.config import add_config_arguments, config_from_arguments
+
+SHOWN = 20  # files named before "... and N more"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_config_arguments(p)
+    p.add_argument("--yes", action="store_true", help="remove them (default: only list them)")
+    args = p.parse_args(argv)
+    try:
+        config = config_from_arguments(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    output_dir = os.path.normpath(config["output_dir"])
+    folders = [v.folder(output_dir) for v in from_config(config)]
+    try:
+        check_free(output_dir)
+        if args.yes and Path(output_dir).is_dir():
+            hold(output_dir, f"workflow/scripts/clean.py in {os.getcwd()}")
+    except FolderInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    found = {folder: stale_files(folder) for folder in folders}
+    unfinished = [f for f, names in found.items() if names and not Path(f, MANIFEST_CSV).exists()]
+    if unfinished:  # a stopped run: what it has made is not listed yet
+        print(
+            f"error: {unfinished[0]}/{MANIFEST_CSV} is missing (a run stopped early): run the "
+            "workflow again to finish the folder, then clean it",
+            file=sys.stderr,
+        )
+        return 1
+    paths = [Path(folder, name) for folder, names in found.items() for name in names]
+    if not paths:
+        print(f"nothing to remove: {output_dir} holds no file that imageprep made and no "
+              "longer lists", file=sys.stderr)  # fmt: skip
+        return 0
+    size = sum(path.stat().st_size for path in paths)
+    what = f"{len(paths)} files ({size / 1e6:.1f} MB) that imageprep made earlier and "
+    what += "no manifest.csv lists now"
+    if not args.yes:
+        for path in paths[:SHOWN]:
+            print(path)
+        if len(paths) > SHOWN:
+            print(f"... and {len(paths) - SHOWN} more")
+        print(f"{what}; run again with --yes to remove them", file=sys.stderr)
+        return 0
+    try:
+        for folder, names in found.items():
+            remove_stale(folder, names)
+        forget_stale(output_dir)
+    except OSError as exc:
+        print(f"error: cannot remove {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"removed {what}", file=sys.stderr)
+    return 0

@@ -1,0 +1,299 @@
+"""The plan: which images a run processes, where each output goes, which inputs are refused
+before any work, and how outputs are grouped into shards. The Snakefile and the pool both
+call :func:`make_plan`, so both see exactly the same job list."""
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imageprep.folder.layout import REFUSED_LIST
+from imageprep.folder.records import write_failed_tsv
+from imageprep.folder.variants import DEFAULT_VARIANTS, Variants, named
+from imageprep.folder.variants import from_config as variants_from_config
+from imageprep.image.diagnose import OutputError, path_reason
+from imageprep.image.spec import output_relpath
+
+DEMO_DIR = "resources/demo"  # the embedded demo set's folder (generated on first use)
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message starts with the key."""
+
+
+@dataclass
+class Found:
+    """What discovery found: every matching name, and those no job can take."""
+
+    images: list[str] = field(default_factory=list)  # relative to input_dir, POSIX, sorted
+    refused: dict[str, str] = field(default_factory=dict)  # image -> reason, before any job
+
+
+LINE_BREAK_REASON = "name contains a line break, which Snakemake cannot track; rename the file"
+
+
+def scan_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> Found:
+    """Image paths under ``input_dir`` (see :func:`find_images`), and the ones refused up front
+    by both paths alike: dangling symlinks and symlink loops, FIFOs, devices and sockets
+    (reading them would fail or block), and names with a line break.
+
+    Symlinked folders are followed, as ``find -L`` does, each real folder once: under the
+    first of its paths in sorted order (a link back to an ancestor adds nothing). The file
+    type comes from the directory listing (no stat per image); only symlinks and entries
+    that are not regular files cost a stat.
+    """
+    wanted = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+    found = Found()
+    root = Path(input_dir)
+    seen: set[tuple[int, int] | None] = set()
+    folders = [(root, "")]  # depth first, in sorted order: which path a folder gets is fixed
+    while folders:
+        folder, prefix = folders.pop()
+        if (identity := _identity(folder)) in seen and identity is not None:
+            continue  # a second link to a folder already read, or back to an ancestor
+        seen.add(identity)
+        try:
+            listing = os.scandir(folder)
+        except OSError as exc:  # an unreadable folder hides its images: say so, do not guess
+            raise ConfigError(
+                f"input_dir: cannot list {str(folder)!r}: {exc.strerror or exc}"
+            ) from None
+        below = []  # subfolders, sorted below; files stream (a million in one folder)
+        with listing as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                rel = prefix + entry.name
+                if _is_dir(entry):
+                    below.append((entry.name, Path(entry.path), rel + "/"))
+                    continue
+                if not entry.name.lower().endswith(wanted):
+                    continue
+                found.images.append(rel)
+                reason = None if _is_file(entry) else path_reason(entry.path)
+                if "\n" in rel or "\r" in rel:
+                    reason = LINE_BREAK_REASON
+                if reason:
+                    found.refused[rel] = reason
+        for _, path, rel in sorted(below, reverse=True):  # popped in sorted order
+            folders.append((path, rel))
+    found.images.sort()
+    return found
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    """A folder, or a symlink to one; False for a symlink loop (listed as a file)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """A real folder, whatever path leads to it (None if it cannot be read: listing it
+    then says why)."""
+    try:
+        stat = folder.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def find_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> list[str]:
+    """Image paths under ``input_dir``, relative to it, POSIX-style, sorted.
+
+    Extensions match case-insensitively; hidden files and folders (``.name``) are skipped,
+    which also keeps the ``.NAME.part`` files of an interrupted run out.
+    """
+    return scan_images(input_dir, extensions).images
+
+
+def plan_keys(
+    relpaths: Iterable[str], variants: Variants
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Key -> input, and the inputs left out (input -> (key, reason)). An image's key names
+    it in the plan, the shards and the per-image rule: its output without variants (as
+    before they existed), its input path with them (each variant's output is derived from
+    it). An input that would share an output with another in any variant is left out;
+    in tars (container: webdataset) the key is the input path, and no two inputs share a
+    member (tars.sample_key)."""
+    if variants[0].tars:
+        return {rel: rel for rel in relpaths}, {}
+    if not named(variants):
+        return plan_outputs(relpaths, variants[0].spec.format)
+    relpaths = list(relpaths)
+    refused: dict[str, tuple[str, str]] = {}
+    for fmt in sorted({v.spec.format for v in variants}):
+        for rel, (_, why) in plan_outputs(relpaths, fmt)[1].items():
+            refused.setdefault(rel, (rel, why))
+    return {rel: rel for rel in relpaths if rel not in refused}, refused
+
+
+def plan_outputs(
+    relpaths: Iterable[str], fmt: str
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Output -> input (relative to output_dir and input_dir), and the inputs left out:
+    input -> (output, reason). Several inputs that would write one output (``a.jpg`` and
+    ``a.png`` with ``format: jpeg``; ``photo.tga`` and ``photo.png`` with ``format: same``)
+    are all left out, each with a reason naming the others: no run picks one by chance."""
+    outputs: dict[str, str] = {}
+    shared: dict[str, list[str]] = {}  # output -> its inputs, where there are several
+    for rel in relpaths:
+        out = output_relpath(rel, fmt)
+        if out in outputs:
+            shared.setdefault(out, [outputs[out]]).append(rel)
+        else:
+            outputs[out] = rel
+    clashes = {}
+    for out, rels in shared.items():
+        del outputs[out]
+        for rel in rels:
+            others = ", ".join(other for other in rels if other != rel)
+            why = f"would write {out}, as {others} would too (format: {fmt}); rename one"
+            clashes[rel] = (out, why)
+    return outputs, clashes
+
+
+SHOWN = 5  # refusals named in the message that stops a run; the rest go to a file
+
+
+@dataclass
+class Plan:
+    """One run's work: key -> input (plan_keys: without variants, the key is the output
+    relative to output_dir), and the inputs refused before any work, input -> (its key,
+    the reason); the variants each image is made into."""
+
+    input_dir: str
+    output_dir: str
+    outputs: dict[str, str]
+    refused: dict[str, tuple[str, str]] = field(default_factory=dict)
+    demo: bool = False  # input_dir is the generated demo set (its files may not exist yet)
+    variants: Variants = DEFAULT_VARIANTS
+
+    def refusals(self) -> list[tuple[str, str]]:
+        """(input path, reason) of every refused input, sorted."""
+        return sorted((f"{self.input_dir}/{rel}", why) for rel, (_, why) in self.refused.items())
+
+    def refusal_message(self) -> str:
+        """What stops a run in fail mode when inputs are refused: how many, the first few
+        (one line each), and where the whole list was written (failed.tsv's format), so
+        that a folder with thousands never gives a message of thousands of lines."""
+        rows = self.refusals()
+        lines = [
+            f"{len(rows)} input(s) cannot be processed (on_error: skip would process the "
+            "others and list these in failed.tsv):",
+            *(f"  {src}: {why}" for src, why in rows[:SHOWN]),
+        ]
+        if len(rows) > SHOWN:
+            path = f"{self.output_dir}/{REFUSED_LIST}"
+            try:
+                write_failed_tsv(path, rows)
+                lines.append(f"  ... and {len(rows) - SHOWN} more: all {len(rows)} in {path}")
+            except OutputError as exc:
+                lines.append(f"  ... and {len(rows) - SHOWN} more (no list: {exc})")
+        return "\n".join(lines)
+
+    def source(self, out: str) -> str:
+        return f"{self.input_dir}/{self.outputs[out]}"
+
+    def target(self, out: str) -> str:
+        return f"{self.output_dir}/{out}"
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(input path, output path) of every image to make, in output order."""
+        return [(self.source(out), self.target(out)) for out in self.outputs]
+
+    def outs(self, rel: str) -> list[str]:
+        """Input ``rel``'s output in each variant, relative to the variant's folder."""
+        return [v.output(rel) for v in self.variants]
+
+    def folders(self) -> list[str]:
+        """Each variant's folder: its outputs, manifest.csv and rows."""
+        return [v.folder(self.output_dir) for v in self.variants]
+
+
+def is_demo(input_dir: str | os.PathLike) -> bool:
+    return Path(input_dir).resolve() == Path(DEMO_DIR).resolve()
+
+
+def make_plan(
+    config: Mapping[str, Any],
+    refuse_name: Callable[[str, str], str | None] | None = None,
+    scan: bool = True,
+) -> Plan:
+    """The plan for a validated config. ``refuse_name(input, output)`` (relative paths) may
+    refuse names one path cannot take: Snakemake cannot declare ``{word}``. ``scan=False``:
+    the folders only, no images (a shard job on a cluster node reads its own plan file).
+
+    Raises ConfigError (one line, naming the key) when the folders or names cannot work.
+    """
+    input_dir = os.path.normpath(config["input_dir"])
+    output_dir = os.path.normpath(config["output_dir"])
+    demo = is_demo(input_dir)
+    variants = variants_from_config(config)
+    if not scan:
+        return Plan(input_dir, output_dir, {}, {}, demo, variants)
+    check_dirs(input_dir, output_dir)
+    if demo:
+        from imageprep.image.synthetic import demo_catalog
+
+        items = demo_catalog(config["demo"]["count"], config["demo"]["seed"])
+        found = Found(sorted(item.name for item in items))
+    elif not Path(input_dir).is_dir():
+        raise ConfigError(f"input_dir: {input_dir!r} is not a folder (from {Path.cwd()})")
+    else:
+        found = scan_images(input_dir, config["extensions"])
+        if not found.images:
+            raise ConfigError(
+                f"input_dir: no files ending in {', '.join(config['extensions'])} "
+                f"under {input_dir!r}"
+            )
+    outputs, refused = plan_keys(found.images, variants)
+    for out, rel in list(outputs.items()):
+        reason = found.refused.get(rel) or (refuse_name and refuse_name(rel, out))
+        if reason:
+            refused[rel] = (out, reason)
+            del outputs[out]
+    if variants[0].tars:
+        check_one_member_type(outputs.values(), variants)
+    return Plan(input_dir, output_dir, outputs, refused, demo, variants)
+
+
+def check_one_member_type(inputs: Iterable[str], variants: Variants) -> None:
+    """Tars whose samples mix image types (format: same over JPEGs and PNGs) are refused:
+    Hugging Face's webdataset loader, which the docs show, stops on them ("files in the
+    archive don't share the same prefix or the same types")."""
+    inputs = list(inputs)
+    for variant in variants:
+        types = sorted({variant.output(rel).rsplit(".", 1)[1] for rel in inputs})
+        if len(types) > 1:
+            key = f"variants.{variant.name}.format" if variant.name else "format"
+            raise ConfigError(
+                f"{key}: 'same' would put {' and '.join(types)} images in one set of tars, "
+                "which Hugging Face's webdataset loader cannot read; with container: "
+                "webdataset, set it to jpeg, png or webp"
+            )
+
+
+def check_dirs(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> None:
+    """Refuse an output_dir inside (or equal to) input_dir, and the reverse: outputs would be
+    read back as inputs, or inputs overwritten."""
+    src, dst = Path(input_dir).resolve(), Path(output_dir).resolve()
+    if dst == src or src in dst.parents:
+        raise ConfigError(
+            f"output_dir: {output_dir!r} is inside input_dir {input_dir!r}; outputs would be "
+            "picked up as inputs on the next run. Choose a folder outside input_dir."
+        )
+    if dst in src.parents:
+        raise ConfigError(
+            f"output_dir: {output_dir!r} contains input_dir {input_dir!r}; outputs could "
+            "overwrite inputs. Choose a folder that does not contain input_dir."
+        )

@@ -1,0 +1,142 @@
+"""The one runner: every engine that makes images from the plan (a shard job, the per-image
+rule's job, the pool's workers) tries its images here, so that all agree on an image's row
+and log line, on when a run stops, and on how a failure of the environment becomes one
+line. The engines differ only in how images reach it: a plan file, a list of paths, chunks
+sent to worker processes.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from imageprep.folder.manifest import Row
+from imageprep.folder.rows import input_stat, made_rows
+from imageprep.folder.variants import Variants, named
+from imageprep.image.diagnose import OutputError
+from imageprep.image.transform import Attempt, try_variants
+
+
+class Stop(Protocol):
+    """Shared by everything working on one run (threads, or worker processes through a
+    shared value): once set, no image starts."""
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+
+Item = tuple[int, str, Sequence[str | None]]  # index, input, its output per variant (None: current)
+
+
+@dataclass(frozen=True)
+class Tried:
+    """One image tried: its manifest row per variant (None where none was asked) and its
+    log line; or ``fatal``, the line that ends the run (the environment's failure: full
+    disk, read-only folder, out of memory; or a bug), which is not the image's fault and
+    so never a failed row."""
+
+    index: int
+    rows: tuple[Row | None, ...]
+    line: str
+    fatal: str | None = None
+    data: tuple[bytes | None, ...] = ()  # per variant, the bytes for its tar (tar_shard.py)
+
+    @property
+    def failed(self) -> Row | None:
+        """A failed row (a bad input fails every variant); a filtered one is not failed."""
+        return next((r for r in self.rows if r is not None and r.status == "failed"), None)
+
+    def stops(self, skip: bool) -> bool:
+        """Whether the run stops here: a fatal line, or a bad image in fail mode."""
+        return self.fatal is not None or (self.failed is not None and not skip)
+
+
+def log_line(src: str, dsts: Sequence[str | None], attempt: Attempt) -> str:
+    """One line per image for its log: what was made (or filtered), with Pillow's warnings
+    attached."""
+    if attempt.error:
+        return f"error: {attempt.error}"
+    parts = []
+    for dst, made in zip(dsts, attempt.outputs, strict=True):
+        if dst is None or made is None:
+            continue
+        if made.filtered:
+            parts.append(f"{dst} filtered ({made.filtered})")
+        else:
+            parts.append(f"{dst} {made.size[0]}x{made.size[1]}")
+    line = f"{src} -> {', '.join(parts)}"
+    return line + "".join(f" (warning: {note})" for note in attempt.notes)
+
+
+def try_image(
+    index: int,
+    rel: str,
+    outs: Sequence[str | None],
+    dirs: tuple[str, str] | None,
+    variants: Variants,
+) -> Tried:
+    """Try one image: ``rel`` relative to input_dir and each output relative to its
+    variant's folder under output_dir (``dirs``); or, one variant and ``dirs`` None, both
+    paths as they are (a per-image job given paths). With tars, outputs are members: made
+    in memory, returned in Tried.data."""
+    src = f"{dirs[0]}/{rel}" if dirs else rel
+    write = not variants[0].tars
+    dsts = [
+        None if out is None else (f"{v.folder(dirs[1])}/{out}" if dirs and write else out)
+        for v, out in zip(variants, outs, strict=True)
+    ]
+    try:
+        stat = input_stat(src)
+        targets = [(dst, v.spec) for dst, v in zip(dsts, variants, strict=True)]
+        attempt = try_variants(src, targets, shared=named(variants), write=write)
+    except OutputError as exc:
+        return Tried(index, (), "", str(exc))
+    except MemoryError:
+        return Tried(index, (), "", f"out of memory while resizing {src}")
+    except Exception as exc:  # a bug of ours: one line, in every mode
+        bug = f"{src}: unexpected {type(exc).__name__} ({exc}); please report this bug"
+        return Tried(index, (), "", bug)
+    rows = made_rows(rel, outs, stat, variants, attempt)
+    data = () if write else tuple(o.data if o else None for o in attempt.outputs)
+    return Tried(index, tuple(rows), log_line(src, dsts, attempt), data=data)
+
+
+def run_images(
+    items: Iterable[Item],
+    dirs: tuple[str, str] | None,
+    variants: Variants,
+    skip: bool,
+    stop: Stop,
+    threads: int = 1,
+    busy: Callable[[int | None], None] | None = None,
+) -> list[Tried]:
+    """Try each (index, input, outputs) in turn, or on ``threads`` threads (Pillow releases
+    the GIL while it decodes, resizes and encodes), until all are tried or ``stop`` is set:
+    by any image here that stops the run (Tried.stops), or by another worker. Images
+    already running finish; no other starts. ``busy(index)`` is called before an image,
+    ``busy(None)`` after it (the pool names the image a dead worker was on)."""
+
+    def one(item: Item) -> Tried | None:
+        if stop.is_set():
+            return None
+        if busy:
+            busy(item[0])
+        tried = try_image(*item, dirs, variants)
+        if busy:
+            busy(None)
+        if tried.stops(skip):
+            stop.set()
+        return tried
+
+    items = list(items)
+    if threads > 1 and len(items) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            done = list(pool.map(one, items))
+    else:
+        done = []
+        for item in items:
+            if (tried := one(item)) is None:
+                break
+            done.append(tried)
+    return [tried for tried in done if tried is not None]

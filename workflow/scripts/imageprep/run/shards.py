@@ -1,0 +1,310 @@
+"""Shards: what Snakemake tracks when images_per_job is not 1. Its per-output bookkeeping
+grows faster than the number of outputs, so one job per shard declares one output (the
+shard's rows), and the workflow tracks the images itself.
+
+The main Snakemake process writes one small plan file per shard (its members, with their
+inputs' sizes and mtimes), rewriting it only when that content changes: Snakemake then
+re-runs exactly the shards whose plan file is newer than their manifest. A job reads its
+plan file and nothing else of the input tree (on a cluster node too), and inside it an image
+whose manifest row is still current is not redone (current.is_current). Folders, both
+under output_dir: ``.imageprep/plans/`` and ``.imageprep/shards/``.
+"""
+
+import math
+import os
+import re
+import zlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from imageprep.folder.layout import KEPT_ROWS, PLANS, REFUSED_ROWS, SHARD_ROWS
+from imageprep.folder.manifest import ENCODING, Row, manifest_text, read_manifest
+from imageprep.folder.records import tsv_cell, tsv_uncell
+from imageprep.image.atomic import link_atomically, write_atomically
+from imageprep.run.plan import ConfigError, Plan
+
+SHARD_NAME = re.compile(r"^(\d{4,})-of-(\d{4,})$")
+MAX_IMAGES_PER_JOB = 2000
+
+
+def auto_images_per_job(n_images: int) -> int:
+    """Images per shard when config says 0 (automatic): about n/16 (16 shards: each job's
+    ~0.13 s of start-up and bookkeeping stays small on 2 cores, and 16 cores still get a
+    shard each), at least 16 and at most 2000 (a million images make 512 jobs, and 16
+    cores get 32 each). It depends on the image count only, never on --cores, so that a
+    rerun with other cores re-runs nothing. Measured: docs/performance.md, section 3.
+    """
+    return max(16, min(MAX_IMAGES_PER_JOB, math.ceil(n_images / 16)))
+
+
+def images_per_job(configured: int, n_images: int) -> int:
+    """Images per shard: config's ``images_per_job``, or when it is 0 the automatic size."""
+    return configured or auto_images_per_job(n_images)
+
+
+def group_into_shards(outputs: Iterable[str], configured: int) -> dict[str, list[str]]:
+    """The shards whose rows a run keeps, the same for both paths: config's
+    ``images_per_job`` (0: automatic); with the per-image rule (1), which Snakemake tracks
+    image by image, the pool keeps its rows in automatic shards."""
+    outputs = list(outputs)
+    return shard_outputs(
+        outputs, images_per_job(0 if configured == 1 else configured, len(outputs))
+    )
+
+
+def shard_count(n_images: int, images_per_job: int) -> int:
+    """A power of two: adding images moves no image to another shard until it doubles."""
+    return max(1, 2 ** round(math.log2(max(1.0, n_images / images_per_job))))
+
+
+def shard_of(out: str, count: int) -> int:
+    return zlib.crc32(out.encode("utf-8", "surrogateescape")) % count
+
+
+def shard_name(index: int, count: int) -> str:
+    return f"{index:04d}-of-{count:04d}"
+
+
+def shard_outputs(outputs: Iterable[str], images_per_job: int) -> dict[str, list[str]]:
+    """Outputs grouped into shards of about ``images_per_job`` by a hash of their path, so a
+    shard's members stay the same when other images come or go."""
+    outputs = sorted(outputs)
+    count = shard_count(len(outputs), images_per_job)
+    shards: dict[int, list[str]] = {}
+    for out in outputs:
+        shards.setdefault(shard_of(out, count), []).append(out)
+    return {shard_name(i, count): shards[i] for i in sorted(shards)}
+
+
+def refused_rows_path(folder: str) -> str:
+    """The rows of the inputs refused before any job, in a variant's folder."""
+    return f"{folder}/{REFUSED_ROWS}"
+
+
+def plan_path(output_dir: str, name: str) -> str:
+    return f"{output_dir}/{PLANS}/{name}.csv"
+
+
+def shard_rows_path(output_dir: str, name: str) -> str:
+    return f"{output_dir}/{SHARD_ROWS}/{name}.csv"
+
+
+def _plan_text(input_dir: str, members: Iterable[tuple[str, str]], stats: bool) -> bytes:
+    """One line per member, tab-separated: input, output, input size, input mtime in ns
+    (names escaped as in failed.tsv: records.tsv_cell)."""
+    lines = []
+    for rel, out in members:
+        size = mtime = ""
+        if stats:
+            try:
+                st = os.stat(f"{input_dir}/{rel}")
+                size, mtime = str(st.st_size), str(st.st_mtime_ns)
+            except OSError:  # gone since discovery: the job says so, in its own words
+                pass
+        lines.append(f"{tsv_cell(rel)}\t{tsv_cell(out)}\t{size}\t{mtime}\n")
+    return "".join(lines).encode(**ENCODING)
+
+
+def write_if_changed(path: str | os.PathLike, data: bytes) -> bool:
+    """Write ``data`` unless ``path`` holds it already (its date then says when it last
+    changed, which is what Snakemake compares). Returns whether it wrote."""
+    try:
+        if Path(path).read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomically(path, data)
+    return True
+
+
+def write_plan_text(path: str | os.PathLike, members: Iterable[tuple[str, str]]) -> bool:
+    """A plan file of (input, output) members without dates, written if it changed."""
+    return write_if_changed(path, _plan_text("", members, stats=False))
+
+
+def read_plan_file(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(input, output) of each member, relative to input_dir and output_dir."""
+    text = Path(path).read_bytes().decode(**ENCODING)
+    lines = text.split("\n")[:-1]  # not splitlines(): names may hold \x0c, \x1c, \u2028...
+    return [tuple(map(tsv_uncell, line.split("\t")[:2])) for line in lines]  # type: ignore[misc]
+
+
+def write_plan_files(
+    plan: Plan,
+    shards: Mapping[str, list[tuple[str, str]]],
+    stats: bool = True,
+) -> None:
+    """Write each shard's plan file ((input, key) members) where its content changed, and
+    mark a shard's variant to be run again (its declared rows removed) where an image it
+    made is missing or an output was written after its rows (changed behind the
+    workflow's back); remove the plan files of shards that no longer exist.
+    ``stats=False``: members are declared inputs of their job (the generated demo set),
+    Snakemake tracks their dates.
+    """
+    folder = Path(plan.output_dir, PLANS)
+    present: dict[str, dict[str, int]] = {}  # per variant folder, listed once if needed
+    for name, members in shards.items():
+        path = Path(plan_path(plan.output_dir, name))
+        if write_if_changed(path, _plan_text(plan.input_dir, members, stats)):
+            continue
+        for variant, root in zip(plan.variants, plan.folders(), strict=True):
+            manifest = shard_rows_path(root, name)
+            if not os.path.exists(manifest):
+                continue
+            if root not in present:
+                present[root] = _listed(root)
+            # with tars, what must be there (and not newer than the rows) is the shard's tar
+            outs = [(rel, variant.tar(name) if variant.tars else variant.output(rel))
+                    for rel, _ in members]  # fmt: skip
+            if _out_of_date(outs, present[root], manifest):
+                # Snakemake re-runs a job whose declared output is gone, whatever its
+                # settings (a plan file touched with the same content is not newer to it
+                # when it compares checksums); the job still finds its rows beside it
+                # (kept_rows_path) and redoes exactly the members that are not current.
+                os.unlink(manifest)
+    for stale in folder.glob("*.csv"):
+        if stale.stem not in shards:
+            stale.unlink(missing_ok=True)
+
+
+def _listed(root: str) -> dict[str, int]:
+    try:
+        return dict(_files_under(root))
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        where = exc.filename or root
+        raise ConfigError(f"output_dir: cannot list {where!r}: {exc.strerror}") from None
+
+
+def _out_of_date(outs: list[tuple[str, str]], present: Mapping[str, int], manifest: str) -> bool:
+    written = written_at(kept_rows_path(manifest))
+    missing = [(rel, out) for rel, out in outs if out not in present]
+    return (
+        not written  # no rows kept: nothing is known to be current
+        or any(present.get(out, 0) > written for _, out in outs)  # changed since
+        or bool(missing and _unexplained(missing, read_manifest(manifest)))
+    )
+
+
+def _unexplained(missing: list[tuple[str, str]], rows: Mapping[str, Row]) -> bool:
+    """Whether an output is missing that its row says was made (deleted since, say), or
+    that has no row."""
+    return any(rows.get(rel) is None or rows[rel].status == "ok" for rel, _ in missing)
+
+
+def _files_under(folder: str) -> Iterable[tuple[str, int]]:
+    """Relative paths and mtimes of the files under ``folder``, hidden ones (and folders)
+    left out: one scandir per folder, one stat per file."""
+    stack = [(folder, "")]
+    while stack:
+        path, prefix = stack.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, prefix + entry.name + "/"))
+                else:
+                    yield prefix + entry.name, entry.stat(follow_symlinks=False).st_mtime_ns
+
+
+class PreviousRows:
+    """The rows kept for a shard's members (kept_rows_path), whoever wrote them (a shard
+    job or the pool command): its own, else those of the shard that held the image when
+    the shard count was another power of two. So the work stays proportional to what
+    changed, wherever shard boundaries fall. Each row comes with the time its file was
+    written (current.is_current compares outputs against it)."""
+
+    def __init__(self, manifest: str | os.PathLike) -> None:
+        kept = kept_rows_path(manifest)
+        self.folder = kept.parent
+        self.rows = read_manifest(kept)
+        self.written = written_at(kept)
+        own = SHARD_NAME.match(kept.stem)
+        self.counts = sorted(
+            {int(m[2]) for p in _listing(self.folder) if (m := SHARD_NAME.match(p[:-4]))}
+            - ({int(own[2])} if own else set())
+        )
+        self.loaded: dict[str, tuple[dict[str, Row], int]] = {}
+
+    @classmethod
+    def anywhere(cls, folder: str) -> "PreviousRows":
+        """The rows kept in a folder for any shard count (a per-image job: no shard)."""
+        return cls(shard_rows_path(folder, "none"))
+
+    def get(self, rel: str, key: str) -> tuple[Row, int] | None:
+        """The row of input ``rel`` (its plan key ``key``) and when it was written, or
+        None."""
+        if (row := self.rows.get(rel)) is not None:
+            return row, self.written
+        for count in self.counts:
+            name = shard_name(shard_of(key, count), count)
+            if name not in self.loaded:
+                path = self.folder / f"{name}.csv"
+                self.loaded[name] = read_manifest(path), written_at(path)
+            rows, written = self.loaded[name]
+            if (row := rows.get(rel)) is not None:
+                return row, written
+        return None
+
+
+def written_at(path: str | os.PathLike) -> int:
+    """When the file was last written (mtime in ns), 0 if it is not there."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _listing(folder: Path) -> list[str]:
+    try:
+        return [n for n in os.listdir(folder) if n.endswith(".csv")]
+    except OSError:
+        return []
+
+
+def kept_rows_path(manifest: str | os.PathLike) -> Path:
+    """Where a shard job keeps its rows for the next run: Snakemake deletes a job's declared
+    output before it runs the job again (and after it fails), so the rows the job compares
+    against live beside it, a hard link to the manifest (or, after a bad image stopped the
+    job, the rows of the images it did make)."""
+    path = Path(manifest)
+    return path.parent.parent / Path(KEPT_ROWS).name / path.name
+
+
+def keep_rows(manifest: str | os.PathLike) -> None:
+    """Link the finished manifest as the shard's kept rows (a copy where links fail)."""
+    link_atomically(manifest, kept_rows_path(manifest))
+
+
+def remove_other_shards(output_dir: str, names: Iterable[str]) -> None:
+    """Once every current shard's rows are made, those of an earlier shard count are
+    no longer needed."""
+    keep = {f"{name}.csv" for name in names}
+    for folder in (SHARD_ROWS, KEPT_ROWS):
+        for name in _listing(Path(output_dir, folder)):
+            if name not in keep and SHARD_NAME.match(name[:-4]):
+                Path(output_dir, folder, name).unlink(missing_ok=True)
+
+
+def keep_shard_rows(output_dir: str, shards: Mapping[str, list[str]], rows: Iterable[Row]) -> None:
+    """The one place a run keeps what it made, whichever path: each shard's rows where a
+    shard job reads them (kept_rows_path), so that the next run of either path sees what
+    is in the folder; also what a stopped shard job or pool run did make. A shard whose
+    rows now differ from its declared rows loses that file: Snakemake runs the shard
+    again, and its job redoes exactly the members that are not current for its settings."""
+    by_output = {row.output: row for row in rows}
+    for name, outputs in shards.items():
+        members = [by_output[out] for out in outputs if out in by_output]
+        if not members:
+            continue
+        manifest = Path(shard_rows_path(output_dir, name))
+        text = manifest_text(members)
+        try:
+            same = manifest.read_bytes() == text
+        except OSError:
+            same = False
+        write_atomically(kept_rows_path(manifest), text)  # newer than the outputs just made
+        if not same:
+            manifest.unlink(missing_ok=True)

@@ -1,0 +1,304 @@
+"""The workflow's parse-time step: everything the Snakefile does before any rule runs, in one
+place, for a standalone run and for each instance imported as a Snakemake module.
+
+:func:`start` runs while Snakemake parses the workflow (also for ``--lint``,
+``--list-rules`` and ``--report``), so it only reads: it checks the config, scans the input
+folder, plans the outputs and refuses what cannot work, each failure one line before any job.
+One exception: when refused inputs stop the run and are more than its message names, their
+whole list is written to .imageprep/refused-inputs.tsv, which the message points to
+(plan.Plan.refusal_message).
+What a run must write before Snakemake compares dates (the plan files, the list of refused
+inputs) is :meth:`Startup.prepare`, called from the rules' input functions, i.e. only
+when Snakemake builds a DAG (a run, a dry run, a report). docs/architecture.md, "What a
+parse does", lists both.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imageprep.folder.folder_lock import FolderInUse, check_free, hold
+from imageprep.folder.layout import IMAGES_LIST
+from imageprep.folder.manifest import MANIFEST_CSV, Row, manifest_text
+from imageprep.folder.metadata import METADATA_CSV
+from imageprep.folder.records import FAILED_TSV, image_rows_path, read_record, record_path
+from imageprep.folder.rows import output_fingerprint, refused_rows
+from imageprep.folder.variants import Variant, Variants, named
+from imageprep.image.atomic import writable_problem
+from imageprep.image.diagnose import OutputError
+from imageprep.image.transform import TRANSFORM_VERSION
+from imageprep.run.config import checked_config
+from imageprep.run.plan import ConfigError, Plan, make_plan
+from imageprep.run.shards import (
+    PreviousRows,
+    group_into_shards,
+    refused_rows_path,
+    shard_rows_path,
+    write_if_changed,
+    write_plan_files,
+    write_plan_text,
+)
+
+# Output folders claimed by the instances of one workflow (id of Snakemake's Workflow ->
+# resolved output_dir -> instance name): two instances must never share or nest one.
+_CLAIMED: dict[int, dict[Path, str]] = {}
+
+
+class StartupError(Exception):
+    """Why the workflow cannot start: one line (or a short list), no traceback."""
+
+
+@dataclass
+class Startup:
+    """What the rules of one instance need, computed once at parse time."""
+
+    config: dict[str, Any]
+    plan: Plan
+    shards: dict[str, list[str]]  # shard name -> outputs; {} for the per-image rule
+    main_process: bool  # False in a job's own Snakemake (on a cluster node)
+    _prepared: bool = field(default=False, repr=False)
+
+    @property
+    def per_image(self) -> bool:
+        return self.config["images_per_job"] == 1
+
+    @property
+    def skip(self) -> bool:
+        return self.config["on_error"] == "skip"
+
+    @property
+    def variants(self) -> Variants:
+        return self.plan.variants
+
+    @property
+    def output_dir(self) -> str:
+        return self.plan.output_dir
+
+    @property
+    def manifests(self) -> list[str]:
+        """Each variant's manifest.csv (output_dir's own without variants)."""
+        return [f"{folder}/{MANIFEST_CSV}" for folder in self.plan.folders()]
+
+    @property
+    def metadata_files(self) -> list[str]:
+        """Each variant's Hugging Face imagefolder metadata file (metadata.py); none for
+        tars, which Hugging Face reads as they are (its "webdataset" loader)."""
+        if self.variants[0].tars:
+            return []
+        return [f"{folder}/{METADATA_CSV}" for folder in self.plan.folders()]
+
+    @property
+    def failed_manifests(self) -> list[str]:
+        return [f"{folder}/{FAILED_TSV}" for folder in self.plan.folders()]
+
+    @property
+    def refused_rows(self) -> list[str]:
+        """The inputs refused before any job, as each variant's manifest rows (read by rule
+        manifest)."""
+        return [refused_rows_path(folder) for folder in self.plan.folders()]
+
+    @property
+    def declares_rows(self) -> bool:
+        """Whether a per-image job declares the image's rows (with variants or filters: an
+        image has several outputs, or none), rather than the image or its record."""
+        return self.per_image and (named(self.variants) or self.variants[0].spec.filters)
+
+    @property
+    def all_images(self) -> str:
+        """The per-image rule's list of images, whose outputs rule manifest reads back."""
+        return f"{self.output_dir}/{IMAGES_LIST}"
+
+    def declared(self, out: str) -> str:
+        """What a per-image job declares: the image (on_error: fail) or its outcome record
+        (on_error: skip), since a skipped image has no file to declare; with variants or
+        filters, the image's rows (records.image_rows_path)."""
+        if self.declares_rows:
+            return image_rows_path(self.output_dir, out)
+        return record_path(self.output_dir, out) if self.skip else f"{self.output_dir}/{out}"
+
+    @property
+    def resized(self) -> list[str]:
+        """What the resize jobs declare: each variant's rows per shard, or one file per
+        image."""
+        if self.per_image:
+            return [self.declared(out) for out in self.plan.outputs]
+        return [shard_rows_path(f, name) for name in self.shards for f in self.plan.folders()]
+
+    def shard_rows(self, name: str) -> list[str]:
+        """What one shard job declares: its rows in each variant's folder."""
+        return [shard_rows_path(folder, name) for folder in self.plan.folders()]
+
+    def prepare(self, dry_run: bool = False) -> None:
+        """Write what Snakemake compares before it decides which jobs to run, once per run
+        and only in the main process: each shard's plan file (rewritten only when its
+        content changed; its declared rows removed when an output it made is gone),
+        the refused inputs' rows, the per-image rule's list of images; for the per-image
+        rule, forget the declared file of an image that is not current (deleted, written
+        by the pool with other settings, replaced behind the workflow's back; not in a dry
+        run, which removes nothing). Raises StartupError (one line) on a write failure.
+        """
+        if self._prepared or not self.main_process:
+            return
+        self._prepared = True
+        plan, out_dir = self.plan, self.output_dir
+        try:
+            hold(out_dir, f"snakemake in {os.getcwd()}")  # until this Snakemake ends
+            write_plan_files(
+                plan,
+                {
+                    name: [(plan.outputs[out], out) for out in outs]
+                    for name, outs in self.shards.items()
+                },
+                stats=not plan.demo,  # demo images are the shard jobs' declared inputs
+            )
+            for variant, path in zip(self.variants, self.refused_rows, strict=True):
+                write_if_changed(path, manifest_text(refused_rows(plan.refused, variant)))
+            if self.per_image:
+                write_plan_text(self.all_images, [(r, o) for o, r in plan.outputs.items()])
+                if self.skip and not self.declares_rows:
+                    _forget_stale_records(out_dir, plan.outputs)
+                if not dry_run:
+                    self._forget_what_is_not_current()
+        except (OutputError, ConfigError, FolderInUse) as exc:
+            raise StartupError(str(exc)) from None
+        except OSError as exc:  # the lock file cannot be made
+            raise StartupError(str(OutputError(exc.filename, exc.strerror))) from None
+
+    def _forget_what_is_not_current(self) -> None:
+        """The per-image rule and the folder's one bookkeeping: Snakemake tracks each image
+        itself, so an image with a variant whose row (in the shards' rows, which the pool
+        and the manifest job keep) says it was made with other settings, or whose output
+        was written after its row, loses its declared file (the image, its record or its
+        rows), and Snakemake makes it again."""
+        plan, folders = self.plan, self.plan.folders()
+        for name, keys in group_into_shards(plan.outputs, 1).items():
+            previous = [PreviousRows(shard_rows_path(folder, name)) for folder in folders]
+            for key in keys:
+                rel = plan.outputs[key]
+                for variant, kept, folder in zip(self.variants, previous, folders, strict=True):
+                    if self._not_current(variant, kept.get(rel, key), folder):
+                        Path(self.declared(key)).unlink(missing_ok=True)
+                        break
+
+    def _not_current(self, variant: Variant, found: tuple[Row, int] | None, folder: str) -> bool:
+        if found is None or found[0].status != "ok":
+            return False  # Snakemake (the declared file's date) or the job decides
+        row, written = found
+        try:
+            changed = os.stat(f"{folder}/{row.output}").st_mtime_ns > written
+        except OSError:  # gone: Snakemake sees that itself when the image is declared
+            return self.declares_rows
+        current = (output_fingerprint(variant.spec, row.output), TRANSFORM_VERSION)
+        return changed or (row.fingerprint, row.transform_version) != current
+
+
+def _forget_stale_records(output_dir: str, outputs: Mapping[str, str]) -> None:
+    """A record that says "ok" for an image that is gone (deleted by the user) is dropped,
+    so that the image is made again."""
+    for out in outputs:
+        record = record_path(output_dir, out)
+        gone = os.path.exists(record) and not os.path.exists(f"{output_dir}/{out}")
+        if gone and read_record(record)[0] == "ok":
+            os.unlink(record)
+
+
+def snakemake_refusal(rel: str, out: str) -> str | None:
+    """Names the per-image rule cannot declare (shards and the pool command take them):
+    "{name}" reads as a wildcard and has no escape; a name that is not valid UTF-8 breaks
+    Snakemake's metadata."""
+    if "{" in rel or "{" in out:
+        from snakemake.io import contains_wildcard
+
+        if contains_wildcard(rel) or contains_wildcard(out):
+            return (
+                "name contains {...}, which Snakemake reads as a wildcard; rename the file "
+                "(images_per_job other than 1, or workflow/scripts/pool.py, take it as it is)"
+            )
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            "name is not valid UTF-8, which Snakemake cannot track; rename the file "
+            "(images_per_job other than 1, or workflow/scripts/pool.py, take it as it is)"
+        )
+    return None
+
+
+def first_claim(workflow_id: int, what: str) -> bool:
+    """Whether this instance is the first in its workflow to claim ``what`` (a file set all
+    instances would make alike, such as the demo images: one rule makes them for all)."""
+    claimed = _CLAIMED.setdefault(workflow_id, {})
+    key = Path("\0" + what)  # no real path starts with NUL
+    if key in claimed:
+        return False
+    claimed[key] = what
+    return True
+
+
+def claim_output_dir(workflow_id: int, output_dir: str, instance: str) -> None:
+    """Refuse a second instance of imageprep in one workflow that writes the same output
+    folder as another, inside it or around it: their files would collide."""
+    mine = Path(output_dir).resolve()
+    claimed = _CLAIMED.setdefault(workflow_id, {})
+    for other, name in claimed.items():
+        if name != instance and (other == mine or other in mine.parents or mine in other.parents):
+            raise StartupError(
+                f"output_dir: {output_dir!r} of {instance} overlaps {str(other)!r} of {name}; "
+                "give each imageprep instance its own output folder"
+            )
+    claimed[mine] = instance
+
+
+def start(
+    config: Mapping[str, Any],
+    *,
+    main_process: bool,
+    module_name: str | None = None,
+    workflow_id: int = 0,
+) -> Startup:
+    """Check ``config`` (a copy is validated and filled with the schema's defaults; the
+    caller's mapping is left as it is), scan and plan, and refuse what cannot work.
+
+    ``main_process``: False in a job's own Snakemake on a cluster node, where a shard job
+    needs only its plan file, so the input folder is not scanned and the output folder not
+    probed. ``module_name``: the instance's name where another workflow imports this one, named
+    in every message. Raises StartupError with the one message the user sees.
+    """
+    invalid = f"Invalid config of module {module_name}" if module_name else "Invalid config"
+    if module_name and not config:
+        raise StartupError(
+            f"{invalid}: none given; pass this instance's keys (at least input_dir and "
+            "output_dir) with config: in the module statement"
+        )
+    try:
+        config = checked_config(config)
+    except ValueError as exc:
+        raise StartupError(str(exc).replace("Invalid config", invalid, 1)) from None
+    per_image = config["images_per_job"] == 1
+    if per_image and config["container"] == "webdataset":
+        raise StartupError(
+            f"{invalid}: container: webdataset needs shard jobs (images_per_job other than 1): "
+            "a tar holds a shard's images, which one job per image cannot write"
+        )
+    try:
+        # Only the per-image rule declares each image to Snakemake, so only it refuses names
+        # Snakemake cannot declare. A shard job's own Snakemake (on a cluster node) reads its
+        # plan file, not the folder.
+        refuse = snakemake_refusal if per_image else None
+        plan = make_plan(config, refuse_name=refuse, scan=main_process or per_image)
+    except (ConfigError, ValueError) as exc:
+        raise StartupError(f"{invalid}: {exc}") from None
+    if main_process:
+        claim_output_dir(workflow_id, plan.output_dir, module_name or "the main workflow")
+        if problem := writable_problem(plan.output_dir):
+            raise StartupError(f"cannot write {plan.output_dir}: {problem}")
+        try:  # a folder in use is neither planned into nor written (a dry run included)
+            check_free(plan.output_dir)
+        except FolderInUse as exc:
+            raise StartupError(str(exc)) from None
+    if plan.refused and config["on_error"] != "skip":
+        raise StartupError(plan.refusal_message())
+    shards = {} if per_image else group_into_shards(plan.outputs, config["images_per_job"])
+    return Startup(config, plan, shards, main_process)
