@@ -16,33 +16,33 @@ from pathlib import Path
 from typing import Any
 
 from imageprep.folder.closing import closing_line
-from imageprep.folder.folder_lock import FolderInUse, check_free, hold
+from imageprep.folder.folder_lock import FolderInUse, hold
 from imageprep.folder.manifest import Row
 from imageprep.folder.records import FAILED_TSV, write_failed_tsv
 from imageprep.folder.rows import refused_rows
 from imageprep.folder.stale import withdraw
 from imageprep.folder.variants import named
-from imageprep.image.atomic import check_writable, remove_stale_temps
+from imageprep.image.atomic import remove_stale_temps
 from imageprep.image.diagnose import OutputError
 from imageprep.pool.resume import finish_pool_run, resumable
 from imageprep.pool.tar_pool import run_tar_pool
 from imageprep.pool.workers import Outcome, PoolError, run_pool
 from imageprep.run.config import add_config_arguments, config_from_arguments
-from imageprep.run.plan import ConfigError, Plan, make_plan
-from imageprep.run.shards import group_into_shards
+from imageprep.run.plan import Plan
+from imageprep.run.startup import StartupError, start
 
 
-def plan_run(config: dict[str, Any]) -> Plan:
-    """The Snakefile's plan (imageprep.run.plan), with the demo set written if it is missing."""
-    plan = make_plan(config)
-    if plan.demo:
-        from imageprep.image.synthetic import demo_catalog, write_demo_set
+def write_demo_inputs(plan: Plan, config: dict[str, Any]) -> None:
+    """The embedded demo set, where the plan reads it and a file is missing (Snakemake's
+    rule demo_images makes the same files)."""
+    if not plan.demo:
+        return
+    from imageprep.image.synthetic import demo_catalog, write_demo_set
 
-        items = demo_catalog(config["demo"]["count"], config["demo"]["seed"])
-        missing = [i for i in items if not Path(plan.input_dir, i.name).exists()]
-        paths = [f"{plan.input_dir}/{i.name}" for i in missing]
-        write_demo_set(missing, paths, config["demo"]["seed"])
-    return plan
+    items = demo_catalog(config["demo"]["count"], config["demo"]["seed"])
+    missing = [i for i in items if not Path(plan.input_dir, i.name).exists()]
+    paths = [f"{plan.input_dir}/{i.name}" for i in missing]
+    write_demo_set(missing, paths, config["demo"]["seed"])
 
 
 def at_least(minimum: int) -> Callable[[str], int]:
@@ -78,34 +78,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
+    try:  # the Snakefile's own start (imageprep.run.startup): config, plan, folder checks
         config = config_from_arguments(args)
-        plan = plan_run(config)
-    except (ConfigError, ValueError) as exc:
+        run = start(config, pool=True)
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.status
+    plan, config, skip = run.plan, run.config, run.skip
     variants, keys = plan.variants, plan.outputs
     names = [(rel, plan.outs(rel)) for rel in keys.values()]
     output_dir = plan.output_dir
     dirs = (plan.input_dir, output_dir)
     refused = plan.refusals()
-    skip = config["on_error"] == "skip"
     try:
-        check_writable(output_dir)
-        check_free(output_dir)
-        if refused and not skip:  # as the Snakefile: before any work, the same message
-            print(f"error: {plan.refusal_message()}", file=sys.stderr)
-            return 1
         hold(output_dir, f"workflow/scripts/pool.py in {os.getcwd()}")  # until this run ends
-    except (OutputError, FolderInUse) as exc:
+    except FolderInUse as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # the lock file cannot be made
         print(f"error: {OutputError(exc.filename, exc.strerror)}", file=sys.stderr)
         return 1
+    write_demo_inputs(plan, config)
     # The shards a Snakemake run of this config would make: the pool keeps its rows where
     # theirs are, so the next run of either path sees what this one did.
-    shards = group_into_shards(keys, config["images_per_job"])
+    shards = run.row_shards
     kept: list[list[Row]] = [[] for _ in variants]
     todo = names
     resume = not args.force

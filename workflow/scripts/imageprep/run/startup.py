@@ -47,7 +47,12 @@ _CLAIMED: dict[int, dict[Path, str]] = {}
 
 
 class StartupError(Exception):
-    """Why the workflow cannot start: one line (or a short list), no traceback."""
+    """Why a run cannot start: one line (or a short list), no traceback. ``status``: the
+    pool's exit status (2: the config; 1: the folder, or inputs refused in fail mode)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -125,6 +130,14 @@ class Startup:
         if self.per_image:
             return [self.declared(out) for out in self.plan.outputs]
         return [shard_rows_path(f, name) for name in self.shards for f in self.plan.folders()]
+
+    @property
+    def row_shards(self) -> dict[str, list[str]]:
+        """The shards whose rows a run keeps, the same for both paths: the shard jobs', or
+        with the per-image rule (which Snakemake tracks image by image) automatic ones."""
+        if self.per_image:
+            return group_into_shards(self.plan.outputs, self.config["images_per_job"])
+        return self.shards
 
     def shard_rows(self, name: str) -> list[str]:
         """What one shard job declares: its rows in each variant's folder."""
@@ -254,44 +267,47 @@ def claim_output_dir(workflow_id: int, output_dir: str, instance: str) -> None:
 def start(
     config: Mapping[str, Any],
     *,
-    main_process: bool,
+    main_process: bool = True,
     module_name: str | None = None,
     workflow_id: int = 0,
+    pool: bool = False,
 ) -> Startup:
-    """Check ``config`` (a copy is validated and filled with the schema's defaults; the
-    caller's mapping is left as it is), scan and plan, and refuse what cannot work.
+    """The one start of a run, the Snakefile's parse and the pool command's (``pool``): check
+    a copy of ``config`` (defaults filled), scan and plan, and refuse what cannot work.
 
     ``main_process``: False in a job's own Snakemake on a cluster node, where a shard job
-    needs only its plan file, so the input folder is not scanned and the output folder not
-    probed. ``module_name``: the instance's name where another workflow imports this one, named
-    in every message. Raises StartupError with the one message the user sees.
+    needs only its plan file: no scan, no probe of the output folder. ``module_name``: the
+    instance's name in another workflow, in every message. Raises StartupError.
     """
     invalid = f"Invalid config of module {module_name}" if module_name else "Invalid config"
     if module_name and not config:
         raise StartupError(
             f"{invalid}: none given; pass this instance's keys (at least input_dir and "
-            "output_dir) with config: in the module statement"
+            "output_dir) with config: in the module statement",
+            status=2,
         )
     try:
         config = checked_config(config)
     except ValueError as exc:
-        raise StartupError(str(exc).replace("Invalid config", invalid, 1)) from None
-    per_image = config["images_per_job"] == 1
+        raise StartupError(str(exc).replace("Invalid config", invalid, 1), status=2) from None
+    # Only Snakemake's per-image rule declares each image: only it cannot write tars, nor
+    # take names Snakemake cannot declare (the pool keeps its rows in automatic shards).
+    per_image = config["images_per_job"] == 1 and not pool
     if per_image and config["container"] == "webdataset":
         raise StartupError(
             f"{invalid}: container: webdataset needs shard jobs (images_per_job other than 1): "
-            "a tar holds a shard's images, which one job per image cannot write"
+            "a tar holds a shard's images, which one job per image cannot write",
+            status=2,
         )
     try:
-        # Only the per-image rule declares each image to Snakemake, so only it refuses names
-        # Snakemake cannot declare. A shard job's own Snakemake (on a cluster node) reads its
-        # plan file, not the folder.
+        # A shard job's own Snakemake (on a cluster node) reads its plan file, not the folder.
         refuse = snakemake_refusal if per_image else None
         plan = make_plan(config, refuse_name=refuse, scan=main_process or per_image)
     except (ConfigError, ValueError) as exc:
-        raise StartupError(f"{invalid}: {exc}") from None
+        raise StartupError(str(exc) if pool else f"{invalid}: {exc}", status=2) from None
     if main_process:
-        claim_output_dir(workflow_id, plan.output_dir, module_name or "the main workflow")
+        if not pool:
+            claim_output_dir(workflow_id, plan.output_dir, module_name or "the main workflow")
         if problem := writable_problem(plan.output_dir):
             raise StartupError(f"cannot write {plan.output_dir}: {problem}")
         try:  # a folder in use is neither planned into nor written (a dry run included)
