@@ -10,6 +10,7 @@ Ctrl-C prints one line here and nothing after it: the jobs stop after the image 
 keep the rows of what they made (imageprep.run.shard_job), so the rerun does only the rest.
 """
 
+import contextlib
 import logging
 import signal
 import sys
@@ -67,5 +68,7 @@ def install(
             print(interrupted, file=sys.stderr, flush=True)
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, on_ctrl_c)
+    # Not from the main thread (Snakemake driven from a thread): Ctrl-C stays Snakemake's.
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGINT, on_ctrl_c)
     return short
