@@ -41,6 +41,16 @@ def record_counts(output_dir: str, counts: Mapping[str, int]) -> None:
         json.dump(dict(counts), fh, sort_keys=True)
 
 
+def _recorded(output_dir: str) -> tuple[dict[str, int], float] | None:
+    """The last manifest job's counts and when they were written, or None."""
+    path = os.path.join(output_dir, LAST_RUN)
+    try:
+        with open(path) as fh:
+            return json.load(fh), os.stat(path).st_mtime
+    except (OSError, ValueError):
+        return None
+
+
 def last_run_line(
     output_dir: str, started: float, variants: bool = False, logs: str | None = None
 ) -> str:
@@ -48,17 +58,14 @@ def last_run_line(
     after ``started``), else every image already complete. ``logs``: the folder of the
     resize jobs' logs; the images made are those the jobs of this run say they resized
     (a run after Ctrl-C finds the images made before it current), the rest current."""
-    path = os.path.join(output_dir, LAST_RUN)
-    try:
-        with open(path) as fh:
-            counts = json.load(fh)
-        fresh = os.stat(path).st_mtime >= started
-    except (OSError, ValueError):
+    if (recorded := _recorded(output_dir)) is None:
         return f"nothing made; manifest: {output_dir}/manifest.csv"
+    counts, written = recorded
     done = counts.get("made", 0) + counts.get("current", 0)
-    made = made_in_logs(logs, started) if fresh and logs else None
-    if not fresh:  # nothing ran: what was made then is current now
-        made = 0
+    if written < started:  # nothing ran: what was made then is current now
+        made: int | None = 0
+    else:
+        made = made_in_logs(logs, started) if logs else None
     if made is not None:
         counts = {**counts, "made": min(made, done), "current": done - min(made, done)}
     return closing_line(output_dir, counts, variants)
@@ -88,10 +95,5 @@ def made_in_logs(logs: str, started: float) -> int | None:
 
 def forget_stale(output_dir: str) -> None:
     """After the clean command: the last run's line no longer counts what it removed."""
-    path = os.path.join(output_dir, LAST_RUN)
-    try:
-        with open(path) as fh:
-            counts = json.load(fh)
-    except (OSError, ValueError):
-        return
-    record_counts(output_dir, {**counts, "stale": 0})
+    if (recorded := _recorded(output_dir)) is not None:
+        record_counts(output_dir, {**recorded[0], "stale": 0})

@@ -36,10 +36,8 @@ def listed(path: str | os.PathLike) -> set[str]:
     with open(path, newline="", **ENCODING) as fh:
         reader = csv.reader(fh)
         header = next(reader, [])
-        if "tar" not in header:  # a manifest of an earlier release: no tars then
-            out, status = header.index("output"), header.index("status")
-            return {r[out] for r in reader if r[status] == "ok" and r[out]}
-        out, status, tar = header.index("output"), header.index("status"), header.index("tar")
+        out, status = header.index("output"), header.index("status")
+        tar = header.index("tar") if "tar" in header else out  # no tars in earlier releases
         return {r[tar] or r[out] for r in reader if r[status] == "ok" and r[out]}
 
 
@@ -48,21 +46,18 @@ def settle(folder: str | os.PathLike) -> int:
     does not, and keep this one. Returns how many files stale.tsv names that are still
     there."""
     manifest, kept = Path(folder, MANIFEST_CSV), Path(folder, LISTED)
+    now = listed(manifest)
     if kept.exists():
-        add_stale(folder, listed(kept) - listed(manifest))
+        add_stale(folder, listed(kept) - now)
     link_atomically(manifest, kept)
-    return len(stale_files(folder))
+    return len(stale_files(folder, now))
 
 
 def add_stale(folder: str | os.PathLike, names: Iterable[str]) -> None:
     names = set(names)
-    if not names:
-        return
     known = set(read_stale(folder))
-    if names <= known:
-        return
-    text = "".join(f"{tsv_cell(n)}\n" for n in sorted(known | names))
-    write_atomically(Path(folder, STALE), text.encode(**ENCODING))
+    if not names <= known:
+        _write_stale(folder, sorted(known | names))
 
 
 def read_stale(folder: str | os.PathLike) -> list[str]:
@@ -73,25 +68,30 @@ def read_stale(folder: str | os.PathLike) -> list[str]:
     return [tsv_uncell(line) for line in text.split("\n")[:-1]]
 
 
-def stale_files(folder: str | os.PathLike) -> list[str]:
+def _write_stale(folder: str | os.PathLike, names: Iterable[str]) -> None:
+    text = "".join(f"{tsv_cell(n)}\n" for n in names)
+    write_atomically(Path(folder, STALE), text.encode(**ENCODING))
+
+
+def stale_files(folder: str | os.PathLike, current: set[str] | None = None) -> list[str]:
     """What stale.tsv names that is still a file in ``folder`` and that the current
-    manifest.csv does not list (a later run may have made it again)."""
+    manifest.csv (``current``: its listing, if already read) does not list (a later run may
+    have made it again)."""
     names = read_stale(folder)
     if not names:
         return []
-    manifest = Path(folder, MANIFEST_CSV)
-    current = listed(manifest) if manifest.exists() else set()
+    if current is None:
+        manifest = Path(folder, MANIFEST_CSV)
+        current = listed(manifest) if manifest.exists() else set()
     return [n for n in names if n not in current and Path(folder, n).is_file()]
 
 
-def remove_stale(folder: str | os.PathLike, names: Iterable[str]) -> int:
+def remove_stale(folder: str | os.PathLike, names: Iterable[str]) -> None:
     """Remove ``names`` (from :func:`stale_files`) and the folders they leave empty; forget
-    them in stale.tsv. Returns the bytes freed."""
+    them in stale.tsv."""
     root = Path(folder).resolve()
-    freed = 0
     for name in names:
         path = Path(folder, name)
-        freed += path.stat().st_size
         path.unlink()
         parent = path.parent.resolve()
         while parent != root and root in parent.parents:
@@ -100,7 +100,4 @@ def remove_stale(folder: str | os.PathLike, names: Iterable[str]) -> int:
             except OSError:  # not empty
                 break
             parent = parent.parent
-    left = [n for n in read_stale(folder) if Path(folder, n).is_file()]
-    text = "".join(f"{tsv_cell(n)}\n" for n in left)
-    write_atomically(Path(folder, STALE), text.encode(**ENCODING))
-    return freed
+    _write_stale(folder, [n for n in read_stale(folder) if Path(folder, n).is_file()])
