@@ -74,24 +74,36 @@ def test_stages_import_only_downward(module):
     assert not upward, f"{module} imports a later stage: {upward}"
 
 
+def code_strings(module: str) -> list[str]:
+    """The string constants of a module's code (docstrings left out: they may name anything)."""
+    tree = ast.parse((SCRIPTS / (module.replace(".", "/") + ".py")).read_text())
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+        and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+    }  # fmt: skip
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+    ]
+
+
 def test_every_path_in_an_output_folder_is_named_in_layout():
     """Code names ".imageprep" in one module only (docstrings may mention it)."""
-    named = []
-    for module in MODULES:
-        tree = ast.parse((SCRIPTS / (module.replace(".", "/") + ".py")).read_text())
-        docs = {
-            id(node.body[0].value)
-            for node in ast.walk(tree)
-            if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
-            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
-        }  # fmt: skip
-        named += [
-            module
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            and ".imageprep" in node.value and id(node) not in docs
-        ]  # fmt: skip
-    assert sorted(set(named)) == ["imageprep.folder.layout"]
+    named = [m for m in MODULES if any(".imageprep" in text for text in code_strings(m))]
+    assert named == ["imageprep.folder.layout"]
+
+
+def test_only_the_writers_know_the_containers():
+    """How outputs are kept is one seam (docs/architecture.md, "Adding a container"): no code
+    outside folder/writers/ names a container but the default."""
+    from imageprep.folder.writers import CONTAINERS
+
+    others = set(CONTAINERS) - {"files"}
+    naming = [m for m in PRODUCT if others & set(code_strings(m))]
+    assert naming and all(m.startswith("imageprep.folder.writers.") for m in naming), naming
 
 
 @pytest.mark.parametrize("module", PRODUCT)

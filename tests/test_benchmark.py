@@ -19,7 +19,7 @@ from imageprep.image import resampler
 from imageprep.image.synthetic import generate_dataset
 from imageprep.run.config import load_config
 from imageprep_bench import engines as eng
-from imageprep_bench import measure, report, runner, targets, verify
+from imageprep_bench import measure, report, targets, timings, verify
 
 SCRIPT = REPO / "workflow" / "scripts" / "benchmark.py"
 
@@ -122,7 +122,7 @@ def test_every_engine_makes_the_same_variants(tmp_path, monkeypatch):
     config["variants"] = {"train": {"size": [64, 64], "mode": "fill"}, "view": {"format": "png"}}
     path.write_text(yaml.safe_dump(config))
     config = load_config(path)
-    images = runner.dataset(config, "tiny", workers=1)
+    images = timings.dataset(config, "tiny", workers=1)
     engines = [
         "sequential",
         "process-pool",
@@ -131,10 +131,10 @@ def test_every_engine_makes_the_same_variants(tmp_path, monkeypatch):
         "snakemake",
         "article-loop",
     ]
-    plan = runner.build_plan(
+    plan = timings.build_plan(
         config, "tiny", images, tmp_path / "scratch", engines=engines, keep_scratch=True
     )
-    rows = runner.run_benchmark(plan, progress=False)
+    rows = timings.run_benchmark(plan, progress=False)
     assert all(r.status in ("ok", "reference") for r in rows), [(r.engine, r.detail) for r in rows]
     reference = verify.checksums(tmp_path / "scratch" / "reference" / "out")
     assert len(reference) == 12 and {k.split("/")[0] for k in reference} == {"train", "view"}
@@ -145,12 +145,12 @@ def test_every_engine_makes_the_same_variants(tmp_path, monkeypatch):
 def test_engine_with_different_outputs_is_failed_not_timed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config(tiny_config(tmp_path))
-    images = runner.dataset(config, "tiny", workers=1)
-    plan = runner.build_plan(
+    images = timings.dataset(config, "tiny", workers=1)
+    plan = timings.build_plan(
         config, "tiny", images, tmp_path / "scratch", engines=["sequential", "thread-pool"]
     )
     plan.engines["lossy-pool"] = lossy_pool
-    rows = runner.run_benchmark(plan, progress=False)
+    rows = timings.run_benchmark(plan, progress=False)
     lossy = [r for r in rows if r.engine == "lossy-pool"]
     assert [r.status for r in lossy] == ["FAILED", "FAILED"]
     assert all(r.wall_s is None and "6 differ" in r.detail for r in lossy)
@@ -169,8 +169,8 @@ def lossy_command(task, workers):
 def test_pool_command_engine_runs_the_shipped_command_and_is_verified(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config(tiny_config(tmp_path))
-    images = runner.dataset(config, "tiny", workers=1)
-    plan = runner.build_plan(
+    images = timings.dataset(config, "tiny", workers=1)
+    plan = timings.build_plan(
         config,
         "tiny",
         images,
@@ -179,7 +179,7 @@ def test_pool_command_engine_runs_the_shipped_command_and_is_verified(tmp_path, 
         keep_scratch=True,
     )
     plan.engines["lossy-command"] = lossy_command
-    rows = runner.run_benchmark(plan, progress=False)
+    rows = timings.run_benchmark(plan, progress=False)
     command = [r for r in rows if r.engine == "pool-command"]
     assert [(r.workers, r.status, r.detail) for r in command] == [
         (1, "ok", "chunks=6"), (2, "ok", "chunks=6"),
@@ -318,9 +318,9 @@ def test_a_workload_can_be_a_folder_of_your_own_images(tmp_path, monkeypatch):
     config["benchmark"]["workload"] = "mine"
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     loaded = load_config(tmp_path / "config" / "config.yaml")
-    assert runner.dataset(loaded, "mine", 1) == (tmp_path / "mine").resolve()
+    assert timings.dataset(loaded, "mine", 1) == (tmp_path / "mine").resolve()
     with pytest.raises(SystemExit, match=r"workload 'real': 'resources/photos' is not a"):
-        runner.dataset(loaded, "real", 1)
+        timings.dataset(loaded, "real", 1)
     config["workloads"]["broken"] = {"seed": 1}  # neither a folder nor a generated set
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(ValueError, match=r"workloads\.broken"):
@@ -337,9 +337,9 @@ def test_the_worker_sweep_can_be_a_list(tmp_path):
     images = tmp_path / "images"
     generate_dataset(images, 2, (64, 48))
     config = load_config(REPO / "config" / "config.yaml")
-    plan = runner.build_plan(config, "tiny", images, tmp_path / "scratch", workers=[4, 1, 4])
+    plan = timings.build_plan(config, "tiny", images, tmp_path / "scratch", workers=[4, 1, 4])
     assert plan.workers == [1, 4]
-    assert runner.build_plan(config, "tiny", images, tmp_path / "s", max_workers=3).workers == [
+    assert timings.build_plan(config, "tiny", images, tmp_path / "s", max_workers=3).workers == [
         1, 2, 3,
     ]  # fmt: skip
     proc = subprocess.run(

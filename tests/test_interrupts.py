@@ -15,8 +15,8 @@ from PIL import Image
 from helpers import REPO, assert_decodable, digests, run_pool, run_snakemake
 from imagefactory import photo
 from imageprep.folder.manifest import iter_manifest
+from imageprep.folder.writers.files import resize_file
 from imageprep.image.spec import ResizeSpec
-from imageprep.image.transform import resize_image
 
 POOL = [sys.executable, str(REPO / "workflow" / "scripts" / "pool.py"), "--workers", "2"]
 POOL += ["--configfile", "config/config.yaml"]
@@ -35,7 +35,7 @@ def many_photos(workdir, count, size=(1024, 768)):
 def uninterrupted(workdir, srcs):
     """What an uninterrupted run makes: the transform, image by image."""
     for src in srcs:
-        resize_image(src, workdir / "reference" / src.name, ResizeSpec())
+        resize_file(src, workdir / "reference" / src.name, ResizeSpec())
     return digests(workdir / "reference")
 
 
@@ -199,11 +199,14 @@ def test_all_outputs_are_images_even_tiny_ones(workdir, size):
 def test_one_run_per_output_folder_whichever_path_holds_it(workdir):
     """A second run of either path on a folder in use stops before it writes anything, in
     one line naming the run that holds it; a dry run neither. The first run is unharmed."""
-    # Full decodes and large outputs on one core: each run holds the folder for seconds.
-    many_photos(workdir, 250, (2400, 1800))
+    # Full decodes and large outputs on one core; each first run is paused (SIGSTOP, as
+    # Ctrl-Z) while the second tries, so that it still holds the folder however busy the
+    # machine is, then resumed to finish.
+    many_photos(workdir, 60, (2400, 1800))
     slow = ["jpeg_draft=false", "size=[2000,1500]", "quality=100"]
     pool = start([*POOL, "--workers", "1", "--config", *slow], workdir)
     wait_for_outputs(workdir / "results", 2, pool)
+    os.killpg(pool.pid, signal.SIGSTOP)
     for args in (["--dry-run"], []):
         smk = run_snakemake(workdir, *args, "--config", *slow, check=False)
         said = smk.stdout + smk.stderr
@@ -211,17 +214,20 @@ def test_one_run_per_output_folder_whichever_path_holds_it(workdir):
         assert "output_dir 'results' is in use by workflow/scripts/pool.py in " in said
     assert not (workdir / "results" / ".imageprep" / "plans").exists()  # nothing planned
     assert pool.poll() is None, "the pool ended before the second run: no test"
+    os.killpg(pool.pid, signal.SIGCONT)
     assert pool.wait(timeout=300) == 0
     pooled = images(workdir / "results")
 
     shutil.rmtree(workdir / "results")
     smk = start([*SNAKEMAKE, "--cores", "1", "--config", *slow], workdir)
     wait_for_outputs(workdir / "results", 2, smk)
+    os.killpg(smk.pid, signal.SIGSTOP)
     second = run_pool(workdir, "--config", *slow, check=False)
     assert second.returncode == 1
     assert second.stderr.startswith("error: output_dir 'results' is in use by snakemake in ")
     assert len(second.stderr.strip().splitlines()) == 1
     assert smk.poll() is None, "snakemake ended before the second run: no test"
+    os.killpg(smk.pid, signal.SIGCONT)
     assert smk.wait(timeout=300) == 0
     assert images(workdir / "results") == pooled
 

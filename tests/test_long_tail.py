@@ -23,9 +23,9 @@ from imagefactory import (
     special_files,
 )
 from imageprep.folder.records import read_failed_tsv
+from imageprep.folder.writers.files import resize_file
 from imageprep.image.diagnose import ImageError
 from imageprep.image.spec import ResizeSpec, output_format, output_relpath
-from imageprep.image.transform import resize_image
 from imageprep.run.plan import scan_images
 
 FIT = ResizeSpec(mode="fit")
@@ -52,7 +52,7 @@ def tail(tmp_path_factory) -> Path:
 
 def made(src: Path, out: Path, spec: ResizeSpec = FIT, fmt: str = "same") -> Image.Image:
     dst = out / output_relpath(src.name, fmt)
-    resize_image(src, dst, spec)
+    resize_file(src, dst, spec)
     im = opened(dst)
     assert im.format == output_format(dst.name), dst  # bytes are what the name says
     return im
@@ -211,7 +211,7 @@ def test_files_pillow_cannot_decode_here_get_a_true_reason(tail, tmp_path, name)
     if name == "drawing.eps" and EpsImagePlugin.has_ghostscript():
         pytest.skip("Ghostscript is installed")
     with pytest.raises(ImageError) as info:
-        resize_image(tail / name, tmp_path / "out.png", FIT)
+        resize_file(tail / name, tmp_path / "out.png", FIT)
     assert UNMAKEABLE[name] in info.value.reason
     assert not list(tmp_path.rglob("*.png")) and not list(tmp_path.rglob("*.part"))
 
@@ -230,7 +230,7 @@ def test_files_that_are_not_regular_files_are_refused_without_blocking(tmp_path)
     }
     for name, reason in expected.items():
         with pytest.raises(ImageError, match=re.escape(reason)):
-            resize_image(tmp_path / name, tmp_path / "out" / name, FIT)
+            resize_file(tmp_path / name, tmp_path / "out" / name, FIT)
     assert scan_images(tmp_path, [".png", ".jpg"]).refused == expected
     server.close()
 

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from imagefactory import photo
+from imageprep.folder.writers.files import resize_file
 from imageprep.image.spec import ResizeSpec
-from imageprep.image.transform import resize_image
 from imageprep_bench import verify
 
 
@@ -33,8 +33,8 @@ def test_jpeg_draft_holds_quality_against_full_decode(tmp_path, mode, orientatio
     stored.save(src, "JPEG", quality=92, exif=exif)
     fast, full = tmp_path / "fast.jpg", tmp_path / "full.jpg"
     spec = ResizeSpec(size=(300, 200), mode=mode)
-    size = resize_image(src, fast, spec)
-    assert resize_image(src, full, ResizeSpec(size=(300, 200), mode=mode, jpeg_draft=False)) == size
+    size = resize_file(src, fast, spec)
+    assert resize_file(src, full, ResizeSpec(size=(300, 200), mode=mode, jpeg_draft=False)) == size
     assert fast.read_bytes() != full.read_bytes()  # the draft path really was taken
     a, b = verify.pixels(fast, "L"), verify.pixels(full, "L")
     assert verify.ssim(a, b) >= 0.99

@@ -113,11 +113,12 @@ def test_names_that_are_not_utf8_do_not_break_the_report(tmp_path):
     UTF-8: the report shows their bytes escaped."""
     from imageprep.folder.manifest import Row, write_manifest
     from imageprep.folder.run_report import write_report
+    from imageprep.folder.variants import Variant
     from imageprep.image.spec import ResizeSpec
 
     name = b"caf\xe9.jpg".decode("utf-8", "surrogateescape")
     write_manifest(tmp_path / "manifest.csv", [Row(name, name, "failed", f"would write {name}")])
-    write_report(str(tmp_path), str(tmp_path / "reports"), "", ResizeSpec())
+    write_report(str(tmp_path), str(tmp_path / "reports"), Variant("", ResizeSpec()))
     assert "caf\\udce9" in (tmp_path / "reports/outputs/status.html").read_text()
 
 

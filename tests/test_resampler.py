@@ -15,10 +15,10 @@ from PIL import Image
 from helpers import digests, run_snakemake, write_config
 from imagefactory import photo
 from imageprep.folder.manifest import read_manifest
+from imageprep.folder.writers.files import resize_file
 from imageprep.image import resampler
 from imageprep.image.spec import RESAMPLE, ResizeSpec
 from imageprep.image.synthetic import photo_like
-from imageprep.image.transform import resize_image
 
 needs_fir = pytest.mark.skipif(
     resampler.NAME == "pillow", reason="cykooz-resizer is not installed (no wheel here)"
@@ -111,7 +111,7 @@ def test_a_16_bit_image_keeps_its_levels():
 
 def _resize_one(args: tuple[str, str]) -> bytes:
     src, dst = args
-    resize_image(src, dst, ResizeSpec(size=(224, 224), mode="fill"))
+    resize_file(src, dst, ResizeSpec(size=(224, 224), mode="fill"))
     return Path(dst).read_bytes()
 
 
@@ -144,7 +144,7 @@ def test_the_fallback_is_forced_and_each_resampler_redoes_the_others_folder(work
         dst = workdir / "expected" / f"img{i}.jpg"
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(resampler, "NAME", "pillow")
-            resize_image(workdir / "photos" / f"img{i}.jpg", dst, ResizeSpec(size=(200, 150)))
+            resize_file(workdir / "photos" / f"img{i}.jpg", dst, ResizeSpec(size=(200, 150)))
         expected[f"img{i}.jpg"] = dst.read_bytes()
         assert (workdir / "results" / f"img{i}.jpg").read_bytes() == expected[f"img{i}.jpg"]
 

@@ -31,7 +31,13 @@ from helpers import (
 )
 from imagefactory import photo
 from imageprep.folder.manifest import iter_manifest
-from imageprep.folder.tars import read_members, sample_json, sample_key, tar_name, write_tar
+from imageprep.folder.writers.tar_files import (
+    read_members,
+    sample_json,
+    sample_key,
+    tar_name,
+    write_tar,
+)
 from imageprep.run.shards import shard_name, shard_of
 
 OWN_CSV = "manifest.csv"

@@ -20,8 +20,8 @@ from helpers import (
     write_config,
 )
 from imagefactory import photo, stored_with_orientation
+from imageprep.folder.writers.files import make_files, resize_file
 from imageprep.image.spec import MODES, ResizeSpec
-from imageprep.image.transform import resize_image, resize_variants
 from imageprep_bench import verify
 
 VARIANTS = {
@@ -97,11 +97,11 @@ def test_one_decode_serves_every_variant(tmp_path, monkeypatch):
     monkeypatch.setattr(ImageFile.ImageFile, "load", counting)
     specs = [ResizeSpec(size=(224, 224), mode="fill"), ResizeSpec(size=(600, 600), mode="fit")]
     dsts = [tmp_path / "t.jpg", tmp_path / "v.png"]
-    attempt = resize_variants(src, list(zip(dsts, specs, strict=True)))
+    attempt = make_files(src, list(zip(dsts, specs, strict=True)))
     assert [o.size for o in attempt.outputs] == [(224, 224), (600, 450)]
     assert decodes == [(2000, 1500)]  # one decode, at the scale 600x450 needs
     decodes.clear()
-    resize_image(src, tmp_path / "alone.jpg", specs[0])
+    resize_file(src, tmp_path / "alone.jpg", specs[0])
     assert decodes == [(1000, 750)]  # alone, 224 fill needs a quarter
 
 
@@ -244,7 +244,7 @@ def test_only_shrink_never_enlarges(tmp_path, size, mode):
     src = photo(tmp_path / "a.png", size)
     dst = tmp_path / "o.png"
     assert (
-        resize_image(src, dst, ResizeSpec(size=BOX, mode=mode, only_shrink=True))
+        resize_file(src, dst, ResizeSpec(size=BOX, mode=mode, only_shrink=True))
         == ONLY_SHRINK[size][mode]
     )
     out = opened(dst)
@@ -256,7 +256,7 @@ def test_only_shrink_never_enlarges(tmp_path, size, mode):
     if mode in ("stretch", "fit") and ONLY_SHRINK[size][mode] == size:
         assert out.tobytes() == opened(src).tobytes()  # untouched pixels
     if size == (200, 100) and mode != "pad":  # smaller on both axes: enlarged without it
-        assert resize_image(src, dst, ResizeSpec(size=BOX, mode=mode)) > size
+        assert resize_file(src, dst, ResizeSpec(size=BOX, mode=mode)) > size
 
 
 def test_only_shrink_through_the_workflow(workdir):
@@ -278,10 +278,10 @@ def test_every_variant_holds_quality_against_a_full_decode(tmp_path, orientation
     src = stored_with_orientation(upright, orientation, tmp_path / "big.jpg")
     specs = [ResizeSpec(size=(s, s), mode=m) for s in (224, 600) for m in MODES]
     dsts = [tmp_path / f"v{i}.png" for i in range(len(specs))]
-    resize_variants(src, list(zip(dsts, specs, strict=True)), shared=True)
+    make_files(src, list(zip(dsts, specs, strict=True)), shared=True)
     for dst, spec in zip(dsts, specs, strict=True):
         full = tmp_path / "full.png"
-        resize_image(src, full, ResizeSpec(size=spec.size, mode=spec.mode, jpeg_draft=False))
+        resize_file(src, full, ResizeSpec(size=spec.size, mode=spec.mode, jpeg_draft=False))
         score = verify.ssim(verify.pixels(dst, "L"), verify.pixels(full, "L"))
         assert score >= 0.99, (spec.size, spec.mode, score)
         assert opened(dst).size == opened(full).size
@@ -371,5 +371,5 @@ def test_a_png_a_filter_leaves_out_is_not_decoded(tmp_path, monkeypatch):
         return load(self)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", counting)
-    attempt = resize_variants(src, [(tmp_path / "o.png", ResizeSpec(min_size=(400, 400)))])
+    attempt = make_files(src, [(tmp_path / "o.png", ResizeSpec(min_size=(400, 400)))])
     assert attempt.outputs[0].filtered and decodes == []

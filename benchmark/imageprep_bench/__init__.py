@@ -1,5 +1,5 @@
 """The companion benchmark and the studies: every engine timed on the same plan and transform
-(runner.py, engines.py), the reports (report.py, targets.py) and the studies behind the
+(timings.py, engines.py), the reports (report.py, targets.py) and the studies behind the
 shipped settings (*_study.py). Not part of the product: imageprep never imports it.
 
 It measures the imageprep package of this checkout, found relative to this file (never the

@@ -22,7 +22,7 @@ from imageprep.run.config import DEFAULT_CONFIG, REPO, load_config
 from imageprep.run.plan import find_images
 
 from .measure import invocation, machine_info, publish
-from .runner import dataset
+from .timings import dataset
 from .verify import checksums
 
 CONTAINERS = ("files", "webdataset")

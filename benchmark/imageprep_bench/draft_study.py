@@ -29,14 +29,14 @@ from pathlib import Path
 from PIL import Image
 
 import imageprep.image.geometry as geometry
+from imageprep.folder.writers.files import resize_file
 from imageprep.image import resampler
 from imageprep.image.spec import MODES, ResizeSpec
 from imageprep.image.synthetic import photo_like
-from imageprep.image.transform import resize_image
 from imageprep.run.config import DEFAULT_CONFIG, load_config
 
 from .measure import SHIPPED, draft_gaps, gap_arg, gap_label, resampler_named
-from .runner import dataset
+from .timings import dataset
 from .verify import pixels, psnr, ssim
 
 CASES = [((4000, 3000), (600, 600)), ((4000, 3000), (224, 224)), ((2400, 1800), (300, 200))]
@@ -49,7 +49,7 @@ def best_time(src: Path, dst: Path, spec: ResizeSpec, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        resize_image(src, dst, spec)
+        resize_file(src, dst, spec)
         times.append(time.perf_counter() - t0)
     return min(times)
 
@@ -77,11 +77,11 @@ def one_case(args: tuple[str, int, str, Sequence[float]]) -> list[tuple[float, f
     with tempfile.TemporaryDirectory() as tmp:
         full, fast = Path(tmp) / "full.png", Path(tmp) / "fast.png"
         with resampler_named("pillow"):
-            resize_image(src, full, replace(spec, jpeg_draft=False))
+            resize_file(src, full, replace(spec, jpeg_draft=False))
         ref_l, ref_rgb = pixels(full, "L"), pixels(full, "RGB")
         for gap in (*gaps, None):
             with draft_gaps(gap or SHIPPED):
-                resize_image(src, fast, spec if gap else replace(spec, jpeg_draft=False))
+                resize_file(src, fast, spec if gap else replace(spec, jpeg_draft=False))
                 scale, left = left_after_draft(Path(src), spec) if gap else (1, 0.0)
             quality = ssim(pixels(fast, "L"), ref_l), psnr(pixels(fast, "RGB"), ref_rgb)
             results.append((*quality, scale, left))
@@ -103,7 +103,7 @@ def folder_time(photos: list[str], gap: str | float | None, spec: ResizeSpec) ->
                 vips_resize(src, str(dst), spec)
             else:
                 with draft_gaps(gap):
-                    resize_image(src, dst, spec if gap != FULL else replace(spec, jpeg_draft=False))
+                    resize_file(src, dst, spec if gap != FULL else replace(spec, jpeg_draft=False))
         return time.perf_counter() - t0
 
 

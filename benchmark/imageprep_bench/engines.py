@@ -20,8 +20,8 @@ import yaml
 from PIL import Image
 
 from imageprep.folder.variants import Variants, named, specs
+from imageprep.folder.writers.files import make_files
 from imageprep.image.spec import ResizeSpec
-from imageprep.image.transform import resize_variants
 from imageprep.pool.schedule import input_sizes, largest_first, make_chunks
 from imageprep.run.config import REPO
 
@@ -74,7 +74,7 @@ class Task:
 def make_image(src: str, dsts: list[str], specs: list[ResizeSpec], shared: bool = False) -> None:
     """One image's outputs through the one transform, decoded once (``shared``: the
     config's variants, as the workflow makes them)."""
-    resize_variants(src, list(zip(dsts, specs, strict=True)), shared=shared)
+    make_files(src, list(zip(dsts, specs, strict=True)), shared=shared)
 
 
 def sequential(task: Task, workers: int) -> dict[str, Any]:

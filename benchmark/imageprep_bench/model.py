@@ -1,4 +1,4 @@
-"""The benchmark's data: what it runs (BenchPlan) and what one run gave (Row)."""
+"""The benchmark's data: what it runs (BenchPlan) and what one run gave (Timing)."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +10,7 @@ from .engines import Engine
 
 
 @dataclass
-class Row:
+class Timing:
     """One timed (or failed) run of one engine at one worker count."""
 
     workload: str

@@ -10,7 +10,7 @@ from typing import Any
 
 from .engines import SNAKEMAKE_VARIANTS
 from .measure import input_spread, machine_info
-from .model import BenchPlan, Row
+from .model import BenchPlan, Timing
 from .targets import fmt, target_lines
 
 FIELDS = [
@@ -24,9 +24,9 @@ FIELDS = [
 ]  # fmt: skip
 
 
-def summarize(rows: list[Row]) -> list[dict[str, Any]]:
+def summarize(rows: list[Timing]) -> list[dict[str, Any]]:
     """Median (and range) per engine and worker count, in the order they were run."""
-    groups: dict[tuple[str, int], list[Row]] = {}
+    groups: dict[tuple[str, int], list[Timing]] = {}
     for r in rows:
         groups.setdefault((r.engine, r.workers), []).append(r)
     seq = [r.wall_s for r in rows if r.engine == "sequential" and r.wall_s]
@@ -63,7 +63,7 @@ def summarize(rows: list[Row]) -> list[dict[str, Any]]:
     return out
 
 
-def write_csv(rows: list[Row], path: Path, machine: dict[str, str]) -> None:
+def write_csv(rows: list[Timing], path: Path, machine: dict[str, str]) -> None:
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
@@ -186,7 +186,7 @@ def plot(
     plt.close(fig)
 
 
-def write_reports(rows: list[Row], plan: BenchPlan, out_dir: Path, command: str) -> None:
+def write_reports(rows: list[Timing], plan: BenchPlan, out_dir: Path, command: str) -> None:
     """timings.csv, summary.md, speedup.png and throughput.png in out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     machine = machine_info()

@@ -23,10 +23,10 @@ from pathlib import Path
 from PIL import Image
 
 import imageprep.image.geometry as geometry
+from imageprep.folder.writers.files import resize_file
 from imageprep.image import resampler
 from imageprep.image.opening import open_image
 from imageprep.image.spec import ResizeSpec
-from imageprep.image.transform import resize_image
 from imageprep.run.config import DEFAULT_CONFIG, load_config
 from imageprep.run.plan import find_images
 
@@ -41,7 +41,7 @@ from .measure import (
     publish,
     resampler_named,
 )
-from .runner import dataset
+from .timings import dataset
 from .verify import pixels, ssim
 
 BANDS = {"L": 1, "RGB": 3}
@@ -118,7 +118,7 @@ def worst_ssim(srcs: Sequence[Path], spec: ResizeSpec, tmp: Path, reference: dic
     against ``reference`` (Pillow's resampler, every pixel decoded), both lossless."""
     worst, where = 1.0, ""
     for src in srcs:
-        resize_image(src, tmp / "made.png", replace(spec, format="png"))
+        resize_file(src, tmp / "made.png", replace(spec, format="png"))
         value = ssim(reference[src], pixels(tmp / "made.png", "L"))
         if value < worst:
             worst, where = value, src.name
@@ -139,7 +139,7 @@ def study(
         reference = {}
         with resampler_named("pillow"):  # Pillow's resampler, every pixel decoded
             for src in srcs:
-                resize_image(src, tmp / "ref.png", replace(spec, format="png", jpeg_draft=False))
+                resize_file(src, tmp / "ref.png", replace(spec, format="png", jpeg_draft=False))
                 reference[src] = pixels(tmp / "ref.png", "L")
         vips = best(lambda: [vips_resize(str(s), str(tmp / "v.jpg"), spec) for s in srcs], repeats)
         rows.append(("libvips thumbnail", vips, math.nan, "", math.nan))
@@ -150,7 +150,7 @@ def study(
                 for label, context in resamplers(levels):
                     with context():
                         seconds = best(
-                            lambda: [resize_image(s, tmp / "o.jpg", spec) for s in srcs], repeats
+                            lambda: [resize_file(s, tmp / "o.jpg", spec) for s in srcs], repeats
                         )
                         worst, where = worst_ssim(srcs, spec, tmp, reference)
                     name = f"transform, {gap_label(gap)}, {label}"

@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from imageprep.folder.writers.files import make_files, resize_file
 from imageprep.image.spec import ResizeSpec, output_relpath
-from imageprep.image.transform import resize_image, resize_variants
 from imageprep.run.config import DEFAULT_CONFIG, load_config
 from imageprep.run.plan import find_images
 
 from .measure import invocation, machine_info, publish
-from .runner import dataset
+from .timings import dataset
 from .verify import pixels, ssim
 
 VARIANTS = {
@@ -50,7 +50,7 @@ def one_pass(srcs: Sequence[Path], names: Sequence[str], out: Path) -> float:
     targets = [[(made(out, name, src), VARIANTS[name]) for name in names] for src in srcs]
     start = time.perf_counter()
     for src, image_targets in zip(srcs, targets, strict=True):  # alone: as without variants
-        resize_variants(src, image_targets, shared=len(names) > 1)
+        make_files(src, image_targets, shared=len(names) > 1)
     return time.perf_counter() - start
 
 
@@ -62,11 +62,11 @@ def worst_ssim(srcs: Sequence[Path], tmp: Path) -> dict[str, tuple[float, float]
     worst = {name: [1.0, 1.0] for name in VARIANTS}
     for src in srcs:
         shared = [(tmp / f"{i}.png", spec) for i, spec in enumerate(lossless.values())]
-        resize_variants(src, shared, shared=True)
+        make_files(src, shared, shared=True)
         for (dst, spec), name in zip(shared, lossless, strict=True):
             made = pixels(dst, "L")
             for k, alone in enumerate((replace(spec, jpeg_draft=False), spec)):
-                resize_image(src, tmp / "other.png", alone)
+                resize_file(src, tmp / "other.png", alone)
                 worst[name][k] = min(worst[name][k], ssim(made, pixels(tmp / "other.png", "L")))
     return {name: (full, alone) for name, (full, alone) in worst.items()}
 

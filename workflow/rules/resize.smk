@@ -29,9 +29,11 @@ RESIZE_COMMAND = (
 )
 
 
-# container: webdataset is in the commands' text (not a param, which would re-run every job
-# of a folder of files after an upgrade): switching it re-runs the jobs.
-CONTAINER = " --container webdataset" if VARIANTS[0].tars else ""
+# The container, other than files, is in the commands' text (not a param, which would re-run
+# every job of a folder of files after an upgrade): switching it re-runs the jobs.
+CONTAINER = (
+    "" if VARIANTS[0].container == "files" else f" --container {VARIANTS[0].container}"
+)
 
 
 if PER_IMAGE:

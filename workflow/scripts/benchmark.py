@@ -14,7 +14,7 @@ from pathlib import Path
 # The benchmark lives in benchmark/ at the checkout's root, outside the product package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmark"))
 
-from imageprep_bench.runner import main
+from imageprep_bench.timings import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,7 @@ from pathlib import Path
 # The benchmark lives in benchmark/ at the checkout's root, outside the product package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmark"))
 
-from imageprep_bench.runner import build_plan, run_and_report
+from imageprep_bench.timings import build_plan, run_and_report
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 with open(smk.log[0], "w", buffering=1) as log:

@@ -10,9 +10,16 @@ Ctrl-C or SIGTERM: the images in hand finish, the rows of what was made are kept
 The work is imageprep.run.resize_jobs, through imageprep.run.runner and imageprep.image.transform.
 """
 
+import signal
 import sys
+import threading
 
-from imageprep.run.resize_jobs import main
+# Ctrl-C or SIGTERM from the very start: a job stopped while it imports makes nothing.
+STOP = threading.Event()
+for signum in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(signum, lambda *_: STOP.set())
+
+from imageprep.run.resize_jobs import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(stop=STOP))

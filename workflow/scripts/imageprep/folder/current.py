@@ -1,19 +1,62 @@
 """The one "is this output done?" of every path (shard jobs, per-image jobs, the pool's
 --resume, the main process's check before a run): per variant of an image, whether the row
 kept for it still describes what this run would make, so that only what changed is redone.
+What comes of it is the run's unit of work, a :class:`WorkItem`.
 """
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from imageprep.folder.manifest import Row
-from imageprep.folder.rows import output_fingerprint
+from imageprep.folder.rows import input_stat, output_fingerprint
 from imageprep.folder.variants import Variant, named
 from imageprep.image.geometry import decode_label, decode_request, filter_reason
 from imageprep.image.transform import TRANSFORM_VERSION
 
-Found = tuple[Row, int] | None  # a kept row and when its file was written, or none
+KeptRow = tuple[Row, int] | None  # a kept row and when its file was written, or none
+
+
+@dataclass
+class WorkItem:
+    """One input of a run: its output per variant and, per variant, its row if that output
+    is current (None: to make). What every engine hands the runner."""
+
+    index: int
+    rel: str  # the input, relative to input_dir (or a path as it is)
+    outs: list[str]
+    current: list[Row | None]
+
+    @property
+    def todo(self) -> list[str | None]:
+        """Each variant's output still to make: None where its row is current."""
+        return [None if row else out for row, out in zip(self.current, self.outs, strict=True)]
+
+    @property
+    def done(self) -> bool:
+        return None not in self.current
+
+    @classmethod
+    def anew(cls, index: int, rel: str, outs: Sequence[str]) -> "WorkItem":
+        """Every output to make (--force, or no rows kept)."""
+        return cls(index, rel, list(outs), [None] * len(outs))
+
+
+def assess(
+    index: int,
+    rel: str,
+    input_dir: str,
+    found: Sequence[KeptRow],
+    folders: Sequence[str],
+    variants: Sequence[Variant],
+    skip: bool,
+) -> WorkItem:
+    """What is left to make of input ``rel``, given the rows ``found`` kept for it per
+    variant: the one place every path decides it (current_rows)."""
+    outs = [v.output(rel) for v in variants]
+    stat = input_stat(f"{input_dir}/{rel}")
+    return WorkItem(index, rel, outs, current_rows(outs, stat, found, folders, variants, skip))
 
 
 def is_current(
@@ -50,8 +93,8 @@ def is_current(
 def current_rows(
     outs: Sequence[str],
     stat: os.stat_result | None,
-    found: Sequence[Found],
-    folders: Sequence[str | None],
+    found: Sequence[KeptRow],
+    folders: Sequence[str],
     variants: Sequence[Variant],
     skip: bool,
 ) -> list[Row | None]:
@@ -60,8 +103,8 @@ def current_rows(
     applied again to the input size the rows keep (a filter change redoes only the images
     whose verdict changes, and those without decoding them twice), and with several
     variants, the image must be decoded as this run would decode it: adding or changing a
-    larger sibling can change the draft scale the others were made from. A folder of None:
-    the outputs are tar members, which the caller checks (tar_shard.py)."""
+    larger sibling can change the draft scale the others were made from. An output its
+    writer keeps in no file of its own (a tar's member) is checked by its sink (confirm)."""
     if stat is None:
         return [None] * len(variants)
     size = next(
@@ -78,16 +121,11 @@ def current_rows(
     ]
 
 
-def left_to_make(current: Sequence[Row | None], outs: Sequence[str]) -> list[str | None]:
-    """Each variant's output still to make: None where its row is current."""
-    return [None if row else out for row, out in zip(current, outs, strict=True)]
-
-
 def _current(
     variant: Variant,
     out: str,
-    kept: Found,
-    folder: str | None,
+    kept: KeptRow,
+    folder: str,
     stat: os.stat_result,
     size: tuple[int, int] | None,
     decode: str | None,
@@ -111,10 +149,10 @@ def _current(
             return None
     if row.status == "failed" and size and filter_reason(*size, spec):
         return None  # a filter now leaves it out: filtered, as a fresh run says
-    if row.status == "ok" and (row.output != out or bool(row.tar) != variant.tars):
-        return None  # made in the other container (files, tars): not where this run looks
+    if row.status == "ok" and (row.output != out or not variant.writer.holds(row)):
+        return None  # made in another container (files, tars): not where this run looks
     fp = output_fingerprint(spec, out)
-    if not is_current(row, stat, fp, Path(folder, out) if folder else None, skip, written):
+    if not is_current(row, stat, fp, variant.writer.output_file(folder, out), skip, written):
         return None
     if decode is not None and row.status == "ok" and row.decode and row.decode != decode:
         return None

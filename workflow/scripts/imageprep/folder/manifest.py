@@ -182,7 +182,7 @@ def merge_shard_rows(
     return counted
 
 
-Record = tuple[str, list[str], str]  # input, the row's cells, the row's text in its file
+RowLine = tuple[str, list[str], str]  # input, the row's cells, the row's text in its file
 
 
 def _merge(
@@ -194,7 +194,7 @@ def _merge(
 ) -> int:
     """Copies each row's text as it is: a row is never parsed into numbers and written
     again (a million rows from 512 shards, 2 cores: 42 s that way, 3 s this way)."""
-    sources = [_records(p) for p in parts]  # opened before anything is written
+    sources = [_row_lines(p) for p in parts]  # opened before anything is written
     extra_cells = sorted(map(_cells, extra))
     header, *lines = csv_lines([COLUMNS, *extra_cells])
     sources.append([(c[0], c, text) for c, text in zip(extra_cells, lines, strict=True)])
@@ -211,14 +211,14 @@ def _merge(
     return counted
 
 
-def _key(record: Record) -> str:
-    return record[0]
+def _key(line: RowLine) -> str:
+    return line[0]
 
 
-def _records(path: str | os.PathLike) -> Iterator[Record]:
+def _row_lines(path: str | os.PathLike) -> Iterator[RowLine]:
     """A manifest file's rows with their text. The file is opened and its header checked
     now (as iter_manifest does)."""
-    fh = open(path, newline="", **ENCODING)  # noqa: SIM115 - closed by _read_records
+    fh = open(path, newline="", **ENCODING)  # noqa: SIM115 - closed by _read_row_lines
     lines: list[str] = []  # the file's lines that make up the row being read
 
     def reading() -> Iterator[str]:
@@ -232,12 +232,12 @@ def _records(path: str | os.PathLike) -> Iterator[Record]:
         fh.close()
         raise ValueError(f"{path}: not an imageprep manifest (header {header!r})")
     lines.clear()
-    return _read_records(fh, reader, lines, path)
+    return _read_row_lines(fh, reader, lines, path)
 
 
-def _read_records(
+def _read_row_lines(
     fh: TextIO, reader: Iterator[list[str]], lines: list[str], path: str | os.PathLike
-) -> Iterator[Record]:
+) -> Iterator[RowLine]:
     with fh:
         for cells in reader:
             if len(cells) in _WIDTHS:  # an earlier release's row: padded, written anew

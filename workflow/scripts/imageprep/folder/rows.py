@@ -18,7 +18,7 @@ from imageprep.image import resampler
 from imageprep.image.geometry import filter_reason
 from imageprep.image.opening import header
 from imageprep.image.spec import ResizeSpec
-from imageprep.image.transform import TRANSFORM_VERSION, Attempt, decode_plan
+from imageprep.image.transform import TRANSFORM_VERSION, Attempt, choose_decode
 
 
 def input_stat(path: str) -> os.stat_result | None:
@@ -117,5 +117,5 @@ def image_row(
         return row
     upright, fmt = found
     active = [s for s in siblings or [spec] if not filter_reason(*upright, s)]
-    decode = decode_plan(upright, fmt, active, spec.jpeg_draft)[1]
+    decode = choose_decode(upright, fmt, active, spec.jpeg_draft)[1]
     return replace(row, input_width=upright[0], input_height=upright[1], decode=decode)

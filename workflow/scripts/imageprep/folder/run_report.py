@@ -17,7 +17,8 @@ from PIL import Image
 
 from imageprep.folder.layout import REPORTED
 from imageprep.folder.manifest import COLUMNS, ENCODING
-from imageprep.folder.tars import read_members
+from imageprep.folder.variants import Variant
+from imageprep.folder.writers import Writer
 from imageprep.image.atomic import link_atomically, write_atomically
 from imageprep.image.spec import ResizeSpec
 
@@ -88,16 +89,17 @@ class Summary:
             self.heights.append(int(row[_HEIGHT]))
 
 
-def write_report(folder: str, reports: str, name: str, spec: ResizeSpec) -> Counter:
-    """The report files of one variant (``name``: "" without variants) from the manifest in
-    its ``folder``, under ``reports``; returns its counts (made, current, failed, filtered)."""
+def write_report(folder: str, reports: str, variant: Variant) -> Counter:
+    """The report files of one variant from the manifest in its ``folder``, under
+    ``reports``; returns its counts (made, current, failed, filtered)."""
+    name, spec = variant.name, variant.spec
     manifest = f"{folder}/manifest.csv"
     previous = Path(folder, REPORTED)
     summary = Summary(manifest, str(previous))
     status, sheet, sizes = report_files(reports, name)
     # names need not be UTF-8 (kept as surrogates): shown with their bytes escaped
     write_atomically(status, _status_html(summary, name).encode("utf-8", "backslashreplace"))
-    write_atomically(sheet, _contact_sheet(folder, summary))
+    write_atomically(sheet, _contact_sheet(folder, summary, variant.writer))
     write_atomically(sizes, _sizes_svg(summary, spec))
     link_atomically(manifest, previous)
     return summary.counts
@@ -124,22 +126,19 @@ def _status_html(summary: Summary, name: str) -> str:
     )
 
 
-def _contact_sheet(folder: str, summary: Summary) -> bytes:
+def _contact_sheet(folder: str, summary: Summary, writer: Writer) -> bytes:
     """Up to SAMPLE outputs, chosen by a hash of their input's name (the same sample on
     every run), as CELL-pixel thumbnails on a grid."""
     import io
 
     chosen = [(out, tar) for _, out, tar in sorted(summary.sample)[:SAMPLE]]
-    in_tars: dict[str, bytes] = {}  # container: webdataset: the members, each tar read once
-    for tar in sorted({tar for _, tar in chosen if tar}):
-        in_tars |= read_members(Path(folder, tar), [out for out, t in chosen if t == tar])
+    found = writer.read(folder, chosen)
     columns = 6
     rows = max(1, -(-len(chosen) // columns))
     sheet = Image.new("RGB", (columns * CELL, rows * CELL), "white")
-    for i, (out, tar) in enumerate(chosen):
+    for i, (out, _) in enumerate(chosen):
         try:
-            source = io.BytesIO(in_tars[out]) if tar else Path(folder, out)
-            with Image.open(source) as im:
+            with Image.open(io.BytesIO(found[out])) as im:
                 im.thumbnail((CELL - 8, CELL - 8))
                 thumb = im.convert("RGB")
         except (OSError, KeyError, Image.DecompressionBombError):

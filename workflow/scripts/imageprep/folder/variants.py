@@ -9,35 +9,30 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from imageprep.folder.tars import member_name, tar_name
+from imageprep.folder.writers import CONTAINERS, Writer, writer_for
 from imageprep.image.spec import FILTERS, ResizeSpec, output_relpath
 
-CONTAINERS = ("files", "webdataset")
+__all__ = ["CONTAINERS", "Variant", "Variants"]
 
 
 @dataclass(frozen=True)
 class Variant:
     name: str  # "" without variants: (the tree is output_dir itself)
     spec: ResizeSpec
-    container: str = "files"  # or "webdataset": outputs are members of tar shards (tars.py)
+    container: str = "files"  # how its outputs are kept: its writer (folder/writers/)
 
     def folder(self, output_dir: str) -> str:
         """This variant's tree: its outputs, manifest.csv, failed.tsv and bookkeeping."""
         return f"{output_dir}/{self.name}" if self.name else output_dir
 
     @property
-    def tars(self) -> bool:
-        return self.container == "webdataset"
+    def writer(self) -> Writer:
+        return writer_for(self.container)
 
     def output(self, rel: str) -> str:
-        """The output of input ``rel``: its path relative to this variant's folder, or in a
-        tar its member's name (``<key>.<ext>``)."""
-        out = output_relpath(rel, self.spec.format)
-        return member_name(rel, out) if self.tars else out
-
-    def tar(self, shard: str) -> str:
-        """The tar of shard ``shard`` (container: webdataset), relative to the folder."""
-        return tar_name(shard)
+        """The output of input ``rel``, as its writer names it: its path relative to this
+        variant's folder, or in a tar its member's name (``<key>.<ext>``)."""
+        return self.writer.output(rel, output_relpath(rel, self.spec.format))
 
     def key(self, rel: str, out: str) -> str:
         """The plan's key of the image (plan.plan_keys): its output without variants, its

@@ -1,11 +1,12 @@
 """The resize: every engine (Snakemake jobs, the pool, the loop, the benchmark) calls
-:func:`resize_variants` (or :func:`resize_image` for one output), so outputs are
-byte-identical whichever engine made them.
+:func:`resize_variants`, so outputs are byte-identical whichever engine made them. It
+returns bytes and knows no container: where they go is a writer's business
+(imageprep.folder.writers; ``files.resize_file`` for one file in, one file out).
 
 One image: open (regular files only) → identify (in a fixed order) → filter by the header's
 size → decode once for all its variants (reduced by the JPEG draft as far as the largest
 allows) → per variant: resize → orient → pad → convert to a storable mode → encode in
-memory; then write each atomically.
+memory.
 """
 
 import hashlib
@@ -19,9 +20,8 @@ from typing import Any
 from PIL import Image, ImageFile
 
 from imageprep.image import resampler
-from imageprep.image.atomic import write_atomically
 from imageprep.image.capture import collected_warnings
-from imageprep.image.diagnose import ImageError, OutputError, input_errors
+from imageprep.image.diagnose import ImageError, input_errors
 from imageprep.image.geometry import decode_label, decode_request, filter_reason, target
 from imageprep.image.opening import SWAPS_AXES, open_image, open_input, orientation
 from imageprep.image.pixel_modes import colour, colour_family, to_storable, working_mode
@@ -47,7 +47,8 @@ SHRINK_GAP = 2.0
 DRAFTABLE = {"JPEG", "MPO"}
 
 
-Target = tuple["str | os.PathLike | None", ResizeSpec]  # an output to make (None: not now)
+Target = tuple["str | os.PathLike | None", ResizeSpec]  # an output's name (its extension: the
+# format), or None: not now; and its spec
 
 
 @dataclass
@@ -59,7 +60,7 @@ class Output:
     filtered: str = ""
     nbytes: int = 0
     sha256: str = ""
-    data: bytes | None = None  # the file's bytes, when they go into a tar, not to a file
+    data: bytes | None = None  # the encoded output, for its writer (folder/writers/)
 
 
 @dataclass
@@ -74,43 +75,23 @@ class Attempt:
     decode: str = ""
 
 
-def resize_image(
-    src: str | os.PathLike,
-    dst: str | os.PathLike,
-    spec: ResizeSpec,
-    notes: list[str] | None = None,
-) -> tuple[int, int]:
-    """Resize one image file to ``dst`` as ``spec`` says; returns the output (width, height).
-
-    The output format is the one ``dst``'s extension names. Raises :class:`ImageError` naming
-    the file for anything wrong with the input (nothing is written to ``dst`` then), and
-    :class:`OutputError` when ``dst`` cannot be written. Pillow's warnings about the input
-    ("Corrupt EXIF data") are appended to ``notes`` if given, never printed.
-    """
-    made = resize_variants(src, [(dst, spec)], notes).outputs[0]
-    if made is None or made.size is None:
-        raise ImageError(Path(src), made.filtered if made else "not made")
-    return made.size
-
-
 def resize_variants(
     src: str | os.PathLike,
     targets: Sequence[Target],
     notes: list[str] | None = None,
     shared: bool = False,
     attempt: Attempt | None = None,
-    write: bool = True,
 ) -> Attempt:
-    """Make every output of one image, decoding it once (at the scale the largest variant
-    needs). ``targets``: (dst, spec) per variant, all with the run's max_pixels and
-    jpeg_draft; a dst of None is not made, but its spec still counts for the decode, so an
+    """Make every output of one image in memory, decoding it once (at the scale the largest
+    variant needs). ``targets``: (name, spec) per variant, all with the run's max_pixels and
+    jpeg_draft; a name of None is not made, but its spec still counts for the decode, so an
     output's bytes never depend on which of its siblings were current. A variant whose
-    filter leaves the image out gets ``filtered`` and no file. ``shared``: the outputs of
+    filter leaves the image out gets ``filtered`` and no bytes. ``shared``: the outputs of
     config's ``variants:`` (a smaller sibling first shrinks by a whole factor), even when
-    there is one. Raises as resize_image (``attempt``, if given, keeps what was learnt
-    before: the input's size and the filters' verdicts); the outputs are encoded in
-    memory first, so a bad input writes none of them. ``write=False``: each dst only
-    names the output's format, and its bytes stay in Output.data (a tar's member)."""
+    there is one. Raises :class:`ImageError` naming the file for anything wrong with
+    the input (``attempt``, if given, keeps what was learnt before: the input's size and
+    the filters' verdicts); Pillow's warnings about the input ("Corrupt EXIF data") go to
+    ``notes``, never printed. Each made output's bytes are in its Output.data."""
     src = Path(src)
     attempt = attempt or Attempt()
     attempt.notes = notes if notes is not None else attempt.notes
@@ -128,10 +109,7 @@ def resize_variants(
     attempt.notes.extend(caught)
     for (dst, _), (output, data) in zip(targets, made, strict=True):
         if dst is not None and data is not None:
-            if write:
-                write_atomically(dst, data)
-            else:
-                output.data = data
+            output.data = data
             output.nbytes, output.sha256 = len(data), hashlib.sha256(data).hexdigest()
     attempt.outputs = [
         o if dst is not None else None for (dst, _), (o, _) in zip(targets, made, strict=True)
@@ -139,7 +117,7 @@ def resize_variants(
     return attempt
 
 
-def decode_plan(
+def choose_decode(
     upright: tuple[int, int], fmt: str | None, active: list[ResizeSpec], jpeg_draft: bool
 ) -> tuple[tuple[int, int] | None, str]:
     """The draft request (upright) of one decode for the variants not filtered, and its
@@ -172,7 +150,7 @@ def _transform(
     made = [(Output(filtered=filter_reason(*upright, spec)), spec) for _, spec in targets]
     attempt.outputs = [output for output, _ in made]  # the verdicts, should the decode fail
     active = [spec for output, spec in made if not output.filtered]
-    request, attempt.decode = decode_plan(upright, im.format, active, first.jpeg_draft)
+    request, attempt.decode = choose_decode(upright, im.format, active, first.jpeg_draft)
     asked = [
         dst is not None and not o.filtered for (dst, _), (o, _) in zip(targets, made, strict=True)
     ]
@@ -236,28 +214,17 @@ def _pad(im: Image.Image, spec: ResizeSpec) -> Image.Image:
 
 
 def try_variants(
-    src: str | os.PathLike, targets: Sequence[Target], shared: bool = False, write: bool = True
+    src: str | os.PathLike, targets: Sequence[Target], shared: bool = False
 ) -> Attempt:
     """:func:`resize_variants`, with a bad input returned rather than raised: the variants
-    whose filter had already left the image out stay filtered, the others fail. The old
-    outputs asked for (made from an earlier version of the input), and a filtered
-    variant's old output, are removed: they no longer match the input. OutputError (the
-    environment's failure) is raised: it is never one image's fault. ``write=False``: see
-    resize_variants (nothing on disk to remove either)."""
+    whose filter had already left the image out stay filtered, the others fail."""
     attempt = Attempt()
     try:
-        resize_variants(src, targets, shared=shared, attempt=attempt, write=write)
+        resize_variants(src, targets, shared=shared, attempt=attempt)
     except ImageError as exc:
         attempt.error = exc
         attempt.outputs = [
             o if o is not None and o.filtered else None
             for o in attempt.outputs or [None] * len(targets)
         ]
-    for (dst, _), output in zip(targets, attempt.outputs, strict=True):
-        if not write or dst is None or (output is not None and output.size is not None):
-            continue
-        try:
-            Path(dst).unlink(missing_ok=True)
-        except OSError as unlink_error:
-            raise OutputError(dst, unlink_error.strerror or str(unlink_error)) from None
     return attempt

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from imageprep.folder.closing import closing_line
+from imageprep.folder.current import WorkItem
 from imageprep.folder.folder_lock import FolderInUse, hold
 from imageprep.folder.manifest import Row
 from imageprep.folder.records import FAILED_TSV, write_failed_tsv
@@ -24,10 +25,11 @@ from imageprep.folder.stale import withdraw
 from imageprep.folder.variants import named
 from imageprep.image.atomic import remove_stale_temps
 from imageprep.image.diagnose import OutputError
-from imageprep.pool.resume import finish_pool_run, resumable
-from imageprep.pool.tar_pool import run_tar_pool
+from imageprep.pool.resume import resumable
+from imageprep.pool.shard_pool import run_shard_pool
 from imageprep.pool.workers import Outcome, PoolError, run_pool
 from imageprep.run.config import add_config_arguments, config_from_arguments
+from imageprep.run.finish import finish_pool_run
 from imageprep.run.plan import Plan
 from imageprep.run.startup import StartupError, start
 
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.status
     plan, config, skip = run.plan, run.config, run.skip
     variants, keys = plan.variants, plan.outputs
-    names = [(rel, plan.outs(rel)) for rel in keys.values()]
+    per_shard = variants[0].writer.per_shard  # a shard is written whole (a tar): the unit
     output_dir = plan.output_dir
     dirs = (plan.input_dir, output_dir)
     refused = plan.refusals()
@@ -105,28 +107,28 @@ def main(argv: list[str] | None = None) -> int:
     # The shards a Snakemake run of this config would make: the pool keeps its rows where
     # theirs are, so the next run of either path sees what this one did.
     shards = run.row_shards
-    kept: list[list[Row]] = [[] for _ in variants]
-    todo = names
+    current: list[list[Row]] = [[] for _ in variants]
+    todo = [WorkItem.anew(i, rel, plan.outs(rel)) for i, rel in enumerate(keys.values())]
     resume = not args.force
     if resume:
         for folder in plan.folders():
             remove_stale_temps(folder)
-        if not variants[0].tars:  # tars: each shard keeps its current members itself
-            kept, todo = resumable(keys, dirs, variants, skip, shards)
+        if not per_shard:  # else each shard keeps its current members itself
+            current, todo = resumable(keys, dirs, variants, skip, shards)
     workers = args.workers or len(os.sched_getaffinity(0))
     outcome = Outcome()
 
     def rows() -> list[list[Row]]:
-        return [kept[i] + outcome.variant_rows(i) for i in range(len(variants))]
+        return [current[i] + outcome.variant_rows(i) for i in range(len(variants))]
 
-    if todo and not variants[0].tars:  # tars: each shard job withdraws its folders itself
+    if todo and not per_shard:  # else each shard withdraws its folders itself
         for folder in plan.folders():
             withdraw(folder)  # the folder is changing (stale.py)
     try:
-        if variants[0].tars:  # a tar per shard: shards are the work, as Snakemake's jobs
+        if per_shard:  # shards are the work, as Snakemake's jobs
             members = {n: [(keys[k], k) for k in ks] for n, ks in shards.items()}
-            run_tar_pool(members, dirs, variants, workers, config["on_error"], resume,
-                         kept, outcome)  # fmt: skip
+            run_shard_pool(members, dirs, variants, workers, config["on_error"], resume,
+                           current, outcome)  # fmt: skip
         else:
             run_pool(todo, dirs, variants, workers, config["on_error"], args.chunksize, outcome)
     except (PoolError, OSError) as exc:
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if skip:
         for src, reason in sorted(outcome.failures + refused):
             print(f"skipped: {src}: {reason}", file=sys.stderr)
-    complete = len({row.input for variant_rows in kept for row in variant_rows})
+    complete = len({row.input for variant_rows in current for row in variant_rows})
     skipped = {src for variant_failures in failures for src, _ in variant_failures}
     counts = {"made": resized, "current": complete, "failed": len(skipped), "filtered": filtered}
     counts["stale"] = stale

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imageprep.folder.current import WorkItem
 from imageprep.folder.manifest import Row
 from imageprep.folder.rows import image_row
 from imageprep.folder.variants import Variants, specs
 from imageprep.image.atomic import part_path
-from imageprep.pool.resume import Image
 from imageprep.pool.schedule import input_sizes, make_chunks
-from imageprep.run.runner import Item, Tried, run_images
+from imageprep.run.runner import Tried, run_images
 from imageprep.run.shards import written_at
 
 IDLE, STOPPED = -1, -2  # worker slot values besides the index of the image in progress
@@ -49,13 +49,13 @@ class Outcome:
         return [rows[i] for rows in self.rows if rows[i] is not None]
 
 
-# Worker state, set by _init_worker in each worker process.
+# Worker state, set by init_worker in each worker process.
 _slots: Any = None  # shared array: per worker, the index of the image in progress
 _slot = -1
 _stop: Any = None  # shared flag: the parent asks the workers to stop after this image
 
 
-def _init_worker(slots: Any, counter: Any, stop: Any) -> None:
+def init_worker(slots: Any, counter: Any, stop: Any) -> None:
     """Ctrl-C is the parent's to handle (no traceback from every worker); a worker stopped
     by the pool (SIGTERM, after another one died) marks its slot so it is not blamed."""
     global _slots, _slot, _stop
@@ -71,7 +71,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
     os._exit(128 + signum)
 
 
-class _SharedStop:
+class SharedStop:
     """runner.Stop over the flag all workers share."""
 
     def is_set(self) -> bool:
@@ -81,9 +81,14 @@ class _SharedStop:
         _stop.value = 1
 
 
+def mark_slot(index: int) -> None:
+    """Mark this worker's slot with the image (or shard) it is on, IDLE between them: the
+    one a dead worker was on is named."""
+    _slots[_slot] = index
+
+
 def _busy(index: int | None) -> None:
-    """Mark this worker's slot with the image it is on (IDLE between images)."""
-    _slots[_slot] = IDLE if index is None else index
+    mark_slot(IDLE if index is None else index)
     if index is not None and _crash_on and Path(_names[index]).name == _crash_on:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -93,18 +98,20 @@ _names: dict[int, str] = {}  # index -> input, of the chunk in progress (for the
 
 
 def _resize_chunk(
-    chunk: Sequence[Item], dirs: tuple[str, str], variants: Variants, on_error: str
+    chunk: Sequence[WorkItem], dirs: tuple[str, str], variants: Variants, on_error: str
 ) -> list[Tried]:
-    """Resize a few images (input, output relative to ``dirs``) in a worker, through the one
-    runner. A bad image in fail mode, or a failure of the environment in any mode, stops
-    every worker after its current image."""
+    """Resize a few work items (relative to ``dirs``) in a worker, through the one runner.
+    A bad image in fail mode, or a failure of the environment in any mode, stops every
+    worker after its current image."""
     _names.clear()
-    _names.update((index, rel) for index, rel, _ in chunk)
-    return run_images(chunk, dirs, variants, on_error == "skip", _SharedStop(), busy=_busy)
+    _names.update((item.index, item.rel) for item in chunk)
+    sinks = [v.writer.open(v.folder(dirs[1])) for v in variants]
+    skip = on_error == "skip"
+    return run_images(chunk, dirs[0], sinks, variants, skip, SharedStop(), busy=_busy)
 
 
 def run_pool(
-    names: Sequence[Image],
+    items: Sequence[WorkItem],
     dirs: tuple[str, str],
     variants: Variants,
     workers: int,
@@ -112,8 +119,8 @@ def run_pool(
     chunksize: int = 0,
     outcome: Outcome | None = None,
 ) -> Outcome:
-    """Make the outputs of every (input, its output per variant or None), relative to
-    ``dirs`` (input_dir, output_dir), on ``workers`` processes, the largest images first,
+    """Make what is left of every work item (its index: its place in ``items``), relative
+    to ``dirs`` (input_dir, output_dir), on ``workers`` processes, the largest images first,
     in chunks of about equal bytes (schedule.py; ``chunksize`` > 0: that many a chunk).
 
     Raises PoolError at the first bad image (on_error: fail) or when a worker dies, naming the
@@ -124,11 +131,11 @@ def run_pool(
     started_ns = time.time_ns()
     delivered: set[int] = set()
     try:
-        _run(names, dirs, variants, workers, on_error, chunksize, outcome, delivered)
+        _run(items, dirs, variants, workers, on_error, chunksize, outcome, delivered)
     except BaseException:
-        for index, (rel, outs) in enumerate(names):
-            if index not in delivered:
-                _recover(rel, outs, dirs, variants, started_ns, outcome)
+        for item in items:
+            if item.index not in delivered:
+                _recover(item.rel, item.todo, dirs, variants, started_ns, outcome)
         raise
     return outcome
 
@@ -164,7 +171,7 @@ def _recover(
 
 
 def _run(
-    names: Sequence[Image],
+    items: Sequence[WorkItem],
     dirs: tuple[str, str],
     variants: Variants,
     workers: int,
@@ -173,13 +180,13 @@ def _run(
     outcome: Outcome,
     delivered: set[int],
 ) -> None:
-    srcs = [f"{dirs[0]}/{rel}" for rel, _ in names]
+    srcs = [f"{dirs[0]}/{item.rel}" for item in items]
     sizes = input_sizes(srcs)
-    chunks = [[(i, *names[i]) for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
+    chunks = [[items[i] for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
     slots = mp.Array("q", [IDLE] * workers, lock=False)
     stop = mp.Value("b", 0, lock=False)
     initargs = (slots, mp.Value("i", 0), stop)
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
+    with ProcessPoolExecutor(workers, initializer=init_worker, initargs=initargs) as pool:
         futures = [pool.submit(_resize_chunk, chunk, dirs, variants, on_error) for chunk in chunks]
         try:
             for future in as_completed(futures):

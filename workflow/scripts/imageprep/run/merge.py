@@ -12,41 +12,15 @@ from pathlib import Path
 
 from imageprep.folder.layout import PLANS
 from imageprep.folder.manifest import MANIFEST_CSV, Row, iter_manifest, merge_shard_rows
-from imageprep.folder.metadata import METADATA_CSV, write_metadata
-from imageprep.folder.records import FAILED_TSV, image_rows_path, read_record, record_path
-from imageprep.folder.rows import image_row
-from imageprep.folder.stale import settle
-from imageprep.folder.tars import remove_stale_tars
-from imageprep.folder.variants import CONTAINERS, Variant, Variants, from_json
+from imageprep.folder.records import FAILED_TSV
+from imageprep.folder.variants import CONTAINERS, Variant, from_json
 from imageprep.image.diagnose import OutputError
+from imageprep.run.finish import finish_folder
+from imageprep.run.per_image import keep_per_image_rows, per_image_rows
 from imageprep.run.shards import (
-    group_into_shards,
-    keep_shard_rows,
-    read_plan_file,
     refused_rows_path,
-    remove_other_shards,
     shard_rows_path,
 )
-
-
-def per_image_rows(
-    images: str, dirs: tuple[str, str], variants: Variants, skip: bool, declares_rows: bool
-) -> list[list[Row]]:
-    """Each variant's rows of the per-image rule's images: read from each image's declared
-    rows (with variants or filters), else read back from its output (and in skip mode its
-    record)."""
-    made: list[list[Row]] = [[] for _ in variants]
-    for rel, key in read_plan_file(images):
-        if declares_rows:
-            rows = list(iter_manifest(image_rows_path(dirs[1], key)))
-            if len(rows) != len(variants):
-                raise ValueError(f"{image_rows_path(dirs[1], key)}: not one row per variant")
-        else:
-            reason = read_record(record_path(dirs[1], key))[2] if skip else ""
-            rows = [image_row(dirs, rel, key, variants[0].spec, reason)]
-        for variant_rows, row in zip(made, rows, strict=True):
-            variant_rows.append(row)
-    return made
 
 
 def shard_rows_files(output_dir: str, folder: str) -> list[str]:
@@ -76,15 +50,15 @@ def main(argv: list[str] | None = None) -> int:
             made = per_image_rows(args.images[0], dirs, variants, skip, args.rule != "per-image")
         counts, stale = [], 0
         for variant, variant_rows in zip(variants, made, strict=True):
-            counts.append(merge_variant(dirs, variant, variant_rows, skip, per_image))
-            stale += settle(variant.folder(dirs[1]))  # what it no longer lists (stale.py)
+            count, variant_stale = merge_variant(dirs, variant, variant_rows, skip, per_image)
+            counts.append(count)
+            stale += variant_stale
         if args.report:
             from imageprep.folder.closing import record_counts
             from imageprep.folder.run_report import write_report
 
             reported = [
-                write_report(variant.folder(dirs[1]), args.report, variant.name, variant.spec)
-                for variant in variants
+                write_report(variant.folder(dirs[1]), args.report, variant) for variant in variants
             ]
             record_counts(dirs[1], {**reported[0], "stale": stale})  # closing.py's
     except OutputError as exc:  # the environment's: cannot write
@@ -102,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def merge_variant(
     dirs: tuple[str, str], variant: Variant, made: list[Row], skip: bool, per_image: bool
-) -> Counter:
+) -> tuple[Counter, int]:
     """One variant's manifest.csv (and failed.tsv in skip mode) from its shards' rows, or
-    the per-image rule's rows, and the inputs refused up front; counts by status."""
+    the per-image rule's rows, and the inputs refused up front, then the folder finished
+    (finish.finish_folder); counts by status, and the stale count."""
     folder = variant.folder(dirs[1])
     extra = list(iter_manifest(refused_rows_path(folder)))
     shards = [] if per_image else shard_rows_files(dirs[1], folder)
@@ -112,15 +87,7 @@ def merge_variant(
     counts: Counter = Counter()
     manifest = f"{folder}/{MANIFEST_CSV}"
     merge_shard_rows(shards, extra + made, manifest, failed, dirs[0], counts)
-    if not variant.tars:
-        write_metadata(manifest, f"{folder}/{METADATA_CSV}")
-    if made:  # the per-image rule's rows, where the folder's one bookkeeping keeps them
-        outs = {variant.key(row.input, row.output): row.output for row in made}
-        groups = group_into_shards(outs, 1).items()
-        keep_shard_rows(folder, {name: [outs[k] for k in keys] for name, keys in groups}, made)
-    if shards:
-        names = [Path(part).stem for part in shards]
-        remove_other_shards(folder, names)
-        if variant.tars:  # another shard count's tars
-            remove_stale_tars(folder, names)
-    return counts
+    if made:
+        keep_per_image_rows(folder, variant, made)
+    names = [Path(part).stem for part in shards]
+    return counts, finish_folder(folder, variant, names or None)

@@ -23,7 +23,7 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class Found:
+class Scan:
     """What discovery found: every matching name, and those no job can take."""
 
     images: list[str] = field(default_factory=list)  # relative to input_dir, POSIX, sorted
@@ -33,7 +33,7 @@ class Found:
 LINE_BREAK_REASON = "name contains a line break, which Snakemake cannot track; rename the file"
 
 
-def scan_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> Found:
+def scan_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> Scan:
     """Image paths under ``input_dir`` (see :func:`find_images`), and the ones refused up front
     by both paths alike: dangling symlinks and symlink loops, FIFOs, devices and sockets
     (reading them would fail or block), and names with a line break.
@@ -44,7 +44,7 @@ def scan_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> Foun
     that are not regular files cost a stat.
     """
     wanted = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
-    found = Found()
+    found = Scan()
     root = Path(input_dir)
     seen: set[tuple[int, int] | None] = set()
     folders = [(root, "")]  # depth first, in sorted order: which path a folder gets is fixed
@@ -123,9 +123,9 @@ def plan_keys(
     it in the plan, the shards and the per-image rule: its output without variants (as
     before they existed), its input path with them (each variant's output is derived from
     it). An input that would share an output with another in any variant is left out;
-    in tars (container: webdataset) the key is the input path, and no two inputs share a
-    member (tars.sample_key)."""
-    if variants[0].tars:
+    where the writer names outputs by their whole input path (a tar's member, its key:
+    tar_files.sample_key), the key is the input path and no two inputs share one."""
+    if variants[0].writer.unique_names:
         return {rel: rel for rel in relpaths}, {}
     if not named(variants):
         return plan_outputs(relpaths, variants[0].spec.format)
@@ -246,7 +246,7 @@ def make_plan(
         from imageprep.image.synthetic import demo_catalog
 
         items = demo_catalog(config["demo"]["count"], config["demo"]["seed"])
-        found = Found(sorted(item.name for item in items))
+        found = Scan(sorted(item.name for item in items))
     elif not Path(input_dir).is_dir():
         raise ConfigError(f"input_dir: {input_dir!r} is not a folder (from {Path.cwd()})")
     else:
@@ -262,25 +262,11 @@ def make_plan(
         if reason:
             refused[rel] = (out, reason)
             del outputs[out]
-    if variants[0].tars:
-        check_one_member_type(outputs.values(), variants)
-    return Plan(input_dir, output_dir, outputs, refused, demo, variants)
-
-
-def check_one_member_type(inputs: Iterable[str], variants: Variants) -> None:
-    """Tars whose samples mix image types (format: same over JPEGs and PNGs) are refused:
-    Hugging Face's webdataset loader, which the docs show, stops on them ("files in the
-    archive don't share the same prefix or the same types")."""
-    inputs = list(inputs)
     for variant in variants:
-        types = sorted({variant.output(rel).rsplit(".", 1)[1] for rel in inputs})
-        if len(types) > 1:
+        if why := variant.writer.refuse(variant.output(rel) for rel in outputs.values()):
             key = f"variants.{variant.name}.format" if variant.name else "format"
-            raise ConfigError(
-                f"{key}: 'same' would put {' and '.join(types)} images in one set of tars, "
-                "which Hugging Face's webdataset loader cannot read; with container: "
-                "webdataset, set it to jpeg, png or webp"
-            )
+            raise ConfigError(f"{key}: {why}")
+    return Plan(input_dir, output_dir, outputs, refused, demo, variants)
 
 
 def check_dirs(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> None:

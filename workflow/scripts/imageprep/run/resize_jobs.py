@@ -1,121 +1,13 @@
-"""The jobs the Snakemake rules run: a shard's images from its plan file, into its rows
-(shard_job.py); or the per-image rule's list of images, one log line each, and in skip mode
-one outcome record each (records.py). Both try their images through the one runner
-(runner.py), as the pool's workers do."""
+"""The command the resize rules run (workflow/scripts/resize_jobs.py): a shard's images from
+its plan file, into its rows (shard_job.py); or the per-image rule's images (per_image.py).
+Both try their images through the one runner (runner.py), as the pool's workers do."""
 
-import contextlib
 import signal
-import sys
 import threading
-from collections.abc import Callable, Sequence
 
-from imageprep.folder.current import current_rows, left_to_make
-from imageprep.folder.manifest import Row, write_manifest
-from imageprep.folder.records import write_record
-from imageprep.folder.rows import input_stat
-from imageprep.folder.stale import withdraw
-from imageprep.folder.variants import CONTAINERS, Variants, from_json
-from imageprep.image.diagnose import OutputError
-from imageprep.run.runner import Item, Tried, run_images
+from imageprep.folder.variants import CONTAINERS, from_json
+from imageprep.run.per_image import run_image_rows, run_jobs
 from imageprep.run.shard_job import run_shard
-from imageprep.run.shards import PreviousRows
-
-
-def run_jobs(
-    srcs: Sequence[str],
-    dsts: Sequence[str],
-    logs: Sequence[str] | None,
-    variants: Variants,
-    records: Sequence[str] | None = None,
-    stop: threading.Event | None = None,
-    output_dir: str | None = None,
-) -> int:
-    """Resize each src to its dst (under ``output_dir``), one log per image (or stderr).
-
-    Without ``records`` (on_error: fail) the first bad image ends the job with status 1. With
-    them (on_error: skip) every image gets a record, ok or failed with the reason, and the
-    job succeeds: the records, not the images, are then what the rule declares. A failure of
-    the environment (full disk, read-only folder) ends the job with status 1 in both modes.
-    """
-    skip = bool(records)
-    items = [(i, src, [dst]) for i, (src, dst) in enumerate(zip(srcs, dsts, strict=True))]
-    if output_dir:
-        withdraw(output_dir)  # the folder is changing (stale.py)
-    tried = run_images(items, None, variants, skip, stop or threading.Event())
-
-    def record(one: Tried) -> None:
-        if records:
-            write_record(records[one.index], srcs[one.index], one.rows[0].reason or None)
-
-    return _finish(tried, logs, skip, record, len(items))
-
-
-def _finish(
-    tried: list[Tried],
-    logs: Sequence[str] | None,
-    skip: bool,
-    record: Callable[[Tried], None],
-    asked: int,
-) -> int:
-    """Each image's line to its log (or stderr; a failed image is said on stderr too), then
-    ``record(image)``: 1 at a failure of the environment, or a bad image in fail mode; 130
-    when the job was stopped before all ``asked`` images were tried (what was made stays)."""
-    try:
-        for one in tried:
-            if one.fatal:
-                print(f"error: {one.fatal}", file=sys.stderr)
-                return 1
-            failed = one.failed
-            with open(logs[one.index], "w") if logs else contextlib.nullcontext(sys.stderr) as log:
-                if logs or failed is None:
-                    print(one.line, file=log)
-            if failed is not None:
-                print(f"skipped: {one.line[7:]}" if skip else one.line, file=sys.stderr)
-                if not skip:
-                    return 1
-            record(one)
-    except (OutputError, OSError) as exc:  # OSError: a log that cannot be written
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0 if len(tried) == asked else 130
-
-
-def run_image_rows(
-    names: Sequence[str],
-    dirs: tuple[str, str],
-    variants: Variants,
-    declared: Sequence[str],
-    logs: Sequence[str] | None,
-    skip: bool,
-    stop: threading.Event | None = None,
-) -> int:
-    """The per-image rule with variants or filters: each image's variants not current in
-    the folder's rows are made (decoded once), and the image's rows, one per variant, are
-    its declared file (a filtered image has no output to declare)."""
-    folders = [v.folder(dirs[1]) for v in variants]
-    for folder in folders:
-        withdraw(folder)  # the folder is changing (stale.py)
-    previous = [PreviousRows.anywhere(folder) for folder in folders]
-    items: list[Item] = []
-    kept: dict[int, list[Row | None]] = {}
-    for index, rel in enumerate(names):
-        outs = [v.output(rel) for v in variants]
-        key = variants[0].key(rel, outs[0])  # the plan's key: shards are by it
-        found = [p.get(rel, key) for p in previous]
-        stat = input_stat(f"{dirs[0]}/{rel}")
-        kept[index] = current_rows(outs, stat, found, folders, variants, skip)
-        todo = left_to_make(kept[index], outs)
-        if any(todo):
-            items.append((index, rel, todo))
-        else:  # every variant current (its rows file was lost): the rows again, no decode
-            write_manifest(declared[index], kept[index], sort=False)
-    tried = run_images(items, dirs, variants, skip, stop or threading.Event())
-
-    def record(one: Tried) -> None:
-        rows = [new or old for new, old in zip(one.rows, kept[one.index], strict=True)]
-        write_manifest(declared[one.index], rows, sort=False)
-
-    return _finish(tried, logs, skip, record, len(items))
 
 
 def stop_on_signals() -> threading.Event:
@@ -128,9 +20,10 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> int:
     """The command the Snakemake rules run (workflow/scripts/resize_jobs.py): a fresh interpreter
-    imports only the transform and Pillow, so a job starts in tens of milliseconds."""
+    imports only the transform and Pillow, so a job starts in tens of milliseconds. ``stop``:
+    the entry script's, set by a signal that came while it imported (stop_on_signals)."""
     import argparse
 
     p = argparse.ArgumentParser(description="Resize images with the imageprep transform.")
@@ -156,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     variants = from_json(args.spec, args.container)
     skip = args.on_error == "skip"
-    stop = stop_on_signals()
-    if variants[0].tars and not args.plan:
-        p.error("--container webdataset needs --plan: a tar holds a shard's images")
+    stop = stop or stop_on_signals()
+    if variants[0].writer.per_shard and not args.plan:
+        p.error(f"--container {args.container} needs --plan: it writes a shard's images whole")
     if args.plan or args.names:
         if not args.dirs:
             p.error("--plan and --names need --dirs")

@@ -1,8 +1,8 @@
 """The one runner: every engine that makes images from the plan (a shard job, the per-image
-rule's job, the pool's workers) tries its images here, so that all agree on an image's row
-and log line, on when a run stops, and on how a failure of the environment becomes one
-line. The engines differ only in how images reach it: a plan file, a list of paths, chunks
-sent to worker processes.
+rule's job, the pool's workers) tries its work items here, so that all agree on an image's
+row and log line, on when a run stops, and on how a failure of the environment becomes one
+line. The engines differ only in how items reach it (a plan file, a list of paths, chunks
+sent to worker processes); where the outputs go is the sinks' business (folder/writers/).
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -10,9 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from imageprep.folder.current import WorkItem
 from imageprep.folder.manifest import Row
 from imageprep.folder.rows import input_stat, made_rows
 from imageprep.folder.variants import Variants, named
+from imageprep.folder.writers import Sink
 from imageprep.image.diagnose import OutputError
 from imageprep.image.transform import Attempt, try_variants
 
@@ -26,9 +28,6 @@ class Stop(Protocol):
     def set(self) -> None: ...
 
 
-Item = tuple[int, str, Sequence[str | None]]  # index, input, its output per variant (None: current)
-
-
 @dataclass(frozen=True)
 class Tried:
     """One image tried: its manifest row per variant (None where none was asked) and its
@@ -40,7 +39,6 @@ class Tried:
     rows: tuple[Row | None, ...]
     line: str
     fatal: str | None = None
-    data: tuple[bytes | None, ...] = ()  # per variant, the bytes for its tar (tar_shard.py)
 
     @property
     def failed(self) -> Row | None:
@@ -69,60 +67,57 @@ def log_line(src: str, dsts: Sequence[str | None], attempt: Attempt) -> str:
     return line + "".join(f" (warning: {note})" for note in attempt.notes)
 
 
-def try_image(
-    index: int,
-    rel: str,
-    outs: Sequence[str | None],
-    dirs: tuple[str, str] | None,
-    variants: Variants,
-) -> Tried:
-    """Try one image: ``rel`` relative to input_dir and each output relative to its
-    variant's folder under output_dir (``dirs``); or, one variant and ``dirs`` None, both
-    paths as they are (a per-image job given paths). With tars, outputs are members: made
-    in memory, returned in Tried.data."""
-    src = f"{dirs[0]}/{rel}" if dirs else rel
-    write = not variants[0].tars
-    dsts = [
-        None if out is None else (f"{v.folder(dirs[1])}/{out}" if dirs and write else out)
-        for v, out in zip(variants, outs, strict=True)
-    ]
+def try_image(item: WorkItem, input_dir: str, sinks: Sequence[Sink], variants: Variants) -> Tried:
+    """Try one work item: its input relative to ``input_dir`` ("": as it is), each output
+    still to make given to its variant's sink (an output not made: discarded there)."""
+    src = f"{input_dir}/{item.rel}" if input_dir else item.rel
+    outs = item.todo
     try:
         stat = input_stat(src)
-        targets = [(dst, v.spec) for dst, v in zip(dsts, variants, strict=True)]
-        attempt = try_variants(src, targets, shared=named(variants), write=write)
+        targets = [(out, v.spec) for out, v in zip(outs, variants, strict=True)]
+        attempt = try_variants(src, targets, shared=named(variants))
+        for sink, out, made in zip(sinks, outs, attempt.outputs, strict=True):
+            if out is not None and made is not None and made.data is not None:
+                sink.put(out, made.data)
+                made.data = None
+            elif out is not None:
+                sink.discard(out)
     except OutputError as exc:
-        return Tried(index, (), "", str(exc))
+        return Tried(item.index, (), "", str(exc))
     except MemoryError:
-        return Tried(index, (), "", f"out of memory while resizing {src}")
+        return Tried(item.index, (), "", f"out of memory while resizing {src}")
     except Exception as exc:  # a bug of ours: one line, in every mode
         bug = f"{src}: unexpected {type(exc).__name__} ({exc}); please report this bug"
-        return Tried(index, (), "", bug)
-    rows = made_rows(rel, outs, stat, variants, attempt)
-    data = () if write else tuple(o.data if o else None for o in attempt.outputs)
-    return Tried(index, tuple(rows), log_line(src, dsts, attempt), data=data)
+        return Tried(item.index, (), "", bug)
+    rows = made_rows(item.rel, outs, stat, variants, attempt)
+    where = [
+        None if out is None else sink.where(out) for sink, out in zip(sinks, outs, strict=True)
+    ]
+    return Tried(item.index, tuple(rows), log_line(src, where, attempt))
 
 
 def run_images(
-    items: Iterable[Item],
-    dirs: tuple[str, str] | None,
+    items: Iterable[WorkItem],
+    input_dir: str,
+    sinks: Sequence[Sink],
     variants: Variants,
     skip: bool,
     stop: Stop,
     threads: int = 1,
     busy: Callable[[int | None], None] | None = None,
 ) -> list[Tried]:
-    """Try each (index, input, outputs) in turn, or on ``threads`` threads (Pillow releases
+    """Try each work item in turn, or on ``threads`` threads (Pillow releases
     the GIL while it decodes, resizes and encodes), until all are tried or ``stop`` is set:
     by any image here that stops the run (Tried.stops), or by another worker. Images
     already running finish; no other starts. ``busy(index)`` is called before an image,
     ``busy(None)`` after it (the pool names the image a dead worker was on)."""
 
-    def one(item: Item) -> Tried | None:
+    def one(item: WorkItem) -> Tried | None:
         if stop.is_set():
             return None
         if busy:
-            busy(item[0])
-        tried = try_image(*item, dirs, variants)
+            busy(item.index)
+        tried = try_image(item, input_dir, sinks, variants)
         if busy:
             busy(None)
         if tried.stops(skip):

@@ -1,8 +1,9 @@
-"""One shard job (rule resize_shard; with tars, also the pool's unit of work): the variants of
-its members that are not current in the rows kept for them are made through the one runner
-(an image is decoded once for all its variants), and every member gets a row in each
-variant's rows. With container: webdataset the outputs are each variant's tar of the shard
-(tar_shard.py), written only once every member is done."""
+"""One shard job (rule resize_shard; for a writer that writes a shard whole, also the pool's
+unit of work): the variants of its members that are not current in the rows kept for them
+are made through the one runner (an image is decoded once for all its variants), into each
+variant's sink for the shard (folder/writers/), and every member gets a row in each
+variant's rows. With container: webdataset the sink is the shard's tar, written only once
+every member is done."""
 
 import contextlib
 import sys
@@ -14,23 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from imageprep.folder.current import current_rows, left_to_make
+from imageprep.folder.current import assess
 from imageprep.folder.manifest import ENCODING, Row, write_manifest
-from imageprep.folder.rows import input_stat
 from imageprep.folder.stale import withdraw
 from imageprep.folder.variants import Variants
 from imageprep.image.diagnose import OutputError
-from imageprep.run.runner import Item, Stop, Tried, run_images
+from imageprep.run.runner import Stop, Tried, run_images
 from imageprep.run.shards import PreviousRows, keep_rows, keep_shard_rows, read_plan_file
-from imageprep.run.tar_shard import Entry, copy_current, write_tars
 
 
 @dataclass
 class ShardResult:
     """What one shard's run gives: each variant's rows (in member order), the tried images
     (their lines, their rows), the summary line, and whether it stopped early (a bad image
-    in fail mode, a failure of the environment, or another worker's stop): then no tar was
-    written."""
+    in fail mode, a failure of the environment, or another worker's stop): then a writer
+    that writes a shard whole wrote nothing, and its rows are empty."""
 
     rows: list[list[Row]]
     tried: list[Tried]
@@ -45,7 +44,6 @@ class Shard:
     def __init__(self, input_dir: str, output_dir: str, variants: Variants, skip: bool) -> None:
         self.dirs, self.variants, self.skip = (input_dir, output_dir), variants, skip
         self.folders = [v.folder(output_dir) for v in variants]
-        self.tars = variants[0].tars
 
     def make(
         self,
@@ -61,28 +59,25 @@ class Shard:
         start = time.perf_counter()
         for folder in self.folders:  # from now on the folder is not complete (stale.py)
             withdraw(folder)
-        entries: list[Entry] = []
-        folders: Sequence[str | None] = [None] * len(self.folders) if self.tars else self.folders
-        for rel, key in members:
-            outs = [v.output(rel) for v in self.variants]
-            found = [kept.get(rel, key) if kept else None for kept in previous]
-            stat = input_stat(f"{self.dirs[0]}/{rel}")
-            current = current_rows(outs, stat, found, folders, self.variants, self.skip)
-            entries.append((rel, outs, current))
-        copied = copy_current(entries, self.folders) if self.tars else []
-        rows: list[list[Row]] = [[] for _ in self.variants]
-        todo: list[Item] = []
-        for rel, outs, current in entries:
-            for kept_rows, row in zip(rows, current, strict=True):
-                if row is not None:
-                    kept_rows.append(row)
-            if None in current:
-                todo.append((len(todo), rel, left_to_make(current, outs)))
-        kept = sum(map(len, rows))
+        items = [
+            assess(i, rel, self.dirs[0], [p.get(rel, key) if p else None for p in previous],
+                   self.folders, self.variants, self.skip)
+            for i, (rel, key) in enumerate(members)
+        ]  # fmt: skip
+        sinks = [v.writer.open(f, name) for v, f in zip(self.variants, self.folders, strict=True)]
+        for i, sink in enumerate(sinks):  # a tar's members are checked in the tar
+            for item, row in zip(items, sink.confirm([it.current[i] for it in items]), strict=True):
+                item.current[i] = row
+        rows: list[list[Row]] = [
+            [item.current[i] for item in items if item.current[i] is not None]  # type: ignore[misc]
+            for i in range(len(self.variants))
+        ]
+        todo = [item for item in items if not item.done]
+        current = sum(map(len, rows))
         work = time.perf_counter()
-        tried = run_images(todo, self.dirs, self.variants, self.skip, stop, threads, busy)
+        tried = run_images(todo, self.dirs[0], sinks, self.variants, self.skip, stop, threads, busy)
         work = time.perf_counter() - work
-        tried.sort(key=lambda one: one.index)
+        tried.sort(key=lambda one: one.index)  # member order, whatever the threads did
         for one in tried:
             for variant_rows, row in zip(rows, one.rows, strict=True):
                 if row is not None:
@@ -91,11 +86,13 @@ class Shard:
         many = f" (outputs of {len(self.variants)} variants)" if len(self.variants) > 1 else ""
         stopped = next((one for one in tried if one.stops(self.skip)), None)
         complete = stopped is None and len(tried) == len(todo)
-        if self.tars and complete:
-            rows = write_tars(name, self.folders, self.variants, rows, tried, copied)
+        rows = [
+            sink.close(variant_rows, complete)
+            for sink, variant_rows in zip(sinks, rows, strict=True)
+        ]
         summary = (
             f"shard {name}: {len(members)} images, {counts['ok']} resized, "
-            f"{kept} current, {counts['failed']} failed, {counts['filtered']} filtered, "
+            f"{current} current, {counts['failed']} failed, {counts['filtered']} filtered, "
             f"{len(todo) - len(tried)} not started{many}; "
             f"resizing {work:.3f} s of {time.perf_counter() - start:.3f} s in the job "
             f"({threads} thread{'s' if threads != 1 else ''})"
@@ -115,15 +112,14 @@ class Shard:
             if one.rows:
                 print(one.line, file=log)
         print(result.summary, file=log)
-        if not result.complete:
-            if not self.tars:  # the next run keeps the images this job did make (a tar
-                # is written whole or not at all: its old rows stay true)
-                for folder, manifest, variant_rows, variant in zip(
-                    self.folders, manifests, result.rows, self.variants, strict=True
-                ):
-                    outs = [variant.output(rel) for rel, _ in members]
-                    ok = [row for row in variant_rows if row.status != "failed"]
-                    keep_shard_rows(folder, {Path(manifest).stem: outs}, ok)
+        if not result.complete:  # the next run keeps the images this job did make (none for
+            # a writer that writes a shard whole: its old rows stay true)
+            for folder, manifest, variant_rows, variant in zip(
+                self.folders, manifests, result.rows, self.variants, strict=True
+            ):
+                outs = [variant.output(rel) for rel, _ in members]
+                ok = [row for row in variant_rows if row.status != "failed"]
+                keep_shard_rows(folder, {Path(manifest).stem: outs}, ok)
             if (first := result.stopped) is None:
                 print("interrupted: the images made are kept", file=log)
                 return 130

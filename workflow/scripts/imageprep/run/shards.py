@@ -153,9 +153,10 @@ def write_plan_files(
                 continue
             if root not in present:
                 present[root] = _listed(root)
-            # with tars, what must be there (and not newer than the rows) is the shard's tar
-            outs = [(rel, variant.tar(name) if variant.tars else variant.output(rel))
-                    for rel, _ in members]  # fmt: skip
+            # what must be there (and not newer than the rows): the file each output is in
+            # (with tars, the shard's tar)
+            stored_in = variant.writer.stored_in
+            outs = [(rel, stored_in(name, variant.output(rel))) for rel, _ in members]
             if _out_of_date(outs, present[root], manifest):
                 # Snakemake re-runs a job whose declared output is gone, whatever its
                 # settings (a plan file touched with the same content is not newer to it

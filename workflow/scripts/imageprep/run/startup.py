@@ -22,10 +22,10 @@ from typing import Any
 from imageprep.folder.folder_lock import FolderInUse, check_free, hold
 from imageprep.folder.layout import IMAGES_LIST
 from imageprep.folder.manifest import MANIFEST_CSV, Row, manifest_text
-from imageprep.folder.metadata import METADATA_CSV
 from imageprep.folder.records import FAILED_TSV, image_rows_path, read_record, record_path
 from imageprep.folder.rows import output_fingerprint, refused_rows
 from imageprep.folder.variants import Variant, Variants, named
+from imageprep.folder.writers import writer_for
 from imageprep.image.atomic import writable_problem
 from imageprep.image.diagnose import OutputError
 from imageprep.image.transform import TRANSFORM_VERSION
@@ -88,11 +88,10 @@ class Startup:
 
     @property
     def metadata_files(self) -> list[str]:
-        """Each variant's Hugging Face imagefolder metadata file (metadata.py); none for
-        tars, which Hugging Face reads as they are (its "webdataset" loader)."""
-        if self.variants[0].tars:
-            return []
-        return [f"{folder}/{METADATA_CSV}" for folder in self.plan.folders()]
+        """What each variant's writer adds beside manifest.csv (files: Hugging Face
+        imagefolder's metadata.csv; tars: nothing, Hugging Face reads them as they are)."""
+        pairs = zip(self.variants, self.plan.folders(), strict=True)
+        return [path for variant, folder in pairs for path in variant.writer.folder_files(folder)]
 
     @property
     def failed_manifests(self) -> list[str]:
@@ -290,15 +289,14 @@ def start(
         config = checked_config(config)
     except ValueError as exc:
         raise StartupError(str(exc).replace("Invalid config", invalid, 1), status=2) from None
-    # Only Snakemake's per-image rule declares each image: only it cannot write tars, nor
-    # take names Snakemake cannot declare (the pool keeps its rows in automatic shards).
-    per_image = config["images_per_job"] == 1 and not pool
-    if per_image and config["container"] == "webdataset":
-        raise StartupError(
-            f"{invalid}: container: webdataset needs shard jobs (images_per_job other than 1): "
-            "a tar holds a shard's images, which one job per image cannot write",
-            status=2,
-        )
+    # Only Snakemake's per-image rule declares each image: only it cannot write a shard
+    # whole (tars), nor take names Snakemake cannot declare (the pool keeps its rows in
+    # automatic shards).
+    per_image, container = config["images_per_job"] == 1 and not pool, config["container"]
+    if per_image and writer_for(container).per_shard:
+        why = "it writes a shard's images whole, which one job per image cannot"
+        raise StartupError(f"{invalid}: container: {container} needs shard jobs "
+                           f"(images_per_job other than 1): {why}", status=2)  # fmt: skip
     try:
         # A shard job's own Snakemake (on a cluster node) reads its plan file, not the folder.
         refuse = snakemake_refusal if per_image else None

@@ -31,7 +31,7 @@ from imageprep.run.plan import find_images, plan_keys, plan_outputs
 
 from . import engines as eng
 from .measure import start_seconds, timed
-from .model import BenchPlan, Row
+from .model import BenchPlan, Timing
 from .report import write_reports
 from .scale import dry_run_scale, rerun_scale, slurm_overhead_report
 from .verify import checksums, differences, similarity
@@ -105,10 +105,10 @@ def draft_quality(plan: BenchPlan) -> tuple[float, float, str]:
     return worst_ssim, worst_psnr, inputs.get(worst, worst)
 
 
-def run_once(plan: BenchPlan, engine: str, workers: int, repeat: int, refs: References) -> Row:
+def run_once(plan: BenchPlan, engine: str, workers: int, repeat: int, refs: References) -> Timing:
     """One timed run in a fresh scratch folder, then its outputs checked against the loop's."""
     task = make_task(plan, engine)
-    row = Row(plan.workload, engine, workers, repeat, "ok", images=len(plan.relpaths))
+    row = Timing(plan.workload, engine, workers, repeat, "ok", images=len(plan.relpaths))
     try:
         info, wall, cpu, peak = timed(plan.engines[engine], task, workers)
     except Exception as exc:  # an engine that crashes is reported, not fatal
@@ -131,7 +131,7 @@ def run_once(plan: BenchPlan, engine: str, workers: int, repeat: int, refs: Refe
     return row
 
 
-def run_benchmark(plan: BenchPlan, progress: bool = True) -> list[Row]:
+def run_benchmark(plan: BenchPlan, progress: bool = True) -> list[Timing]:
     """Every engine x worker count x repeat; outputs verified before timings are kept."""
     refs = make_references(plan)
     runs = [
@@ -141,7 +141,7 @@ def run_benchmark(plan: BenchPlan, progress: bool = True) -> list[Row]:
     ]
     dag = {e: dag_seconds(plan, e) for e in plan.engines if e in eng.SNAKEMAKE_VARIANTS}
     start = start_seconds() if dag else None
-    rows: list[Row] = []
+    rows: list[Timing] = []
     failed: set[tuple[str, int]] = set()
     bar = tqdm(total=len(runs) * plan.repeats, disable=not progress, unit="run", file=sys.stderr)
     # Repeats are the outer loop so that slow drifts of a noisy machine hit every engine.
@@ -169,7 +169,7 @@ def run_benchmark(plan: BenchPlan, progress: bool = True) -> list[Row]:
     return rows
 
 
-def run_and_report(plan: BenchPlan, out_dir: Path, command: str, progress: bool) -> list[Row]:
+def run_and_report(plan: BenchPlan, out_dir: Path, command: str, progress: bool) -> list[Timing]:
     """The benchmark, then its reports in out_dir (the command line and the rule share it)."""
     rows = run_benchmark(plan, progress=progress)
     write_reports(rows, plan, out_dir, command)

@@ -1,24 +1,22 @@
-"""The pool with container: webdataset: the unit of work is a shard, not an image. Each
-worker makes one shard's tars at a time with the shard jobs' own code (shard_job.Shard.make),
-so the tars are Snakemake's byte for byte; the workers' start-up, stop flag and slots are
-pool_workers'."""
+"""The pool for a writer that writes a shard whole (container: webdataset): the unit of work
+is a shard, not an image. Each worker makes one shard at a time with the shard jobs' own
+code (shard_job.Shard.make), so the tars are Snakemake's byte for byte; the workers'
+start-up, stop flag and slots are workers.py's."""
 
 import multiprocessing as mp
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from typing import Any
 
 from imageprep.folder.manifest import Row, read_manifest
 from imageprep.folder.variants import Variants
-from imageprep.pool import workers as pool_workers
-from imageprep.pool.workers import IDLE, Outcome, PoolError, _init_worker, _SharedStop
+from imageprep.pool.workers import IDLE, Outcome, PoolError, SharedStop, init_worker, mark_slot
 from imageprep.run.shard_job import Shard, ShardResult
 from imageprep.run.shards import PreviousRows, kept_rows_path, shard_rows_path
 
 
-def _tar_shard(
+def _make_shard(
     index: int,
     name: str,
     members: list[tuple[str, str]],
@@ -28,31 +26,30 @@ def _tar_shard(
     resume: bool,
     threads: int,
 ) -> ShardResult:
-    """One shard's tars in a worker, as a Snakemake shard job makes them (shard_job.py);
-    with ``resume``, against the rows both paths keep, so current members are copied."""
-    pool_workers._slots[pool_workers._slot] = index
+    """One shard in a worker, as a Snakemake shard job makes it (shard_job.py); with
+    ``resume``, against the rows both paths keep, so current members are copied."""
+    mark_slot(index)
     folders = [v.folder(dirs[1]) for v in variants]
     previous = [PreviousRows(shard_rows_path(f, name)) if resume else None for f in folders]
-    result = Shard(*dirs, variants, skip).make(name, members, previous, threads, _SharedStop())
-    result.tried = [replace(one, data=()) for one in result.tried]  # the bytes are in the tar
-    pool_workers._slots[pool_workers._slot] = IDLE
+    result = Shard(*dirs, variants, skip).make(name, members, previous, threads, SharedStop())
+    mark_slot(IDLE)
     return result
 
 
-def run_tar_pool(
+def run_shard_pool(
     shards: Mapping[str, list[tuple[str, str]]],
     dirs: tuple[str, str],
     variants: Variants,
     workers: int,
     on_error: str,
     resume: bool,
-    kept: list[list[Row]],
+    current: list[list[Row]],
     outcome: Outcome,
 ) -> None:
-    """container: webdataset: each shard's tars on one of ``workers`` processes (with
+    """Each shard on one of ``workers`` processes (with
     threads of their own when there are fewer shards than workers). A shard's rows go to
-    ``outcome`` (its images made) and ``kept`` (its current ones) once its tars are
-    written; a shard stopped early writes none. Raises as run_pool."""
+    ``outcome`` (its images made) and ``current`` (its current ones) once it is written; a
+    shard stopped early writes nothing. Raises as run_pool."""
     names = list(shards)
     procs = max(1, min(workers, len(names)))
     threads = max(1, workers // max(1, len(names)))
@@ -60,24 +57,24 @@ def run_tar_pool(
     stop = mp.Value("b", 0, lock=False)
     initargs = (slots, mp.Value("i", 0), stop)
     skip = on_error == "skip"
-    with ProcessPoolExecutor(procs, initializer=_init_worker, initargs=initargs) as pool:
+    with ProcessPoolExecutor(procs, initializer=init_worker, initargs=initargs) as pool:
         futures = {
-            pool.submit(_tar_shard, i, n, shards[n], dirs, variants, skip, resume, threads): n
+            pool.submit(_make_shard, i, n, shards[n], dirs, variants, skip, resume, threads): n
             for i, n in enumerate(names)
         }
         finished: set[str] = set()
         try:
-            _collect(futures, pool, slots, names, dirs[0], kept, outcome, finished, stop)
+            _collect(futures, pool, slots, names, dirs[0], current, outcome, finished, stop)
         except BaseException:
             stop.value = 1
             for future in futures:
                 future.cancel()
-            # a shard not finished left its tar as it was: so are its rows in the manifest
-            for variant, variant_kept in zip(variants, kept, strict=True):
+            # a shard not finished was left as it was: so are its rows in the manifest
+            for variant, variant_current in zip(variants, current, strict=True):
                 folder = variant.folder(dirs[1])
                 for name in (n for n in names if n not in finished):
                     old = read_manifest(kept_rows_path(shard_rows_path(folder, name)))
-                    variant_kept.extend(old.values())
+                    variant_current.extend(old.values())
             raise
 
 
@@ -87,7 +84,7 @@ def _collect(
     slots: Any,
     names: Sequence[str],
     input_dir: str,
-    kept: list[list[Row]],
+    current: list[list[Row]],
     outcome: Outcome,
     finished: set[str],
     stop: Any,
@@ -97,7 +94,7 @@ def _collect(
         for future in as_completed(futures):
             result = future.result()
             if result.complete:
-                _add_shard(result, input_dir, kept, outcome)
+                _add_shard(result, input_dir, current, outcome)
                 finished.add(futures[future])
             if (first := result.stopped) is not None:
                 stop.value = 1
@@ -112,14 +109,14 @@ def _collect(
 
 
 def _add_shard(
-    result: ShardResult, input_dir: str, kept: list[list[Row]], outcome: Outcome
+    result: ShardResult, input_dir: str, current: list[list[Row]], outcome: Outcome
 ) -> None:
     """A finished shard's rows: those of the images it made (with their tar) to
-    ``outcome``, the others to ``kept``."""
+    ``outcome``, the others to ``current``."""
     made = {row.input for one in result.tried for row in one.rows if row is not None}
     final = [{row.input: row for row in rows} for rows in result.rows]
-    for variant_kept, rows in zip(kept, result.rows, strict=True):
-        variant_kept.extend(row for row in rows if row.input not in made)
+    for variant_current, rows in zip(current, result.rows, strict=True):
+        variant_current.extend(row for row in rows if row.input not in made)
     for one in result.tried:
         rel = next(row.input for row in one.rows if row is not None)
         outcome.done += 1

@@ -1,5 +1,5 @@
 """WebDataset tar shards (container: webdataset): stable sample keys and byte-deterministic
-tars, whose unchanged members a rewrite copies from the old tar (tar_shard.py).
+tars, whose unchanged members a rewrite copies from the old tar (webdataset.py).
 
 A WebDataset sample is the members sharing a key, ``<key>.<ext>``; the key ends at the first
 dot of the name's last part, so a key holds no dot. Keys come from the input path (never
