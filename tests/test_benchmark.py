@@ -365,6 +365,22 @@ def test_the_container_study_compares_files_and_tars(tmp_path):
     assert [row.split(" | ")[5] for row in rows] == ["1", "1"]  # outputs rewritten
 
 
+def test_the_bucket_study_times_both_clients_and_the_floor(tmp_path):
+    """benchmark/bucket_study.py against its own moto server: each client lists in one
+    request per 1,000 keys, and each GETs what the bare HTTP floor gets."""
+    script = REPO / "benchmark" / "bucket_study.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--objects", "1200", "--gets", "20", "--out", "r.md"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (tmp_path / "r.md").read_text()
+    for step in ("obstore: list 1,200 keys", "boto3: list 1,200 keys"):
+        assert any(line.startswith(f"| {step} |") and "| 2 requests |" in line
+                   for line in text.splitlines()), text  # fmt: skip
+    assert "floor: 20 bare HTTP GETs" in text and "obstore: 20 GETs" in text
+
+
 def test_the_speed_study_times_the_decode_and_every_resampler(tmp_path):
     """benchmark/speed_study.py on the tiny workload: libvips, the decode alone and
     the transform with each resampler, with the worst SSIM of each transform run."""

@@ -82,6 +82,15 @@ def test_full_disk_fails_the_run_in_both_paths(photos, mounts, on_error):
     assert "Traceback" not in smk.stderr
     assert_whole(full)
 
+    for shards in ("images_per_job=4", "images_per_job=4 threads_per_job=2"):  # shard jobs
+        subprocess.run(["sh", "-c", f"rm -rf {full}/* {full}/.imageprep"], check=True)
+        smk = run_snakemake(photos, "--config", *shards.split(), check=False)
+        assert smk.returncode != 0
+        line = one_error_line(smk.stderr)
+        assert line.startswith(f"error: cannot write {full}/"), smk.stderr[-3000:]
+        assert "No space left on device" in line
+        assert_whole(full)
+
 
 @pytest.mark.timeout(300)
 def test_read_only_output_folder_fails_before_any_work_in_both_paths(photos, mounts):

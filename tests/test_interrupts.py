@@ -250,7 +250,8 @@ def test_a_shard_job_sent_sigterm_keeps_the_rows_of_what_it_made(workdir):
     of what it made and exits 130 without a traceback; run again, it makes only the rest."""
     from imageprep.folder.variants import from_config, to_json
     from imageprep.run.config import load_config
-    from imageprep.run.shards import kept_rows_path, write_plan_text
+    from imageprep.run.plan_files import write_plan_text
+    from imageprep.run.shards import kept_rows_path
 
     many_photos(workdir, 120, (2048, 1536))
     names = sorted(p.name for p in (workdir / "photos").iterdir())

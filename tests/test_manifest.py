@@ -6,7 +6,8 @@ import pytest
 from imageprep.folder import manifest as mf
 from imageprep.folder.manifest import Row, iter_manifest, merge_shard_rows, write_manifest
 from imageprep.folder.records import read_failed_tsv
-from imageprep.run.shards import read_plan_file, shard_outputs, write_plan_text
+from imageprep.run.plan_files import read_plan_file, write_plan_text
+from imageprep.run.shards import shard_outputs
 
 ODD = [
     "plain.jpg",

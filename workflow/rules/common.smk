@@ -62,7 +62,8 @@ from imageprep.run.console import install as short_console  # noqa: E402
 from imageprep.run.plan import DEMO_DIR  # noqa: E402
 from imageprep.image.resampler import NAME as RESAMPLER  # noqa: E402
 from imageprep.folder.run_report import report_files  # noqa: E402
-from imageprep.run.shards import shard_rows_path, plan_path  # noqa: E402
+from imageprep.run.shards import shard_rows_path  # noqa: E402
+from imageprep.run.plan_files import plan_path  # noqa: E402
 from imageprep.image.spec import WRITTEN  # noqa: E402
 from imageprep.run.startup import StartupError, first_claim, start  # noqa: E402
 from imageprep.image.synthetic import demo_catalog  # noqa: E402

@@ -4,13 +4,12 @@ kept for it still describes what this run would make, so that only what changed 
 What comes of it is the run's unit of work, a :class:`WorkItem`.
 """
 
-import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from imageprep.folder.manifest import Row
-from imageprep.folder.rows import input_stat, output_fingerprint
+from imageprep.folder.rows import InputStat, Stat, input_stat, output_fingerprint
 from imageprep.folder.variants import Variant, named
 from imageprep.image.geometry import decode_label, decode_request, filter_reason
 from imageprep.image.transform import TRANSFORM_VERSION
@@ -27,6 +26,7 @@ class WorkItem:
     rel: str  # the input, relative to input_dir (or a path as it is)
     outs: list[str]
     current: list[Row | None]
+    stat: Stat | None = None  # the input's, when it was assessed (a bucket's: listed)
 
     @property
     def todo(self) -> list[str | None]:
@@ -38,9 +38,11 @@ class WorkItem:
         return None not in self.current
 
     @classmethod
-    def anew(cls, index: int, rel: str, outs: Sequence[str]) -> "WorkItem":
+    def anew(
+        cls, index: int, rel: str, outs: Sequence[str], stat: Stat | None = None
+    ) -> "WorkItem":
         """Every output to make (--force, or no rows kept)."""
-        return cls(index, rel, list(outs), [None] * len(outs))
+        return cls(index, rel, list(outs), [None] * len(outs), stat)
 
 
 def assess(
@@ -51,17 +53,20 @@ def assess(
     folders: Sequence[str],
     variants: Sequence[Variant],
     skip: bool,
+    listed: Mapping[str, InputStat] | None = None,
 ) -> WorkItem:
     """What is left to make of input ``rel``, given the rows ``found`` kept for it per
-    variant: the one place every path decides it (current_rows)."""
+    variant: the one place every path decides it (current_rows). ``listed``: the input
+    folder is a bucket, whose listing gives each input's size and date."""
     outs = [v.output(rel) for v in variants]
-    stat = input_stat(f"{input_dir}/{rel}")
-    return WorkItem(index, rel, outs, current_rows(outs, stat, found, folders, variants, skip))
+    stat = input_stat(rel, listed) if listed is not None else input_stat(f"{input_dir}/{rel}")
+    current = current_rows(outs, stat, found, folders, variants, skip)
+    return WorkItem(index, rel, outs, current, stat)
 
 
 def is_current(
     row: Row,
-    stat: os.stat_result,
+    stat: Stat,
     fingerprint: str,
     output: Path | None,
     skip: bool,
@@ -92,7 +97,7 @@ def is_current(
 
 def current_rows(
     outs: Sequence[str],
-    stat: os.stat_result | None,
+    stat: Stat | None,
     found: Sequence[KeptRow],
     folders: Sequence[str],
     variants: Sequence[Variant],
@@ -126,7 +131,7 @@ def _current(
     out: str,
     kept: KeptRow,
     folder: str,
-    stat: os.stat_result,
+    stat: Stat,
     size: tuple[int, int] | None,
     decode: str | None,
     skip: bool,

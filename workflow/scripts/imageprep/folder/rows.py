@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from PIL import Image
 
@@ -21,9 +22,22 @@ from imageprep.image.spec import ResizeSpec
 from imageprep.image.transform import TRANSFORM_VERSION, Attempt, choose_decode
 
 
-def input_stat(path: str) -> os.stat_result | None:
+class InputStat(NamedTuple):
+    """An input's size and date where no os.stat gives them: an object in a bucket, as its
+    listing says (image/bucket.py)."""
+
+    st_size: int
+    st_mtime_ns: int
+
+
+Stat = os.stat_result | InputStat
+
+
+def input_stat(path: str, listed: Mapping[str, InputStat] | None = None) -> Stat | None:
     """An input's size and mtime for its row; None when it is gone or unreadable (the
-    transform then gives the reason)."""
+    transform then gives the reason). ``listed``: a bucket's, by ``path``."""
+    if listed is not None:
+        return listed.get(path)
     try:
         return os.stat(path)
     except OSError:
@@ -53,7 +67,7 @@ def refused_rows(refused: Mapping[str, tuple[str, str]], variant: Variant) -> li
 def made_rows(
     rel: str,
     outs: Sequence[str | None],
-    stat: os.stat_result | None,
+    stat: Stat | None,
     variants: Sequence[Variant],
     attempt: Attempt,
 ) -> list[Row | None]:

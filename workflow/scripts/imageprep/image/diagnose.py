@@ -25,6 +25,11 @@ class ImageError(Exception):
         self.reason = reason
 
 
+class SourceError(Exception):
+    """The input folder or bucket cannot be read at all (an endpoint that does not answer,
+    wrong credentials): the environment's failure, which fails the run, never an image's."""
+
+
 class OutputError(Exception):
     """An output could not be written (full disk, read-only folder, no permission): not the
     image's fault, so it fails the run; the message names the output and the cause."""
@@ -151,7 +156,7 @@ def input_errors(src: str | os.PathLike, fmt: str | None = None) -> Iterator[Non
     src = Path(src)
     try:
         yield
-    except (ImageError, OutputError, MemoryError):
+    except (ImageError, OutputError, SourceError, MemoryError):
         raise
     except UnidentifiedImageError:
         raise ImageError(src, unidentified_reason(src)) from None

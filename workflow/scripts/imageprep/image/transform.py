@@ -12,7 +12,7 @@ memory.
 import hashlib
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,7 @@ def resize_variants(
     notes: list[str] | None = None,
     shared: bool = False,
     attempt: Attempt | None = None,
+    fetch: Callable[[], bytes] | None = None,
 ) -> Attempt:
     """Make every output of one image in memory, decoding it once (at the scale the largest
     variant needs). ``targets``: (name, spec) per variant, all with the run's max_pixels and
@@ -91,7 +92,8 @@ def resize_variants(
     there is one. Raises :class:`ImageError` naming the file for anything wrong with
     the input (``attempt``, if given, keeps what was learnt before: the input's size and
     the filters' verdicts); Pillow's warnings about the input ("Corrupt EXIF data") go to
-    ``notes``, never printed. Each made output's bytes are in its Output.data."""
+    ``notes``, never printed. Each made output's bytes are in its Output.data. ``fetch``:
+    the input's bytes come from it (an object in a bucket), ``src`` only names it."""
     src = Path(src)
     attempt = attempt or Attempt()
     attempt.notes = notes if notes is not None else attempt.notes
@@ -100,7 +102,7 @@ def resize_variants(
     Image.MAX_IMAGE_PIXELS = targets[0][1].max_pixels
     with collected_warnings() as caught:
         with input_errors(src):
-            fh = open_input(src)
+            fh = io.BytesIO(fetch()) if fetch else open_input(src)
         with fh:
             with input_errors(src):
                 im = open_image(fh, src.name)
@@ -214,13 +216,16 @@ def _pad(im: Image.Image, spec: ResizeSpec) -> Image.Image:
 
 
 def try_variants(
-    src: str | os.PathLike, targets: Sequence[Target], shared: bool = False
+    src: str | os.PathLike,
+    targets: Sequence[Target],
+    shared: bool = False,
+    fetch: Callable[[], bytes] | None = None,
 ) -> Attempt:
     """:func:`resize_variants`, with a bad input returned rather than raised: the variants
     whose filter had already left the image out stay filtered, the others fail."""
     attempt = Attempt()
     try:
-        resize_variants(src, targets, shared=shared, attempt=attempt)
+        resize_variants(src, targets, shared=shared, attempt=attempt, fetch=fetch)
     except ImageError as exc:
         attempt.error = exc
         attempt.outputs = [

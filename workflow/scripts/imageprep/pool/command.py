@@ -108,13 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     # theirs are, so the next run of either path sees what this one did.
     shards = run.row_shards
     current: list[list[Row]] = [[] for _ in variants]
-    todo = [WorkItem.anew(i, rel, plan.outs(rel)) for i, rel in enumerate(keys.values())]
+    listed = plan.stats or {}  # a bucket's sizes and dates
+    todo = [
+        WorkItem.anew(i, rel, plan.outs(rel), listed.get(rel))
+        for i, rel in enumerate(keys.values())
+    ]
     resume = not args.force
     if resume:
         for folder in plan.folders():
             remove_stale_temps(folder)
         if not per_shard:  # else each shard keeps its current members itself
-            current, todo = resumable(keys, dirs, variants, skip, shards)
+            current, todo = resumable(keys, dirs, variants, skip, shards, plan.stats)
     workers = args.workers or len(os.sched_getaffinity(0))
     outcome = Outcome()
 
@@ -128,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         if per_shard:  # shards are the work, as Snakemake's jobs
             members = {n: [(keys[k], k) for k in ks] for n, ks in shards.items()}
             run_shard_pool(members, dirs, variants, workers, config["on_error"], resume,
-                           current, outcome)  # fmt: skip
+                           current, outcome, plan.stats)  # fmt: skip
         else:
             run_pool(todo, dirs, variants, workers, config["on_error"], args.chunksize, outcome)
     except (PoolError, OSError) as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from imageprep.folder.current import KeptRow, WorkItem, assess
 from imageprep.folder.manifest import MANIFEST_CSV, Row, read_manifest
-from imageprep.folder.rows import image_row
+from imageprep.folder.rows import InputStat, image_row
 from imageprep.folder.variants import Variants, specs
 from imageprep.image.geometry import filter_reason
 from imageprep.run.shards import PreviousRows, shard_rows_path, written_at
@@ -48,9 +48,10 @@ def resumable(
     variants: Variants,
     skip: bool,
     shards: Mapping[str, list[str]],
+    listed: Mapping[str, InputStat] | None = None,
 ) -> tuple[list[list[Row]], list[WorkItem]]:
     """Each variant's rows still current, and the work items with outputs left to make
-    (``keys``: the plan's key -> input)."""
+    (``keys``: the plan's key -> input; ``listed``: a bucket's sizes and dates)."""
     shard_of = {key: name for name, members in shards.items() for key in members}
     folders = [v.folder(dirs[1]) for v in variants]
     earlier = [_EarlierRows(folder, shards) for folder in folders]
@@ -59,10 +60,10 @@ def resumable(
     all_specs = specs(variants)
     for key, rel in keys.items():
         found = [k.get(shard_of[key], rel, key) for k in earlier]
-        item = assess(len(todo), rel, dirs[0], found, folders, variants, skip)
+        item = assess(len(todo), rel, dirs[0], found, folders, variants, skip, listed)
         for i, (variant, folder) in enumerate(zip(variants, folders, strict=True)):
-            if item.current[i] is not None or found[i] is not None:
-                continue
+            if item.current[i] is not None or found[i] is not None or listed is not None:
+                continue  # (a bucket's objects have no file date to compare)
             out = item.outs[i]
             file = variant.writer.output_file(folder, out)
             if file is not None and is_complete(f"{dirs[0]}/{rel}", file):

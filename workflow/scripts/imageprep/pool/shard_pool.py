@@ -3,15 +3,23 @@ is a shard, not an image. Each worker makes one shard at a time with the shard j
 code (shard_job.Shard.make), so the tars are Snakemake's byte for byte; the workers'
 start-up, stop flag and slots are workers.py's."""
 
-import multiprocessing as mp
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from imageprep.folder.manifest import Row, read_manifest
+from imageprep.folder.rows import InputStat
 from imageprep.folder.variants import Variants
-from imageprep.pool.workers import IDLE, Outcome, PoolError, SharedStop, init_worker, mark_slot
+from imageprep.pool.workers import (
+    IDLE,
+    Outcome,
+    PoolError,
+    SharedStop,
+    init_worker,
+    mark_slot,
+    process_context,
+)
 from imageprep.run.shard_job import Shard, ShardResult
 from imageprep.run.shards import PreviousRows, kept_rows_path, shard_rows_path
 
@@ -25,13 +33,15 @@ def _make_shard(
     skip: bool,
     resume: bool,
     threads: int,
+    listed: Mapping[str, InputStat] | None,
 ) -> ShardResult:
     """One shard in a worker, as a Snakemake shard job makes it (shard_job.py); with
     ``resume``, against the rows both paths keep, so current members are copied."""
     mark_slot(index)
     folders = [v.folder(dirs[1]) for v in variants]
     previous = [PreviousRows(shard_rows_path(f, name)) if resume else None for f in folders]
-    result = Shard(*dirs, variants, skip).make(name, members, previous, threads, SharedStop())
+    shard = Shard(*dirs, variants, skip)
+    result = shard.make(name, members, previous, threads, SharedStop(), listed=listed)
     mark_slot(IDLE)
     return result
 
@@ -45,21 +55,31 @@ def run_shard_pool(
     resume: bool,
     current: list[list[Row]],
     outcome: Outcome,
+    listed: Mapping[str, InputStat] | None = None,
 ) -> None:
-    """Each shard on one of ``workers`` processes (with
-    threads of their own when there are fewer shards than workers). A shard's rows go to
-    ``outcome`` (its images made) and ``current`` (its current ones) once it is written; a
-    shard stopped early writes nothing. Raises as run_pool."""
+    """Each shard on one of ``workers`` processes (with threads of their own when there
+    are fewer shards than workers). A shard's rows go to ``outcome`` (its images made) and
+    ``current`` (its current ones) once it is written; a shard stopped early writes
+    nothing. ``listed``: a bucket's sizes and dates. Raises as run_pool."""
+
+    def of(members: list[tuple[str, str]]) -> dict[str, InputStat] | None:
+        return None if listed is None else {rel: listed[rel] for rel, _ in members}
+
     names = list(shards)
     procs = max(1, min(workers, len(names)))
     threads = max(1, workers // max(1, len(names)))
-    slots = mp.Array("q", [IDLE] * procs, lock=False)
-    stop = mp.Value("b", 0, lock=False)
-    initargs = (slots, mp.Value("i", 0), stop)
+    ctx = process_context(dirs[0])
+    slots = ctx.Array("q", [IDLE] * procs, lock=False)
+    stop = ctx.Value("b", 0, lock=False)
+    initargs = (slots, ctx.Value("i", 0), stop)
     skip = on_error == "skip"
-    with ProcessPoolExecutor(procs, initializer=init_worker, initargs=initargs) as pool:
+    with ProcessPoolExecutor(
+        procs, mp_context=ctx, initializer=init_worker, initargs=initargs
+    ) as pool:
         futures = {
-            pool.submit(_make_shard, i, n, shards[n], dirs, variants, skip, resume, threads): n
+            pool.submit(
+                _make_shard, i, n, shards[n], dirs, variants, skip, resume, threads, of(shards[n])
+            ): n
             for i, n in enumerate(names)
         }
         finished: set[str] = set()

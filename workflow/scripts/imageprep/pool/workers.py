@@ -25,6 +25,7 @@ from imageprep.folder.manifest import Row
 from imageprep.folder.rows import image_row
 from imageprep.folder.variants import Variants, specs
 from imageprep.image.atomic import part_path
+from imageprep.image.bucket import is_bucket
 from imageprep.pool.schedule import input_sizes, make_chunks
 from imageprep.run.runner import Tried, run_images
 from imageprep.run.shards import written_at
@@ -53,6 +54,13 @@ class Outcome:
 _slots: Any = None  # shared array: per worker, the index of the image in progress
 _slot = -1
 _stop: Any = None  # shared flag: the parent asks the workers to stop after this image
+
+
+def process_context(input_dir: str) -> Any:
+    """How workers start: forked (cheap, the default), but from a fresh server process when
+    the inputs are in a bucket: the S3 client's runtime, started by the listing, does not
+    survive a fork (a forked worker would hang on its first request)."""
+    return mp.get_context("forkserver" if is_bucket(input_dir) else None)
 
 
 def init_worker(slots: Any, counter: Any, stop: Any) -> None:
@@ -158,7 +166,8 @@ def _recover(
         dst = f"{folder}/{out}"
         if out is not None:
             part_path(dst).unlink(missing_ok=True)
-        made = out is not None and written_at(dst) >= started_ns
+        # (a bucket's input is not read back for a row: the next run makes it again)
+        made = out is not None and written_at(dst) >= started_ns and not is_bucket(dirs[0])
         row = (
             image_row((dirs[0], folder), rel, out, variant.spec, siblings=siblings)
             if made
@@ -181,12 +190,16 @@ def _run(
     delivered: set[int],
 ) -> None:
     srcs = [f"{dirs[0]}/{item.rel}" for item in items]
-    sizes = input_sizes(srcs)
+    listed = [item.stat for item in items] if is_bucket(dirs[0]) else None  # as listed
+    sizes = [st.st_size if st else 0 for st in listed] if listed else input_sizes(srcs)
     chunks = [[items[i] for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
-    slots = mp.Array("q", [IDLE] * workers, lock=False)
-    stop = mp.Value("b", 0, lock=False)
-    initargs = (slots, mp.Value("i", 0), stop)
-    with ProcessPoolExecutor(workers, initializer=init_worker, initargs=initargs) as pool:
+    ctx = process_context(dirs[0])
+    slots = ctx.Array("q", [IDLE] * workers, lock=False)
+    stop = ctx.Value("b", 0, lock=False)
+    initargs = (slots, ctx.Value("i", 0), stop)
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=init_worker, initargs=initargs
+    ) as pool:
         futures = [pool.submit(_resize_chunk, chunk, dirs, variants, on_error) for chunk in chunks]
         try:
             for future in as_completed(futures):

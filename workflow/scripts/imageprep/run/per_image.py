@@ -7,7 +7,8 @@ declares is startup.Startup.declared; its images still go through the one runner
 import contextlib
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from imageprep.folder.current import WorkItem, assess
 from imageprep.folder.manifest import Row, iter_manifest, write_manifest
@@ -15,9 +16,12 @@ from imageprep.folder.records import image_rows_path, read_record, record_path, 
 from imageprep.folder.rows import image_row
 from imageprep.folder.stale import withdraw
 from imageprep.folder.variants import Variant, Variants
+from imageprep.folder.writers import writer_for
+from imageprep.image.bucket import is_bucket
 from imageprep.image.diagnose import OutputError
+from imageprep.run.plan_files import read_plan_file
 from imageprep.run.runner import Tried, run_images
-from imageprep.run.shards import PreviousRows, group_into_shards, keep_shard_rows, read_plan_file
+from imageprep.run.shards import PreviousRows, group_into_shards, keep_shard_rows
 
 
 def run_jobs(
@@ -144,3 +148,20 @@ def keep_per_image_rows(folder: str, variant: Variant, made: list[Row]) -> None:
     outs = {variant.key(row.input, row.output): row.output for row in made}
     groups = group_into_shards(outs, 1).items()
     keep_shard_rows(folder, {name: [outs[k] for k in keys] for name, keys in groups}, made)
+
+
+def per_image_refusal(config: Mapping[str, Any]) -> str | None:
+    """Why the per-image rule cannot run this config (it declares each image to Snakemake
+    as a local file, and makes one image a job), or None."""
+    container = config["container"]
+    if writer_for(container).per_shard:
+        return (
+            f"container: {container} needs shard jobs (images_per_job other than 1): it "
+            "writes a shard's images whole, which one job per image cannot"
+        )
+    if is_bucket(config["input_dir"]):
+        return (
+            "input_dir: a bucket needs shard jobs (images_per_job other than 1): the "
+            "per-image rule declares each image to Snakemake as a local file"
+        )
+    return None

@@ -10,9 +10,11 @@ from typing import Any
 
 from imageprep.folder.layout import REFUSED_LIST
 from imageprep.folder.records import write_failed_tsv
+from imageprep.folder.rows import InputStat
 from imageprep.folder.variants import DEFAULT_VARIANTS, Variants, named
 from imageprep.folder.variants import from_config as variants_from_config
-from imageprep.image.diagnose import OutputError, path_reason
+from imageprep.image.bucket import is_bucket
+from imageprep.image.diagnose import OutputError, SourceError, path_reason
 from imageprep.image.spec import output_relpath
 
 DEMO_DIR = "resources/demo"  # the embedded demo set's folder (generated on first use)
@@ -28,6 +30,27 @@ class Scan:
 
     images: list[str] = field(default_factory=list)  # relative to input_dir, POSIX, sorted
     refused: dict[str, str] = field(default_factory=dict)  # image -> reason, before any job
+    stats: dict[str, InputStat] | None = None  # a bucket's: image -> its size and date
+
+
+def scan_bucket(input_dir: str, extensions: Iterable[str]) -> Scan:
+    """The objects under a bucket's prefix (image/bucket.py), listed once: their sizes and
+    dates stand for a file's stat from here on (plan files, rows), so nothing else is asked
+    of the bucket until a job reads its own images."""
+    from imageprep.image.bucket import bucket_for
+
+    wanted = [e.lower() if e.startswith(".") else "." + e.lower() for e in extensions]
+    found = Scan(stats={})
+    try:
+        for rel, size, mtime_ns in bucket_for(input_dir).list(wanted):
+            found.images.append(rel)
+            found.stats[rel] = InputStat(size, mtime_ns)  # type: ignore[index]
+            if "\n" in rel or "\r" in rel:
+                found.refused[rel] = LINE_BREAK_REASON
+    except SourceError as exc:
+        raise ConfigError(f"input_dir: {exc}") from None
+    found.images.sort()
+    return found
 
 
 LINE_BREAK_REASON = "name contains a line break, which Snakemake cannot track; rename the file"
@@ -177,6 +200,7 @@ class Plan:
     refused: dict[str, tuple[str, str]] = field(default_factory=dict)
     demo: bool = False  # input_dir is the generated demo set (its files may not exist yet)
     variants: Variants = DEFAULT_VARIANTS
+    stats: dict[str, InputStat] | None = None  # input_dir is a bucket: its listing
 
     def refusals(self) -> list[tuple[str, str]]:
         """(input path, reason) of every refused input, sorted."""
@@ -235,14 +259,25 @@ def make_plan(
 
     Raises ConfigError (one line, naming the key) when the folders or names cannot work.
     """
-    input_dir = os.path.normpath(config["input_dir"])
+    bucket = is_bucket(config["input_dir"])
+    input_dir = config["input_dir"].rstrip("/") if bucket else os.path.normpath(config["input_dir"])
     output_dir = os.path.normpath(config["output_dir"])
-    demo = is_demo(input_dir)
+    demo = not bucket and is_demo(input_dir)
     variants = variants_from_config(config)
     if not scan:
         return Plan(input_dir, output_dir, {}, {}, demo, variants)
-    check_dirs(input_dir, output_dir)
-    if demo:
+    if not bucket:
+        check_dirs(input_dir, output_dir)
+    if bucket:
+        if config.get("s3_endpoint_url"):  # else the AWS environment's (jobs inherit it)
+            os.environ["AWS_ENDPOINT_URL"] = config["s3_endpoint_url"]
+        found = scan_bucket(input_dir, config["extensions"])
+        if not found.images:
+            raise ConfigError(
+                f"input_dir: no objects ending in {', '.join(config['extensions'])} "
+                f"under {input_dir!r}"
+            )
+    elif demo:
         from imageprep.image.synthetic import demo_catalog
 
         items = demo_catalog(config["demo"]["count"], config["demo"]["seed"])
@@ -266,7 +301,7 @@ def make_plan(
         if why := variant.writer.refuse(variant.output(rel) for rel in outputs.values()):
             key = f"variants.{variant.name}.format" if variant.name else "format"
             raise ConfigError(f"{key}: {why}")
-    return Plan(input_dir, output_dir, outputs, refused, demo, variants)
+    return Plan(input_dir, output_dir, outputs, refused, demo, variants, found.stats)
 
 
 def check_dirs(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> None:

@@ -8,6 +8,7 @@ sent to worker processes); where the outputs go is the sinks' business (folder/w
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from imageprep.folder.current import WorkItem
@@ -15,7 +16,8 @@ from imageprep.folder.manifest import Row
 from imageprep.folder.rows import input_stat, made_rows
 from imageprep.folder.variants import Variants, named
 from imageprep.folder.writers import Sink
-from imageprep.image.diagnose import OutputError
+from imageprep.image.bucket import bucket_for, is_bucket
+from imageprep.image.diagnose import ImageError, OutputError, SourceError
 from imageprep.image.transform import Attempt, try_variants
 
 
@@ -68,21 +70,28 @@ def log_line(src: str, dsts: Sequence[str | None], attempt: Attempt) -> str:
 
 
 def try_image(item: WorkItem, input_dir: str, sinks: Sequence[Sink], variants: Variants) -> Tried:
-    """Try one work item: its input relative to ``input_dir`` ("": as it is), each output
-    still to make given to its variant's sink (an output not made: discarded there)."""
+    """Try one work item: its input relative to ``input_dir`` ("": as it is; a bucket: its
+    object, with the size and date it was listed with), each output still to make given to
+    its variant's sink (an output not made: discarded there)."""
     src = f"{input_dir}/{item.rel}" if input_dir else item.rel
     outs = item.todo
     try:
-        stat = input_stat(src)
+        fetch = None
+        if is_bucket(input_dir):
+            stat, fetch = item.stat, partial(bucket_for(input_dir).get, item.rel)
+        else:
+            stat = input_stat(src)
         targets = [(out, v.spec) for out, v in zip(outs, variants, strict=True)]
-        attempt = try_variants(src, targets, shared=named(variants))
+        attempt = try_variants(src, targets, shared=named(variants), fetch=fetch)
+        if attempt.error and fetch:  # named as the user wrote it (a Path drops a slash)
+            attempt.error = ImageError(src, attempt.error.reason)
         for sink, out, made in zip(sinks, outs, attempt.outputs, strict=True):
             if out is not None and made is not None and made.data is not None:
                 sink.put(out, made.data)
                 made.data = None
             elif out is not None:
                 sink.discard(out)
-    except OutputError as exc:
+    except (OutputError, SourceError) as exc:
         return Tried(item.index, (), "", str(exc))
     except MemoryError:
         return Tried(item.index, (), "", f"out of memory while resizing {src}")

@@ -10,18 +10,21 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from imageprep.folder.current import assess
 from imageprep.folder.manifest import ENCODING, Row, write_manifest
+from imageprep.folder.rows import InputStat
 from imageprep.folder.stale import withdraw
 from imageprep.folder.variants import Variants
+from imageprep.image.bucket import is_bucket
 from imageprep.image.diagnose import OutputError
+from imageprep.run.plan_files import read_plan_file, read_plan_stats
 from imageprep.run.runner import Stop, Tried, run_images
-from imageprep.run.shards import PreviousRows, keep_rows, keep_shard_rows, read_plan_file
+from imageprep.run.shards import PreviousRows, keep_rows, keep_shard_rows
 
 
 @dataclass
@@ -53,15 +56,17 @@ class Shard:
         threads: int,
         stop: Stop,
         busy: Callable[[int | None], None] | None = None,
+        listed: Mapping[str, InputStat] | None = None,
     ) -> ShardResult:
         """Make what is not current of ``members`` ((input, plan key) each), against the
-        rows ``previous`` keeps per variant (None: nothing is kept, all is made)."""
+        rows ``previous`` keeps per variant (None: nothing is kept, all is made). ``listed``:
+        the inputs' sizes and dates, from a bucket (its plan file records its listing)."""
         start = time.perf_counter()
         for folder in self.folders:  # from now on the folder is not complete (stale.py)
             withdraw(folder)
         items = [
             assess(i, rel, self.dirs[0], [p.get(rel, key) if p else None for p in previous],
-                   self.folders, self.variants, self.skip)
+                   self.folders, self.variants, self.skip, listed)
             for i, (rel, key) in enumerate(members)
         ]  # fmt: skip
         sinks = [v.writer.open(f, name) for v, f in zip(self.variants, self.folders, strict=True)]
@@ -78,7 +83,7 @@ class Shard:
         tried = run_images(todo, self.dirs[0], sinks, self.variants, self.skip, stop, threads, busy)
         work = time.perf_counter() - work
         tried.sort(key=lambda one: one.index)  # member order, whatever the threads did
-        for one in tried:
+        for one in (one for one in tried if one.rows):  # (a fatal line has none)
             for variant_rows, row in zip(rows, one.rows, strict=True):
                 if row is not None:
                     variant_rows.append(row)
@@ -107,7 +112,8 @@ class Shard:
         made are kept, and the job ends with 130, leaving the one line to Snakemake's."""
         members = read_plan_file(plan)
         previous = [PreviousRows(manifest) for manifest in manifests]
-        result = self.make(Path(plan).stem, members, previous, threads, stop)
+        listed = read_plan_stats(plan) if is_bucket(self.dirs[0]) else None
+        result = self.make(Path(plan).stem, members, previous, threads, stop, listed=listed)
         for one in result.tried:
             if one.rows:
                 print(one.line, file=log)

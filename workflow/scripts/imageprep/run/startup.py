@@ -25,20 +25,18 @@ from imageprep.folder.manifest import MANIFEST_CSV, Row, manifest_text
 from imageprep.folder.records import FAILED_TSV, image_rows_path, read_record, record_path
 from imageprep.folder.rows import output_fingerprint, refused_rows
 from imageprep.folder.variants import Variant, Variants, named
-from imageprep.folder.writers import writer_for
 from imageprep.image.atomic import writable_problem
 from imageprep.image.diagnose import OutputError
 from imageprep.image.transform import TRANSFORM_VERSION
 from imageprep.run.config import checked_config
+from imageprep.run.per_image import per_image_refusal
 from imageprep.run.plan import ConfigError, Plan, make_plan
+from imageprep.run.plan_files import write_if_changed, write_plan_files, write_plan_text
 from imageprep.run.shards import (
     PreviousRows,
     group_into_shards,
     refused_rows_path,
     shard_rows_path,
-    write_if_changed,
-    write_plan_files,
-    write_plan_text,
 )
 
 # Output folders claimed by the instances of one workflow (id of Snakemake's Workflow ->
@@ -290,13 +288,11 @@ def start(
     except ValueError as exc:
         raise StartupError(str(exc).replace("Invalid config", invalid, 1), status=2) from None
     # Only Snakemake's per-image rule declares each image: only it cannot write a shard
-    # whole (tars), nor take names Snakemake cannot declare (the pool keeps its rows in
-    # automatic shards).
-    per_image, container = config["images_per_job"] == 1 and not pool, config["container"]
-    if per_image and writer_for(container).per_shard:
-        why = "it writes a shard's images whole, which one job per image cannot"
-        raise StartupError(f"{invalid}: container: {container} needs shard jobs "
-                           f"(images_per_job other than 1): {why}", status=2)  # fmt: skip
+    # whole (tars), read a bucket, nor take names Snakemake cannot declare (the pool keeps
+    # its rows in automatic shards).
+    per_image = config["images_per_job"] == 1 and not pool
+    if per_image and (why := per_image_refusal(config)):
+        raise StartupError(f"{invalid}: {why}", status=2)
     try:
         # A shard job's own Snakemake (on a cluster node) reads its plan file, not the folder.
         refuse = snakemake_refusal if per_image else None

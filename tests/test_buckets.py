@@ -1,0 +1,135 @@
+"""Images in a bucket (input_dir: s3://bucket/prefix), against a real S3 API server: moto in
+server mode, in a process of its own on localhost (conftest.s3), reached over HTTP by the
+real client (obstore) in the real snakemake CLI and pool command; nothing is mocked."""
+
+import os
+import shutil
+import uuid
+
+import boto3
+import pytest
+
+from helpers import digests, run_pool, run_snakemake, write_config
+from imagefactory import photo
+
+
+def upload(env: dict[str, str], folder, bucket: str, prefix: str = "raw") -> None:
+    """Every file of ``folder`` into a new bucket, then each local file dated as its object
+    (LastModified), so a run from either says the same in its manifest."""
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        key = f"{prefix}/{path.relative_to(folder).as_posix()}"
+        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        modified = client.head_object(Bucket=bucket, Key=key)["LastModified"].timestamp()
+        os.utime(path, ns=(round(modified * 1e6) * 1000,) * 2)
+
+
+def photos(folder, count: int = 8):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        photo(folder / f"sub/p{i:02d}.jpg" if i % 3 == 0 else folder / f"p{i:02d}.jpg", seed=i)
+    return folder
+
+
+@pytest.fixture
+def bucket(workdir, s3, monkeypatch):
+    """A new bucket holding the photos of ``workdir/photos`` under raw/: its URL."""
+    for key, value in s3.env.items():
+        monkeypatch.setenv(key, value)
+    name = f"imgs-{uuid.uuid4().hex[:12]}"
+    upload(s3.env, photos(workdir / "photos"), name)
+    return f"s3://{name}/raw"
+
+
+@pytest.mark.parametrize("container", ["files", "webdataset"])
+def test_a_bucket_gives_the_bytes_of_the_same_images_in_a_folder(workdir, bucket, container):
+    """Both paths: the outputs, tars and manifest made from the bucket equal those made from
+    the same images (same bytes, same dates) in a local folder."""
+    common = {"size": [96, 96], "container": container, "images_per_job": 4}
+    write_config(workdir, input_dir="photos", output_dir="local", **common)
+    run_snakemake(workdir)
+    write_config(workdir, input_dir=bucket, output_dir="from-bucket", **common)
+    run_snakemake(workdir)
+    local = digests(workdir / "local")
+    assert len(local) >= 2 and "manifest.csv" in local
+    assert digests(workdir / "from-bucket") == local
+    write_config(workdir, input_dir=bucket, output_dir="pool-bucket", **common)
+    run_pool(workdir)
+    assert digests(workdir / "pool-bucket") == local
+
+
+def test_a_rerun_from_a_bucket_reads_only_the_listing_and_redoes_only_what_changed(
+    workdir, bucket, s3
+):
+    write_config(workdir, input_dir=bucket, output_dir="results", size=[64, 64])
+    run_snakemake(workdir)
+    made = digests(workdir / "results")
+    dates = {p: p.stat().st_mtime_ns for p in (workdir / "results").glob("**/p*.jpg")}
+
+    since = s3.requests()
+    again = run_snakemake(workdir)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    asked = s3.requests()[len(since) :]
+    assert asked and all("list-type=2" in line for line in asked), asked  # one listing page
+
+    client = boto3.client("s3", endpoint_url=s3.env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    name, prefix = bucket[len("s3://") :].split("/", 1)
+    changed = workdir / "changed.jpg"
+    photo(changed, seed=99)
+    client.put_object(Bucket=name, Key=f"{prefix}/p01.jpg", Body=changed.read_bytes())
+    client.delete_object(Bucket=name, Key=f"{prefix}/p02.jpg")
+    since = s3.requests()
+    run_snakemake(workdir)
+    gets = [line for line in s3.requests()[len(since) :] if "GET /" in line and "list" not in line]
+    assert len(gets) == 1 and "p01.jpg" in gets[0], gets  # that image alone
+    now = digests(workdir / "results")
+    assert now["p01.jpg"] != made["p01.jpg"]
+    assert "p02.jpg" not in (workdir / "results" / "manifest.csv").read_text()
+    untouched = {p: t for p, t in dates.items() if p.name not in ("p01.jpg", "p02.jpg")}
+    assert untouched and all(p.stat().st_mtime_ns == t for p, t in untouched.items())
+
+    write_config(workdir, input_dir=bucket, output_dir="results", size=[64, 64])
+    pool = run_pool(workdir)  # the pool sees the same truth: nothing to make
+    assert "0 images resized into results, 7 already complete" in pool.stderr, pool.stderr
+
+
+def test_a_bucket_that_cannot_be_read_stops_the_run_in_one_line(workdir, s3, monkeypatch):
+    for key, value in s3.env.items():
+        monkeypatch.setenv(key, value)
+    missing = f"s3://no-such-{uuid.uuid4().hex[:8]}/raw"
+    write_config(workdir, input_dir=missing, output_dir="results")
+    smk = run_snakemake(workdir, check=False)
+    assert smk.returncode != 0 and "Traceback" not in smk.stderr
+    assert f"input_dir: {missing}: the bucket does not exist" in smk.stderr
+    pool = run_pool(workdir, check=False)
+    assert pool.returncode == 2
+    assert pool.stderr.strip() == f"error: input_dir: {missing}: the bucket does not exist"
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    pool = run_pool(workdir, check=False)
+    assert pool.returncode == 2 and len(pool.stderr.strip().splitlines()) == 1
+    assert "cannot reach http://127.0.0.1:9" in pool.stderr
+
+
+def test_the_per_image_rule_refuses_a_bucket_in_one_line(workdir, bucket):
+    write_config(workdir, input_dir=bucket, output_dir="results", images_per_job=1)
+    smk = run_snakemake(workdir, check=False)
+    assert smk.returncode != 0 and "Traceback" not in smk.stderr
+    assert "input_dir: a bucket needs shard jobs (images_per_job other than 1)" in smk.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_a_bad_object_is_named_by_its_url(workdir, bucket, s3):
+    """An object that is not an image fails as a file would, named as the user wrote it."""
+    client = boto3.client("s3", endpoint_url=s3.env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    name, prefix = bucket[len("s3://") :].split("/", 1)
+    client.put_object(Bucket=name, Key=f"{prefix}/broken.jpg", Body=b"not a jpeg at all")
+    write_config(workdir, input_dir=bucket, output_dir="results", on_error="skip")
+    pool = run_pool(workdir)
+    assert f"skipped: {bucket}/broken.jpg: " in pool.stderr
+    failed = (workdir / "results" / "failed.tsv").read_text()
+    assert f"{bucket}/broken.jpg" in failed
+    shutil.rmtree(workdir / "results")
+    run_snakemake(workdir)
+    assert f"{bucket}/broken.jpg" in (workdir / "results" / "failed.tsv").read_text()

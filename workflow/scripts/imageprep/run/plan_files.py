@@ -1,0 +1,162 @@
+"""Plan files: one small file per shard under ``<output_dir>/.imageprep/plans/``, its
+members with their inputs' sizes and mtimes (a bucket's: as listed), written by the main
+Snakemake process and rewritten only when that content changes, so that Snakemake re-runs
+exactly the shards whose plan file is newer than their rows. A job reads its plan file and
+nothing else of the input tree (on a cluster node too)."""
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from imageprep.folder.layout import PLANS
+from imageprep.folder.manifest import ENCODING, Row, read_manifest
+from imageprep.folder.records import tsv_cell, tsv_uncell
+from imageprep.folder.rows import InputStat
+from imageprep.image.atomic import write_atomically
+from imageprep.run.plan import ConfigError, Plan
+from imageprep.run.shards import kept_rows_path, shard_rows_path, written_at
+
+
+def plan_path(output_dir: str, name: str) -> str:
+    return f"{output_dir}/{PLANS}/{name}.csv"
+
+
+def _plan_text(
+    input_dir: str,
+    members: Iterable[tuple[str, str]],
+    stats: bool,
+    listed: Mapping[str, InputStat] | None = None,
+) -> bytes:
+    """One line per member, tab-separated: input, output, input size, input mtime in ns
+    (names escaped as in failed.tsv: records.tsv_cell); from a bucket's ``listed`` sizes and
+    dates where given, so that its job asks nothing of the bucket but its images."""
+    lines = []
+    for rel, out in members:
+        size = mtime = ""
+        if listed is not None:
+            size, mtime = map(str, listed[rel])
+        elif stats:
+            try:
+                st = os.stat(f"{input_dir}/{rel}")
+                size, mtime = str(st.st_size), str(st.st_mtime_ns)
+            except OSError:  # gone since discovery: the job says so, in its own words
+                pass
+        lines.append(f"{tsv_cell(rel)}\t{tsv_cell(out)}\t{size}\t{mtime}\n")
+    return "".join(lines).encode(**ENCODING)
+
+
+def write_if_changed(path: str | os.PathLike, data: bytes) -> bool:
+    """Write ``data`` unless ``path`` holds it already (its date then says when it last
+    changed, which is what Snakemake compares). Returns whether it wrote."""
+    try:
+        if Path(path).read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomically(path, data)
+    return True
+
+
+def write_plan_text(path: str | os.PathLike, members: Iterable[tuple[str, str]]) -> bool:
+    """A plan file of (input, output) members without dates, written if it changed."""
+    return write_if_changed(path, _plan_text("", members, stats=False))
+
+
+def read_plan_stats(path: str | os.PathLike) -> dict[str, InputStat]:
+    """The input sizes and dates a plan file records, by input: what a job from a bucket
+    takes for each image's stat (its listing's), rather than asking the bucket again."""
+    text = Path(path).read_bytes().decode(**ENCODING)
+    found = {}
+    for line in text.split("\n")[:-1]:
+        rel, _, size, mtime = line.split("\t")
+        if size and mtime:
+            found[tsv_uncell(rel)] = InputStat(int(size), int(mtime))
+    return found
+
+
+def read_plan_file(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(input, output) of each member, relative to input_dir and output_dir."""
+    text = Path(path).read_bytes().decode(**ENCODING)
+    lines = text.split("\n")[:-1]  # not splitlines(): names may hold \x0c, \x1c, \u2028...
+    return [tuple(map(tsv_uncell, line.split("\t")[:2])) for line in lines]  # type: ignore[misc]
+
+
+def write_plan_files(
+    plan: Plan,
+    shards: Mapping[str, list[tuple[str, str]]],
+    stats: bool = True,
+) -> None:
+    """Write each shard's plan file ((input, key) members) where its content changed, and
+    mark a shard's variant to be run again (its declared rows removed) where an image it
+    made is missing or an output was written after its rows (changed behind the
+    workflow's back); remove the plan files of shards that no longer exist.
+    ``stats=False``: members are declared inputs of their job (the generated demo set),
+    Snakemake tracks their dates.
+    """
+    folder = Path(plan.output_dir, PLANS)
+    present: dict[str, dict[str, int]] = {}  # per variant folder, listed once if needed
+    for name, members in shards.items():
+        path = Path(plan_path(plan.output_dir, name))
+        if write_if_changed(path, _plan_text(plan.input_dir, members, stats, plan.stats)):
+            continue
+        for variant, root in zip(plan.variants, plan.folders(), strict=True):
+            manifest = shard_rows_path(root, name)
+            if not os.path.exists(manifest):
+                continue
+            if root not in present:
+                present[root] = _listed(root)
+            # what must be there (and not newer than the rows): the file each output is in
+            # (with tars, the shard's tar)
+            stored_in = variant.writer.stored_in
+            outs = [(rel, stored_in(name, variant.output(rel))) for rel, _ in members]
+            if _out_of_date(outs, present[root], manifest):
+                # Snakemake re-runs a job whose declared output is gone, whatever its
+                # settings (a plan file touched with the same content is not newer to it
+                # when it compares checksums); the job still finds its rows beside it
+                # (kept_rows_path) and redoes exactly the members that are not current.
+                os.unlink(manifest)
+    for stale in folder.glob("*.csv"):
+        if stale.stem not in shards:
+            stale.unlink(missing_ok=True)
+
+
+def _listed(root: str) -> dict[str, int]:
+    try:
+        return dict(_files_under(root))
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        where = exc.filename or root
+        raise ConfigError(f"output_dir: cannot list {where!r}: {exc.strerror}") from None
+
+
+def _out_of_date(outs: list[tuple[str, str]], present: Mapping[str, int], manifest: str) -> bool:
+    written = written_at(kept_rows_path(manifest))
+    missing = [(rel, out) for rel, out in outs if out not in present]
+    return (
+        not written  # no rows kept: nothing is known to be current
+        or any(present.get(out, 0) > written for _, out in outs)  # changed since
+        or bool(missing and _unexplained(missing, read_manifest(manifest)))
+    )
+
+
+def _unexplained(missing: list[tuple[str, str]], rows: Mapping[str, Row]) -> bool:
+    """Whether an output is missing that its row says was made (deleted since, say), or
+    that has no row."""
+    return any(rows.get(rel) is None or rows[rel].status == "ok" for rel, _ in missing)
+
+
+def _files_under(folder: str) -> Iterable[tuple[str, int]]:
+    """Relative paths and mtimes of the files under ``folder``, hidden ones (and folders)
+    left out: one scandir per folder, one stat per file."""
+    stack = [(folder, "")]
+    while stack:
+        path, prefix = stack.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, prefix + entry.name + "/"))
+                else:
+                    yield prefix + entry.name, entry.stat(follow_symlinks=False).st_mtime_ns
