@@ -12,6 +12,8 @@ import pytest
 from helpers import digests, run_pool, run_snakemake, write_config
 from imagefactory import photo
 
+SECRET = f"secret-{uuid.uuid4().hex}"
+
 
 def upload(env: dict[str, str], folder, bucket: str, prefix: str = "raw") -> None:
     """Every file of ``folder`` into a new bucket, then each local file dated as its object
@@ -37,6 +39,7 @@ def bucket(workdir, s3, monkeypatch):
     """A new bucket holding the photos of ``workdir/photos`` under raw/: its URL."""
     for key, value in s3.env.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)  # the runs' own (moto takes any)
     name = f"imgs-{uuid.uuid4().hex[:12]}"
     upload(s3.env, photos(workdir / "photos"), name)
     return f"s3://{name}/raw"
@@ -57,6 +60,9 @@ def test_a_bucket_gives_the_bytes_of_the_same_images_in_a_folder(workdir, bucket
     write_config(workdir, input_dir=bucket, output_dir="pool-bucket", **common)
     run_pool(workdir)
     assert digests(workdir / "pool-bucket") == local
+    # credentials only ever come from the environment: in no log, manifest or report
+    leaked = [p for p in workdir.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert not leaked, leaked
 
 
 def test_a_rerun_from_a_bucket_reads_only_the_listing_and_redoes_only_what_changed(
