@@ -3,13 +3,12 @@
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO, write_config
+from helpers import REPO, moto_server, write_config
 
 
 @pytest.fixture
@@ -79,51 +78,7 @@ def slurm():
         subprocess.run([str(CLUSTER / "down.sh"), str(state), "--purge"], capture_output=True)
 
 
-class S3Server:
-    """A real S3 API server (moto in server mode, a process of its own on localhost): the
-    environment a client needs to reach it, and the requests it has answered so far."""
-
-    def __init__(self, port: int, log: Path) -> None:
-        self.log = log
-        self.env = {
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_ACCESS_KEY_ID": "imageprep-test",
-            "AWS_SECRET_ACCESS_KEY": "imageprep-test",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-
-    def requests(self) -> list[str]:
-        """Each request line the server logged ("GET /bucket?list-type=2 ..."), in order."""
-        text = self.log.read_text(errors="replace")
-        return [
-            line.split('"')[1] for line in text.splitlines() if '" ' in line and "HTTP/" in line
-        ]
-
-
 @pytest.fixture(scope="session")
 def s3(tmp_path_factory):
-    import socket
-    import time
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = tmp_path_factory.mktemp("moto") / "server.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto server did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield S3Server(port, log)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with moto_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server

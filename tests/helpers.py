@@ -1,14 +1,18 @@
 """Helpers the tests share: the real snakemake CLI and pool command run in a folder, a
-config writer, and checks on output folders."""
+config writer, checks on output folders, and a real S3 API server (moto) to read buckets from."""
 
+import contextlib
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import pytest
 import yaml
 from PIL import Image
 
@@ -150,3 +154,52 @@ def browser() -> str:
     if not found:
         pytest.skip("no chromium here (CI installs it: apt-get install chromium)")
     return found
+
+
+class S3Server:
+    """A real S3 API server (moto in server mode, a process of its own on localhost): the
+    environment a client needs to reach it, and the requests it has answered so far."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.log = log
+        self.env = {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "imageprep-test",
+            "AWS_SECRET_ACCESS_KEY": "imageprep-test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def requests(self) -> list[str]:
+        """Each request line the server logged ("GET /bucket?list-type=2 ..."), in order."""
+        text = self.log.read_text(errors="replace")
+        return [
+            line.split('"')[1] for line in text.splitlines() if '" ' in line and "HTTP/" in line
+        ]
+
+
+@contextlib.contextmanager
+def moto_server(folder: Path, **env: str) -> Iterator[S3Server]:
+    """A moto server in a process of its own on a free port (``env``: its own settings, such
+    as INITIAL_NO_AUTH_ACTION_COUNT=0 for IAM checks), stopped at the end."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = folder / f"moto-{port}.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env},
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"moto server did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield S3Server(port, log)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

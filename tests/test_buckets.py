@@ -9,7 +9,7 @@ import uuid
 import boto3
 import pytest
 
-from helpers import digests, run_pool, run_snakemake, write_config
+from helpers import digests, moto_server, run_pool, run_snakemake, write_config
 from imagefactory import photo
 
 SECRET = f"secret-{uuid.uuid4().hex}"
@@ -116,6 +116,21 @@ def test_a_bucket_that_cannot_be_read_stops_the_run_in_one_line(workdir, s3, mon
     pool = run_pool(workdir, check=False)
     assert pool.returncode == 2 and len(pool.stderr.strip().splitlines()) == 1
     assert "cannot reach http://127.0.0.1:9" in pool.stderr
+
+
+def test_credentials_the_endpoint_does_not_know_stop_the_run_in_one_line(workdir, monkeypatch):
+    """A server that checks keys (moto's IAM checks on): one line naming the bucket and the
+    cause, in both paths, before any work."""
+    with moto_server(workdir, INITIAL_NO_AUTH_ACTION_COUNT="0") as server:
+        for key, value in server.env.items():
+            monkeypatch.setenv(key, value)
+        write_config(workdir, input_dir="s3://lab-images/raw", output_dir="results")
+        pool = run_pool(workdir, check=False)
+        said = "s3://lab-images/raw: the AWS access key is not known to the endpoint"
+        assert pool.returncode == 2 and pool.stderr.strip() == f"error: input_dir: {said}"
+        smk = run_snakemake(workdir, check=False)
+        assert smk.returncode != 0 and said in smk.stderr and "Traceback" not in smk.stderr
+    assert not (workdir / "results").exists()
 
 
 def test_the_per_image_rule_refuses_a_bucket_in_one_line(workdir, bucket):
