@@ -77,12 +77,13 @@ class Bucket:
             why = text.splitlines()[0][:200]
         return f"{self.url}: {why}"
 
-    def list(self, extensions: Iterable[str]) -> Iterator[tuple[str, int, int]]:
-        """(key relative to the prefix, size, last-modified in ns) of every object whose name
-        ends in one of ``extensions``, one request per 1,000 keys. Raises SourceError."""
+    def list(self, suffixes: Iterable[str]) -> Iterator[tuple[str, int, int]]:
+        """(key relative to the prefix, size, last-modified in ns) of every object whose name,
+        lower-cased, ends in one of ``suffixes`` (plan.suffixes), one request per 1,000 keys.
+        Raises SourceError."""
         import obstore
 
-        wanted = tuple(e.lower() for e in extensions)
+        wanted = tuple(suffixes)
         try:
             for page in obstore.list(self._store, chunk_size=1000):
                 for meta in page:

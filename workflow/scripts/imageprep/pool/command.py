@@ -108,17 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     # theirs are, so the next run of either path sees what this one did.
     shards = run.row_shards
     current: list[list[Row]] = [[] for _ in variants]
-    listed = plan.stats or {}  # a bucket's sizes and dates
-    todo = [
-        WorkItem.anew(i, rel, plan.outs(rel), listed.get(rel))
-        for i, rel in enumerate(keys.values())
-    ]
+    todo: list[WorkItem] = []  # none for a per-shard writer: each shard finds its own
     resume = not args.force
     if resume:
         for folder in plan.folders():
             remove_stale_temps(folder)
-        if not per_shard:  # else each shard keeps its current members itself
+        if not per_shard:
             current, todo = resumable(keys, dirs, variants, skip, shards, plan.stats)
+    elif not per_shard:  # --force: every image, made anew
+        listed = plan.stats or {}  # a bucket's sizes and dates
+        todo = [
+            WorkItem.anew(i, rel, plan.outs(rel), listed.get(rel))
+            for i, rel in enumerate(keys.values())
+        ]
     workers = args.workers or len(os.sched_getaffinity(0))
     outcome = Outcome()
 

@@ -13,7 +13,7 @@ from imageprep.folder.records import write_failed_tsv
 from imageprep.folder.rows import InputStat
 from imageprep.folder.variants import DEFAULT_VARIANTS, Variants, named
 from imageprep.folder.variants import from_config as variants_from_config
-from imageprep.image.bucket import is_bucket
+from imageprep.image.bucket import bucket_for, is_bucket
 from imageprep.image.diagnose import OutputError, SourceError, path_reason
 from imageprep.image.spec import output_relpath
 
@@ -33,24 +33,22 @@ class Scan:
     stats: dict[str, InputStat] | None = None  # a bucket's: image -> its size and date
 
 
+def suffixes(extensions: Iterable[str]) -> tuple[str, ...]:
+    """Config's extensions as the lower-case suffixes a name must end in (".jpg")."""
+    return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+
+
 def scan_bucket(input_dir: str, extensions: Iterable[str]) -> Scan:
     """The objects under a bucket's prefix (image/bucket.py), listed once: their sizes and
     dates stand for a file's stat from here on (plan files, rows), so nothing else is asked
     of the bucket until a job reads its own images."""
-    from imageprep.image.bucket import bucket_for
-
-    wanted = [e.lower() if e.startswith(".") else "." + e.lower() for e in extensions]
-    found = Scan(stats={})
     try:
-        for rel, size, mtime_ns in bucket_for(input_dir).list(wanted):
-            found.images.append(rel)
-            found.stats[rel] = InputStat(size, mtime_ns)  # type: ignore[index]
-            if "\n" in rel or "\r" in rel:
-                found.refused[rel] = LINE_BREAK_REASON
+        objects = bucket_for(input_dir).list(suffixes(extensions))
+        stats = {rel: InputStat(size, mtime_ns) for rel, size, mtime_ns in objects}
     except SourceError as exc:
         raise ConfigError(f"input_dir: {exc}") from None
-    found.images.sort()
-    return found
+    refused = {rel: LINE_BREAK_REASON for rel in stats if "\n" in rel or "\r" in rel}
+    return Scan(sorted(stats), refused, stats)
 
 
 LINE_BREAK_REASON = "name contains a line break, which Snakemake cannot track; rename the file"
@@ -66,7 +64,7 @@ def scan_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> Scan
     type comes from the directory listing (no stat per image); only symlinks and entries
     that are not regular files cost a stat.
     """
-    wanted = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+    wanted = suffixes(extensions)
     found = Scan()
     root = Path(input_dir)
     seen: set[tuple[int, int] | None] = set()
