@@ -44,7 +44,7 @@ onerror:
     cancel_scheduler_timers()
     if STANDALONE and not (CONSOLE and CONSOLE.interrupted):  # Ctrl-C: said already
         print(
-            f"stopped: finished outputs in {OUTPUT_DIR} are kept; the failing job's log is "
+            f"stopped: finished outputs in {OUTPUT_SHOWN} are kept; the failing job's log is "
             "named above; run again to do the rest",
             file=sys.stderr,
         )

@@ -4,11 +4,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO, moto_server, write_config
+from helpers import REPO, SECRET, moto_server, photos, upload, write_config
 
 
 @pytest.fixture
@@ -82,3 +83,15 @@ def slurm():
 def s3(tmp_path_factory):
     with moto_server(tmp_path_factory.mktemp("moto")) as server:
         yield server
+
+
+@pytest.fixture
+def bucket(workdir, s3, monkeypatch):
+    """A new bucket holding the photos of ``workdir/photos`` under raw/: its URL. The runs
+    reach the test server through the AWS environment, with their own secret."""
+    for key, value in s3.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    name = f"imgs-{uuid.uuid4().hex[:12]}"
+    upload(s3.env, photos(workdir / "photos"), name)
+    return f"s3://{name}/raw"

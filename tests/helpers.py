@@ -203,3 +203,48 @@ def moto_server(folder: Path, **env: str) -> Iterator[S3Server]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# The AWS secret of the runs against the test server (moto takes any): no file they leave
+# may hold it.
+SECRET = f"secret-{os.urandom(8).hex()}"
+
+
+def s3_client(env: dict[str, str]):
+    import boto3  # the tests' own client, to set up and inspect buckets
+
+    return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+
+
+def upload(env: dict[str, str], folder: Path, bucket: str, prefix: str = "raw") -> None:
+    """Every file of ``folder`` into a new bucket, then each local file dated as its object
+    (LastModified), so a run from either says the same in its manifest."""
+    client = s3_client(env)
+    client.create_bucket(Bucket=bucket)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        key = f"{prefix}/{path.relative_to(folder).as_posix()}"
+        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        modified = client.head_object(Bucket=bucket, Key=key)["LastModified"].timestamp()
+        os.utime(path, ns=(round(modified * 1e6) * 1000,) * 2)
+
+
+def photos(folder: Path, count: int = 8) -> Path:
+    from imagefactory import photo
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        photo(folder / f"sub/p{i:02d}.jpg" if i % 3 == 0 else folder / f"p{i:02d}.jpg", seed=i)
+    return folder
+
+
+def bucket_digests(env: dict[str, str], url: str) -> dict[str, str]:
+    """digests() of a bucket folder: its objects but its bookkeeping (.imageprep/)."""
+    name, _, prefix = url[len("s3://") :].partition("/")
+    client, found = s3_client(env), {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            rel = obj["Key"][len(prefix) + 1 :] if prefix else obj["Key"]
+            if not rel.startswith(".imageprep/"):
+                body = client.get_object(Bucket=name, Key=obj["Key"])["Body"].read()
+                found[rel] = hashlib.sha256(body).hexdigest()
+    return dict(sorted(found.items()))

@@ -2,47 +2,14 @@
 server mode, in a process of its own on localhost (conftest.s3), reached over HTTP by the
 real client (obstore) in the real snakemake CLI and pool command; nothing is mocked."""
 
-import os
 import shutil
 import uuid
 
 import boto3
 import pytest
 
-from helpers import digests, moto_server, run_pool, run_snakemake, write_config
+from helpers import SECRET, digests, moto_server, run_pool, run_snakemake, write_config
 from imagefactory import photo
-
-SECRET = f"secret-{uuid.uuid4().hex}"
-
-
-def upload(env: dict[str, str], folder, bucket: str, prefix: str = "raw") -> None:
-    """Every file of ``folder`` into a new bucket, then each local file dated as its object
-    (LastModified), so a run from either says the same in its manifest."""
-    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
-    client.create_bucket(Bucket=bucket)
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        key = f"{prefix}/{path.relative_to(folder).as_posix()}"
-        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-        modified = client.head_object(Bucket=bucket, Key=key)["LastModified"].timestamp()
-        os.utime(path, ns=(round(modified * 1e6) * 1000,) * 2)
-
-
-def photos(folder, count: int = 8):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        photo(folder / f"sub/p{i:02d}.jpg" if i % 3 == 0 else folder / f"p{i:02d}.jpg", seed=i)
-    return folder
-
-
-@pytest.fixture
-def bucket(workdir, s3, monkeypatch):
-    """A new bucket holding the photos of ``workdir/photos`` under raw/: its URL."""
-    for key, value in s3.env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)  # the runs' own (moto takes any)
-    name = f"imgs-{uuid.uuid4().hex[:12]}"
-    upload(s3.env, photos(workdir / "photos"), name)
-    return f"s3://{name}/raw"
 
 
 @pytest.mark.parametrize("container", ["files", "webdataset"])

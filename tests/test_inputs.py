@@ -3,7 +3,8 @@
 import pytest
 
 from imageprep.run.config import coerce_numbers, config_errors
-from imageprep.run.plan import ConfigError, check_dirs, find_images, plan_outputs
+from imageprep.run.plan import ConfigError, check_dirs, plan_outputs
+from imageprep.run.scan import find_images
 from imageprep.run.shards import auto_images_per_job, shard_outputs
 
 

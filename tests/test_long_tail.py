@@ -26,7 +26,7 @@ from imageprep.folder.records import read_failed_tsv
 from imageprep.folder.writers.files import resize_file
 from imageprep.image.diagnose import ImageError
 from imageprep.image.spec import ResizeSpec, output_format, output_relpath
-from imageprep.run.plan import scan_images
+from imageprep.run.scan import scan_images
 
 FIT = ResizeSpec(mode="fit")
 PLUGIN = REPO / "tests" / "faulty_plugin"  # sitecustomize: decoders that fail oddly

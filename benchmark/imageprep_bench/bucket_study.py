@@ -3,9 +3,8 @@ boto3, listing and getting the same objects from one S3 API server (moto in serv
 process of its own on localhost), with the floor in the same run: a bare keep-alive HTTP GET
 of the same objects, unsigned, which is what the server alone costs. A local test server is
 slower than a real one, so the split between server and client is the figure, not the total.
-With ``--workflow N``: the workflow itself (snakemake --cores 2) on N small images from the
-bucket and from a local folder: first run, no-op rerun, one image changed, with the requests
-each made (counted in the server's log).
+With ``--workflow N``: the workflow itself on N small images between buckets and between
+folders (bucket_workflow.py).
 
     python benchmark/bucket_study.py --objects 5000 --gets 1000 --out report.md
     python benchmark/bucket_study.py --workflow 10000 --out workflow.md
@@ -105,68 +104,6 @@ def study(objects: int, gets: int) -> list[tuple[str, float, str]]:
         server.wait(timeout=30)
 
 
-def _requests(log: Path) -> list[str]:
-    return [line.split('"')[1] for line in log.read_text().splitlines() if "HTTP/1.1" in line]
-
-
-def workflow_study(count: int, scratch: Path) -> list[tuple[str, float, str]]:
-    """The workflow on ``count`` small images, from the bucket and from a local folder."""
-    import boto3
-    import yaml
-
-    from imageprep.run.config import REPO
-
-    log = scratch / "server.log"
-    server, port = _server(log)
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "study", "AWS_SECRET_ACCESS_KEY": "study",
-           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
-    rows = []
-    try:
-        os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        local = scratch / "local"
-        local.mkdir()
-        for i in range(count):  # small, distinct JPEGs, 64x48
-            image = Image.new("RGB", (64, 48), (i % 256, (i // 256) % 256, 120))
-            image.save(local / f"img_{i:07d}.jpg", quality=90)
-        names = sorted(p.name for p in local.iterdir())
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(lambda n: client.put_object(
-                Bucket=BUCKET, Key=f"raw/{n}", Body=(local / n).read_bytes()), names))  # fmt: skip
-        changed = io.BytesIO()
-        Image.new("RGB", (64, 48), "red").save(changed, "JPEG")
-        for where, source in (("bucket", f"s3://{BUCKET}/raw"), ("local", str(local))):
-            folder = scratch / f"run-{where}"
-            folder.mkdir(exist_ok=True)
-            config = {"input_dir": source, "output_dir": "out", "size": [32, 24]}
-            (folder / "config.yaml").write_text(yaml.safe_dump(config))
-            command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                       "--configfile", "config.yaml", "--cores", "2", "--quiet"]  # fmt: skip
-            for step in ("first run", "nothing changed", "one image changed"):
-                if step == "one image changed":
-                    if where == "bucket":
-                        client.put_object(Bucket=BUCKET, Key=f"raw/{names[0]}",
-                                          Body=changed.getvalue())  # fmt: skip
-                    else:
-                        (local / names[0]).write_bytes(changed.getvalue())
-                before = len(_requests(log))
-                start = time.perf_counter()
-                proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
-                seconds = time.perf_counter() - start
-                if proc.returncode != 0:
-                    raise SystemExit(proc.stderr[-2000:])
-                asked = _requests(log)[before:] if where == "bucket" else []
-                lists = sum("list-type=2" in line for line in asked)
-                gets = sum(line.startswith("GET ") and "list-type" not in line for line in asked)
-                note = f"{lists} list, {gets} get, {len(asked) - lists - gets} other requests"
-                rows.append((f"{where}: {step}", seconds, note if where == "bucket" else ""))
-        return rows
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def report(rows: list[tuple[str, float, str]], command: str) -> str:
     info = machine_info()
     lines = [
@@ -186,15 +123,28 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--objects", type=int, default=5000)
     p.add_argument("--gets", type=int, default=1000)
-    p.add_argument("--workflow", type=int, metavar="N", help="instead: the workflow on N images")
+    p.add_argument(
+        "--workflow", type=int, metavar="N", help="instead: the workflow on N images, two ways"
+    )
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     if args.workflow:
         import tempfile
 
+        from .bucket_workflow import report as workflow_report
+        from .bucket_workflow import run_matrix
+
         with tempfile.TemporaryDirectory() as scratch:
-            rows = workflow_study(args.workflow, Path(scratch))
-    else:
+            log = Path(scratch, "server.log")
+            server, port = _server(log)
+            try:
+                rows, found = run_matrix(args.workflow, Path(scratch), port, log)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        command = invocation("bucket_study.py", argv)
+        publish(workflow_report(args.workflow, rows, found, machine_info(), command), args.out)
+        return 0
         rows = study(args.objects, min(args.gets, args.objects))
     publish(report(rows, invocation("bucket_study.py", argv)), args.out)
     return 0

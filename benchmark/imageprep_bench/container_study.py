@@ -19,7 +19,7 @@ import yaml
 
 from imageprep.folder.layout import MANIFEST_CSV, METADATA_CSV, OWN
 from imageprep.run.config import DEFAULT_CONFIG, REPO, load_config
-from imageprep.run.plan import find_images
+from imageprep.run.scan import find_images
 
 from .measure import invocation, machine_info, publish
 from .timings import dataset

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from imageprep.image.spec import ResizeSpec
 from imageprep.pool.schedule import input_sizes, make_chunks
-from imageprep.run.plan import find_images
+from imageprep.run.scan import find_images
 
 from .engines import resize_chunk
 

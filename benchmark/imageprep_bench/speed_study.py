@@ -28,7 +28,7 @@ from imageprep.image import resampler
 from imageprep.image.opening import open_image
 from imageprep.image.spec import ResizeSpec
 from imageprep.run.config import DEFAULT_CONFIG, load_config
-from imageprep.run.plan import find_images
+from imageprep.run.scan import find_images
 
 from .engines import vips_resize
 from .measure import (

@@ -27,7 +27,8 @@ from imageprep.image.spec import ResizeSpec
 from imageprep.image.synthetic import generate_dataset
 from imageprep.pool.command import at_least
 from imageprep.run.config import load_config
-from imageprep.run.plan import find_images, plan_keys, plan_outputs
+from imageprep.run.plan import plan_keys, plan_outputs
+from imageprep.run.scan import find_images
 
 from . import engines as eng
 from .measure import start_seconds, timed

@@ -20,7 +20,7 @@ from pathlib import Path
 from imageprep.folder.writers.files import make_files, resize_file
 from imageprep.image.spec import ResizeSpec, output_relpath
 from imageprep.run.config import DEFAULT_CONFIG, load_config
-from imageprep.run.plan import find_images
+from imageprep.run.scan import find_images
 
 from .measure import invocation, machine_info, publish
 from .timings import dataset

@@ -90,6 +90,8 @@ config = RUN.config
 PLAN, SHARDS, VARIANTS = RUN.plan, RUN.shards, RUN.variants
 PER_IMAGE, SKIP = RUN.per_image, RUN.skip
 INPUT_DIR, OUTPUT_DIR = PLAN.input_dir, PLAN.output_dir  # normalised by the plan
+# output_dir as the user wrote it: OUTPUT_DIR is a bucket folder's local side (layout.py)
+OUTPUT_SHOWN = PLAN.output_name
 RUN_STARTED = time.time()  # the closing line says what the manifest job did since
 # A standalone run's terminal: progress, errors and the closing line; the job-by-job detail
 # in Snakemake's log (imageprep.run.console). --verbose shows it all.
@@ -98,7 +100,7 @@ if STANDALONE and workflow.is_main_process and not workflow.output_settings.verb
     CONSOLE = short_console(
         workflow.logger_manager.logger.handlers,
         lambda: run_summary(),
-        f"interrupted: the images made so far in {OUTPUT_DIR} are kept and will not be made "
+        f"interrupted: the images made so far in {OUTPUT_SHOWN} are kept and will not be made "
         "again; run the same command to do the rest",
     )
 # One manifest.csv (and failed.tsv) per variant: output_dir's own without variants.

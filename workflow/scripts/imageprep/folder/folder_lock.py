@@ -9,15 +9,25 @@ last; its presence means nothing. Snakemake's own lock (``.snakemake/locks``) co
 working directory, not an output folder that runs from several directories, or the pool,
 may share. On NFS, Linux maps flock to the server's byte-range locks (NFSv4: released when
 the client's lease expires, about 90 s after a client dies).
+
+An output folder in a bucket has no flock: its lock is the object ``.imageprep/lock`` in the
+bucket, made by a conditional put (``If-None-Match: *``: of two runs, exactly one makes
+it) and removed when the run ends. A run killed with SIGKILL leaves it: the next run on
+the same host sees that its process is gone and takes it; from another host, the message
+names the run that made it and says how to remove it.
 """
 
+import atexit
 import datetime
 import fcntl
 import os
+import re
 import socket
 from pathlib import Path
 
-from imageprep.folder.layout import LOCK
+from imageprep.folder.layout import BUCKET_LOCK, LOCK, bucket_url
+from imageprep.image.bucket import bucket_for
+from imageprep.image.diagnose import SourceError
 
 _HELD: dict[Path, int] = {}  # folders this process holds -> the lock's descriptor
 
@@ -34,11 +44,59 @@ def _text(fd: int) -> str:
     return os.pread(fd, 1000, 0).decode("utf-8", "replace").strip()
 
 
-def _in_use(output_dir: str | os.PathLike, who: str) -> FolderInUse:
+def _in_use(output_dir: str | os.PathLike, who: str, bucket: str = "") -> FolderInUse:
+    gone = f" (if that run is gone, delete {bucket}/{BUCKET_LOCK})" if bucket else ""
     return FolderInUse(
         f"output_dir {os.fspath(output_dir)!r} is in use by {who or 'another run'}; two runs "
-        "must not write one folder: wait for it to end, or stop it"
+        f"must not write one folder: wait for it to end, or stop it{gone}"
     )
+
+
+_PID_HOST = re.compile(r"\(pid (\d+) on (\S+), since ")
+
+
+def _bucket_holder(url: str) -> str | None:
+    """Who holds the bucket folder's lock object, None if nobody does (none, or one left by
+    a process of this host that is gone)."""
+    try:
+        text = bucket_for(url).get(BUCKET_LOCK).decode("utf-8", "replace").strip()
+    except FileNotFoundError:
+        return None
+    except SourceError as exc:
+        raise FolderInUse(str(exc)) from None
+    found = _PID_HOST.search(text)
+    if found and found.group(2) == socket.gethostname():
+        try:
+            os.kill(int(found.group(1)), 0)
+        except ProcessLookupError:
+            return None  # killed without removing it: free
+        except PermissionError:
+            pass  # alive, another user's
+    return text
+
+
+def _release(url: str) -> None:
+    try:
+        bucket_for(url).delete(BUCKET_LOCK)
+    except Exception as exc:  # the run is over: say so, no traceback
+        print(f"warning: could not remove {url}/{BUCKET_LOCK}: {exc}")
+
+
+def _hold_bucket(url: str, text: str) -> None:
+    """Make the bucket folder's lock object, or raise FolderInUse."""
+    bucket = bucket_for(url)
+    for _ in range(2):
+        try:
+            bucket.put(BUCKET_LOCK, text.encode(), create=True)
+        except FileExistsError:
+            who = _bucket_holder(url)
+            if who is not None:
+                raise _in_use(url, who, url) from None
+            bucket.delete(BUCKET_LOCK)  # left by a dead process of this host: taken over
+            continue
+        atexit.register(_release, url)
+        return
+    raise _in_use(url, "another run", url)
 
 
 def check_free(output_dir: str | os.PathLike) -> None:
@@ -47,6 +105,8 @@ def check_free(output_dir: str | os.PathLike) -> None:
     not hold it."""
     if Path(output_dir).resolve() in _HELD:
         return
+    if (url := bucket_url(output_dir)) and (who := _bucket_holder(url)) is not None:
+        raise _in_use(url, who, url)
     try:
         fd = os.open(_path(output_dir), os.O_RDONLY)
     except OSError:  # no lock file: nobody ever held it (or it cannot be read: nor can we)
@@ -77,7 +137,13 @@ def hold(output_dir: str | os.PathLike, who: str) -> None:
         os.close(fd)
         raise _in_use(output_dir, text) from None
     since = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    text = f"{who} (pid {os.getpid()} on {socket.gethostname()}, since {since})\n"
+    if url := bucket_url(output_dir):
+        try:
+            _hold_bucket(url, text)
+        except Exception:
+            os.close(fd)
+            raise
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{who} (pid {os.getpid()} on {socket.gethostname()}, since {since})\n"
-              .encode(), 0)  # fmt: skip
+    os.pwrite(fd, text.encode(), 0)
     _HELD[key] = fd

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from imageprep.folder.layout import REPORTED
+from imageprep.folder.layout import REPORTED, REPORTED_SAMPLE, REPORTED_SHEET
 from imageprep.folder.manifest import COLUMNS, ENCODING
 from imageprep.folder.variants import Variant
 from imageprep.folder.writers import Writer
@@ -54,7 +54,7 @@ _INPUT, _OUTPUT, _STATUS, _REASON = (
     COLUMNS.index(c) for c in ("input", "output", "status", "reason")
 )
 _WIDTH, _HEIGHT = COLUMNS.index("input_width"), COLUMNS.index("input_height")
-_TAR = COLUMNS.index("tar")
+_TAR, _SHA256 = COLUMNS.index("tar"), COLUMNS.index("sha256")
 
 
 class Summary:
@@ -65,7 +65,8 @@ class Summary:
         self.counts: Counter = Counter()
         self.reasons: Counter = Counter()
         self.widths, self.heights = array("l"), array("l")
-        self.sample: list[tuple[int, str, str]] = []  # (hash of the input, output, its tar)
+        # (hash of the input, output, its tar, its SHA-256)
+        self.sample: list[tuple[int, str, str, str]] = []
         before = _rows(previous)
         old = next(before, None)
         for row in _rows(manifest):
@@ -78,7 +79,7 @@ class Summary:
         if status == "ok":
             self.counts["current" if same else "made"] += 1
             key = zlib.crc32(row[_INPUT].encode(**ENCODING))
-            self.sample.append((key, row[_OUTPUT], row[_TAR]))
+            self.sample.append((key, row[_OUTPUT], row[_TAR], row[_SHA256]))
             if len(self.sample) > 4 * SAMPLE:  # keep the SAMPLE smallest hashes, in bounds
                 self.sample = sorted(self.sample)[:SAMPLE]
         else:
@@ -99,7 +100,10 @@ def write_report(folder: str, reports: str, variant: Variant) -> Counter:
     status, sheet, sizes = report_files(reports, name)
     # names need not be UTF-8 (kept as surrogates): shown with their bytes escaped
     write_atomically(status, _status_html(summary, name).encode("utf-8", "backslashreplace"))
-    write_atomically(sheet, _contact_sheet(folder, summary, variant.writer))
+    sheet_bytes, seen = _contact_sheet(folder, summary, variant.writer)
+    write_atomically(sheet, sheet_bytes)
+    link_atomically(sheet, Path(folder, REPORTED_SHEET))
+    write_atomically(Path(folder, REPORTED_SAMPLE), seen)
     write_atomically(sizes, _sizes_svg(summary, spec))
     link_atomically(manifest, previous)
     return summary.counts
@@ -126,12 +130,22 @@ def _status_html(summary: Summary, name: str) -> str:
     )
 
 
-def _contact_sheet(folder: str, summary: Summary, writer: Writer) -> bytes:
+def _contact_sheet(folder: str, summary: Summary, writer: Writer) -> tuple[bytes, bytes]:
     """Up to SAMPLE outputs, chosen by a hash of their input's name (the same sample on
-    every run), as CELL-pixel thumbnails on a grid."""
+    every run), as CELL-pixel thumbnails on a grid; the last sheet again when its sample
+    is unchanged (a bucket folder's outputs cost a request each, a tar a whole tar).
+    Returns the sheet and what names its sample."""
     import io
 
-    chosen = [(out, tar) for _, out, tar in sorted(summary.sample)[:SAMPLE]]
+    sample = sorted(summary.sample)[:SAMPLE]
+    seen = "".join(f"{out}\t{tar}\t{sha}\n" for _, out, tar, sha in sample).encode(**ENCODING)
+    kept, last = Path(folder, REPORTED_SHEET), Path(folder, REPORTED_SAMPLE)
+    try:  # the same outputs (same bytes) as the last sheet: that sheet, none of them read
+        if last.read_bytes() == seen:
+            return kept.read_bytes(), seen
+    except OSError:
+        pass
+    chosen = [(out, tar) for _, out, tar, _ in sample]
     found = writer.read(folder, chosen)
     columns = 6
     rows = max(1, -(-len(chosen) // columns))
@@ -147,7 +161,7 @@ def _contact_sheet(folder: str, summary: Summary, writer: Writer) -> bytes:
         sheet.paste(thumb, (x + (CELL - thumb.width) // 2, y + (CELL - thumb.height) // 2))
     buffer = io.BytesIO()
     sheet.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+    return buffer.getvalue(), seen
 
 
 def _sizes_svg(summary: Summary, spec: ResizeSpec) -> bytes:

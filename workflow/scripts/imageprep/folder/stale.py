@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from imageprep.folder import bucket_side
 from imageprep.folder.layout import LISTED, STALE
 from imageprep.folder.manifest import ENCODING, MANIFEST_CSV
 from imageprep.folder.metadata import METADATA_CSV
@@ -28,6 +29,7 @@ def withdraw(folder: str | os.PathLike) -> None:
     shards' rows); no-op where there are none, so jobs may race."""
     for name in (MANIFEST_CSV, METADATA_CSV):
         Path(folder, name).unlink(missing_ok=True)
+    bucket_side.withdraw(folder)  # a bucket folder's, there too
 
 
 def listed(path: str | os.PathLike) -> set[str]:
@@ -83,12 +85,31 @@ def stale_files(folder: str | os.PathLike, current: set[str] | None = None) -> l
     if current is None:
         manifest = Path(folder, MANIFEST_CSV)
         current = listed(manifest) if manifest.exists() else set()
-    return [n for n in names if n not in current and Path(folder, n).is_file()]
+    sizes = present_sizes(folder)
+    return [n for n in names if n not in current and (n in sizes if sizes else _is_file(folder, n))]
+
+
+def present_sizes(folder: str | os.PathLike) -> dict[str, int] | None:
+    """A bucket folder's objects and their sizes, from its listing; None for a local folder,
+    whose files are asked one by one."""
+    if bucket_side.remote(folder) is None:
+        return None
+    return {name: size for name, (size, _) in bucket_side.listing(folder).items()}
+
+
+def _is_file(folder: str | os.PathLike, name: str) -> bool:
+    return Path(folder, name).is_file()
 
 
 def remove_stale(folder: str | os.PathLike, names: Iterable[str]) -> None:
     """Remove ``names`` (from :func:`stale_files`) and the folders they leave empty; forget
     them in stale.tsv."""
+    if (bucket := bucket_side.remote(folder)) is not None:
+        gone = set(names)
+        for name in sorted(gone):
+            bucket.delete(name)
+        _write_stale(folder, [n for n in read_stale(folder) if n not in gone])
+        return
     root = Path(folder).resolve()
     for name in names:
         path = Path(folder, name)

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
-from imageprep.image.diagnose import SourceError
+from imageprep.image.diagnose import OutputError, SourceError
 
 SCHEME = "s3://"
 # Retried where retrying helps (a throttled or dropped connection, 5xx), briefly: a wrong
@@ -65,8 +66,9 @@ class Bucket:
             config["region"] = "us-east-1"  # the S3 API's default; most gateways ignore it
         return S3Store(self.name, prefix=self.prefix or None, config=config, retry_config=RETRY)
 
-    def explain(self, exc: Exception) -> str:
-        """One line: the bucket and the cause, from what the endpoint or the client said."""
+    def explain(self, exc: Exception, url: bool = True) -> str:
+        """One line: the bucket (``url``) and the cause, from what the endpoint or the client
+        said."""
         text = str(exc)
         code = _CODE.search(text)
         if code:
@@ -75,23 +77,82 @@ class Bucket:
             why = f"cannot reach {os.environ.get('AWS_ENDPOINT_URL') or 'the S3 endpoint'}"
         else:
             why = text.splitlines()[0][:200]
-        return f"{self.url}: {why}"
+        return f"{self.url}: {why}" if url else why
 
     def list(self, suffixes: Iterable[str]) -> Iterator[tuple[str, int, int]]:
         """(key relative to the prefix, size, last-modified in ns) of every object whose name,
-        lower-cased, ends in one of ``suffixes`` (plan.suffixes), one request per 1,000 keys.
+        lower-cased, ends in one of ``suffixes`` (scan.suffixes), one request per 1,000 keys.
         Raises SourceError."""
+        wanted = tuple(suffixes)
+        return (obj for obj in self.objects() if obj[0].lower().endswith(wanted))
+
+    def objects(self) -> Iterator[tuple[str, int, int]]:
+        """(key relative to the prefix, size, last-modified in ns) of every object under the
+        prefix, one request per 1,000 keys. Raises SourceError."""
         import obstore
 
-        wanted = tuple(suffixes)
         try:
             for page in obstore.list(self._store, chunk_size=1000):
                 for meta in page:
-                    rel = meta["path"]
-                    if rel.lower().endswith(wanted):
-                        modified = meta["last_modified"].timestamp()  # to the microsecond
-                        yield rel, meta["size"], round(modified * 1_000_000) * 1000
+                    yield meta["path"], meta["size"], _ns(meta["last_modified"])
         except Exception as exc:  # obstore's errors: one line naming the bucket
+            raise SourceError(self.explain(exc)) from None
+
+    def head(self, rel: str) -> tuple[int, int] | None:
+        """The object's size and last-modified date (ns), None when there is none."""
+        import obstore
+
+        try:
+            meta = obstore.head(self._store, rel)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            raise OutputError(f"{self.url}/{rel}", self.explain(exc, url=False)) from None
+        return meta["size"], _ns(meta["last_modified"])
+
+    def put(self, rel: str, data: bytes | str | os.PathLike, create: bool = False) -> None:
+        """Write an object whole: from bytes, or from a local file (a tar: sent in parts
+        over 10 MiB, and a failed upload is aborted, so no half-object is ever seen).
+        ``create``: only if there is none (a conditional put), else FileExistsError.
+        The environment's failures (denied, unreachable) raise OutputError: they fail the run.
+        """
+        import obstore
+
+        where = f"{self.url}/{rel}"
+        source = Path(data) if isinstance(data, str | os.PathLike) else data
+        try:
+            obstore.put(self._store, rel, source, mode="create" if create else "overwrite",
+                        chunk_size=10 * 1024 * 1024)  # fmt: skip
+        except Exception as exc:
+            if type(exc).__name__ == "AlreadyExistsError":
+                raise FileExistsError(where) from None
+            raise OutputError(where, self.explain(exc, url=False)) from None
+
+    def delete(self, rel: str) -> None:
+        """Remove an object (none there: nothing to do)."""
+        import obstore
+
+        try:
+            obstore.delete(self._store, rel)
+        except FileNotFoundError:
+            pass
+        except Exception as exc:
+            raise OutputError(f"{self.url}/{rel}", self.explain(exc, url=False)) from None
+
+    def get_file(self, rel: str, into: Path) -> None:
+        """The object's bytes into a local file, streamed (a tar). FileNotFoundError when
+        there is none; SourceError for the rest."""
+        import obstore
+
+        try:
+            with open(into, "wb") as fh:
+                for chunk in obstore.get(self._store, rel).stream():
+                    fh.write(chunk)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{self.url}/{rel}") from None
+        except OSError as exc:  # the spool's disk
+            raise OutputError(into, exc.strerror or str(exc)) from None
+        except Exception as exc:
             raise SourceError(self.explain(exc)) from None
 
     def get(self, rel: str) -> bytes:
@@ -111,3 +172,8 @@ class Bucket:
 def bucket_for(url: str) -> Bucket:
     """One Bucket (one client, one connection pool) per url in a process."""
     return Bucket(url.rstrip("/"))
+
+
+def _ns(modified: Any) -> int:
+    """A listed date in ns, to the microsecond (as a file's mtime would be compared)."""
+    return round(modified.timestamp() * 1_000_000) * 1000

@@ -18,6 +18,7 @@ from typing import Any
 from imageprep.folder.closing import closing_line
 from imageprep.folder.current import WorkItem
 from imageprep.folder.folder_lock import FolderInUse, hold
+from imageprep.folder.layout import bucket_url
 from imageprep.folder.manifest import Row
 from imageprep.folder.records import FAILED_TSV, write_failed_tsv
 from imageprep.folder.rows import refused_rows
@@ -31,6 +32,7 @@ from imageprep.pool.workers import Outcome, PoolError, run_pool
 from imageprep.run.config import add_config_arguments, config_from_arguments
 from imageprep.run.finish import finish_pool_run
 from imageprep.run.plan import Plan
+from imageprep.run.plan_files import recheck_outputs, take_bucket_rows
 from imageprep.run.startup import StartupError, start
 
 
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     refused = plan.refusals()
     try:
         hold(output_dir, f"workflow/scripts/pool.py in {os.getcwd()}")  # until this run ends
-    except FolderInUse as exc:
+    except (FolderInUse, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # the lock file cannot be made
@@ -113,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     if resume:
         for folder in plan.folders():
             remove_stale_temps(folder)
+        try:  # an output folder in a bucket: its rows, and its outputs listed once
+            if bucket_url(output_dir):
+                take_bucket_rows(plan)
+                recheck_outputs(plan, {n: [(keys[k], k) for k in ks] for n, ks in shards.items()})
+        except OutputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         if not per_shard:
             current, todo = resumable(keys, dirs, variants, skip, shards, plan.stats)
     elif not per_shard:  # --force: every image, made anew
@@ -123,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
     workers = args.workers or len(os.sched_getaffinity(0))
     outcome = Outcome()
+
+    def fresh() -> list[set[str]]:
+        """Each variant's outputs made by this run."""
+        return [{row.output for row in outcome.variant_rows(i)} for i in range(len(variants))]
 
     def rows() -> list[list[Row]]:
         return [current[i] + outcome.variant_rows(i) for i in range(len(variants))]
@@ -138,11 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run_pool(todo, dirs, variants, workers, config["on_error"], args.chunksize, outcome)
     except (PoolError, OSError) as exc:
-        finish_pool_run(output_dir, variants, shards, keys, rows(), complete=False)
+        finish_pool_run(output_dir, variants, shards, keys, rows(), False, fresh())
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        finish_pool_run(output_dir, variants, shards, keys, rows(), complete=False)
+        finish_pool_run(output_dir, variants, shards, keys, rows(), False, fresh())
         print(
             "interrupted: finished outputs are kept; run again to do the rest",
             file=sys.stderr,
@@ -156,10 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     filtered = sum(r.status == "filtered" for variant_rows in made for r in variant_rows)
     try:
-        stale = finish_pool_run(output_dir, variants, shards, keys, made)
         if skip:  # each variant's own: a variant may filter what another fails
             for folder, variant_failures in zip(plan.folders(), failures, strict=True):
                 write_failed_tsv(Path(folder) / FAILED_TSV, variant_failures)
+        stale = finish_pool_run(output_dir, variants, shards, keys, made, fresh=fresh())
     except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from imageprep.folder.current import KeptRow, WorkItem, assess
+from imageprep.folder.layout import bucket_url
 from imageprep.folder.manifest import MANIFEST_CSV, Row, read_manifest
 from imageprep.folder.rows import InputStat, image_row
 from imageprep.folder.variants import Variants, specs
@@ -33,7 +34,9 @@ class _EarlierRows:
     def __init__(self, folder: str, shards: Mapping[str, list[str]]) -> None:
         self.previous = {name: PreviousRows(shard_rows_path(folder, name)) for name in shards}
         merged = Path(folder, MANIFEST_CSV)
-        self.older, self.older_written = read_manifest(merged), written_at(merged)
+        self.older, self.older_written = {}, 0
+        if bucket_url(folder) is None:  # (a bucket folder's were always kept in shards)
+            self.older, self.older_written = read_manifest(merged), written_at(merged)
 
     def get(self, shard: str, rel: str, key: str) -> KeptRow:
         found = self.previous[shard].get(rel, key)

@@ -68,7 +68,7 @@ def run_shard_pool(
     names = list(shards)
     procs = max(1, min(workers, len(names)))
     threads = max(1, workers // max(1, len(names)))
-    ctx = process_context(dirs[0])
+    ctx = process_context(dirs)
     slots = ctx.Array("q", [IDLE] * procs, lock=False)
     stop = ctx.Value("b", 0, lock=False)
     initargs = (slots, ctx.Value("i", 0), stop)

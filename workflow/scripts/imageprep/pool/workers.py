@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from imageprep.folder.current import WorkItem
+from imageprep.folder.layout import bucket_url
 from imageprep.folder.manifest import Row
 from imageprep.folder.rows import image_row
 from imageprep.folder.variants import Variants, specs
@@ -56,11 +57,12 @@ _slot = -1
 _stop: Any = None  # shared flag: the parent asks the workers to stop after this image
 
 
-def process_context(input_dir: str) -> Any:
+def process_context(dirs: tuple[str, str]) -> Any:
     """How workers start: forked (cheap, the default), but from a fresh server process when
-    the inputs are in a bucket: the S3 client's runtime, started by the listing, does not
-    survive a fork (a forked worker would hang on its first request)."""
-    return mp.get_context("forkserver" if is_bucket(input_dir) else None)
+    the inputs or outputs are in a bucket: the S3 client's runtime, started by the listing,
+    does not survive a fork (a forked worker would hang on its first request)."""
+    bucket = is_bucket(dirs[0]) or bucket_url(dirs[1]) is not None
+    return mp.get_context("forkserver" if bucket else None)
 
 
 def init_worker(slots: Any, counter: Any, stop: Any) -> None:
@@ -193,7 +195,7 @@ def _run(
     listed = [item.stat for item in items] if is_bucket(dirs[0]) else None  # as listed
     sizes = [st.st_size if st else 0 for st in listed] if listed else input_sizes(srcs)
     chunks = [[items[i] for i in chunk] for chunk in make_chunks(sizes, workers, chunksize)]
-    ctx = process_context(dirs[0])
+    ctx = process_context(dirs)
     slots = ctx.Array("q", [IDLE] * workers, lock=False)
     stop = ctx.Value("b", 0, lock=False)
     initargs = (slots, ctx.Value("i", 0), stop)

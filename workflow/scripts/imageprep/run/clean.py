@@ -16,9 +16,11 @@ from pathlib import Path
 
 from imageprep.folder.closing import forget_stale
 from imageprep.folder.folder_lock import FolderInUse, check_free, hold
+from imageprep.folder.layout import bucket_url, output_folder
 from imageprep.folder.manifest import MANIFEST_CSV
-from imageprep.folder.stale import remove_stale, stale_files
+from imageprep.folder.stale import present_sizes, remove_stale, stale_files
 from imageprep.folder.variants import from_config
+from imageprep.image.diagnose import OutputError
 from imageprep.run.config import add_config_arguments, config_from_arguments
 
 SHOWN = 20  # files named before "... and N more"
@@ -34,13 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    output_dir = os.path.normpath(config["output_dir"])
+    output_dir = output_folder(config["output_dir"])
     folders = [v.folder(output_dir) for v in from_config(config)]
     try:
         check_free(output_dir)
         if args.yes and Path(output_dir).is_dir():
             hold(output_dir, f"workflow/scripts/clean.py in {os.getcwd()}")
-    except FolderInUse as exc:
+    except (FolderInUse, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     found = {folder: stale_files(folder) for folder in folders}
@@ -52,12 +54,18 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    paths = [Path(folder, name) for folder, names in found.items() for name in names]
+    # (a bucket folder's: as URLs, sized from its listing)
+    shown = {folder: bucket_url(folder) or folder for folder in folders}
+    paths = [f"{shown[folder]}/{name}" for folder, names in found.items() for name in names]
     if not paths:
-        print(f"nothing to remove: {output_dir} holds no file that imageprep made and no "
-              "longer lists", file=sys.stderr)  # fmt: skip
+        where = bucket_url(output_dir) or output_dir
+        print(f"nothing to remove: {where} holds no file that imageprep made and no longer "
+              "lists", file=sys.stderr)  # fmt: skip
         return 0
-    size = sum(path.stat().st_size for path in paths)
+    size = 0
+    for folder, names in found.items():
+        sizes = present_sizes(folder)
+        size += sum(sizes[n] if sizes else Path(folder, n).stat().st_size for n in names)
     what = f"{len(paths)} files ({size / 1e6:.1f} MB) that imageprep made earlier and "
     what += "no manifest.csv lists now"
     if not args.yes:
@@ -71,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         for folder, names in found.items():
             remove_stale(folder, names)
         forget_stale(output_dir)
+    except OutputError as exc:  # a bucket's
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"error: cannot remove {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -159,9 +159,10 @@ def per_image_refusal(config: Mapping[str, Any]) -> str | None:
             f"container: {container} needs shard jobs (images_per_job other than 1): it "
             "writes a shard's images whole, which one job per image cannot"
         )
-    if is_bucket(config["input_dir"]):
-        return (
-            "input_dir: a bucket needs shard jobs (images_per_job other than 1): the "
-            "per-image rule declares each image to Snakemake as a local file"
-        )
+    for key in ("input_dir", "output_dir"):
+        if is_bucket(config[key]):
+            return (
+                f"{key}: a bucket needs shard jobs (images_per_job other than 1): the "
+                "per-image rule declares each image to Snakemake as a local file"
+            )
     return None

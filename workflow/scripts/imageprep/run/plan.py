@@ -8,133 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imageprep.folder.layout import REFUSED_LIST
+from imageprep.folder.layout import REFUSED_LIST, bucket_url, output_folder
 from imageprep.folder.records import write_failed_tsv
 from imageprep.folder.rows import InputStat
 from imageprep.folder.variants import DEFAULT_VARIANTS, Variants, named
 from imageprep.folder.variants import from_config as variants_from_config
-from imageprep.image.bucket import bucket_for, is_bucket
-from imageprep.image.diagnose import OutputError, SourceError, path_reason
+from imageprep.image.bucket import is_bucket
+from imageprep.image.diagnose import OutputError
 from imageprep.image.spec import output_relpath
+from imageprep.run.scan import ConfigError, Scan, scan_bucket, scan_images
 
 DEMO_DIR = "resources/demo"  # the embedded demo set's folder (generated on first use)
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work; the message starts with the key."""
-
-
-@dataclass
-class Scan:
-    """What discovery found: every matching name, and those no job can take."""
-
-    images: list[str] = field(default_factory=list)  # relative to input_dir, POSIX, sorted
-    refused: dict[str, str] = field(default_factory=dict)  # image -> reason, before any job
-    stats: dict[str, InputStat] | None = None  # a bucket's: image -> its size and date
-
-
-def suffixes(extensions: Iterable[str]) -> tuple[str, ...]:
-    """Config's extensions as the lower-case suffixes a name must end in (".jpg")."""
-    return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
-
-
-def scan_bucket(input_dir: str, extensions: Iterable[str]) -> Scan:
-    """The objects under a bucket's prefix (image/bucket.py), listed once: their sizes and
-    dates stand for a file's stat from here on (plan files, rows), so nothing else is asked
-    of the bucket until a job reads its own images."""
-    try:
-        objects = bucket_for(input_dir).list(suffixes(extensions))
-        stats = {rel: InputStat(size, mtime_ns) for rel, size, mtime_ns in objects}
-    except SourceError as exc:
-        raise ConfigError(f"input_dir: {exc}") from None
-    refused = {rel: LINE_BREAK_REASON for rel in stats if "\n" in rel or "\r" in rel}
-    return Scan(sorted(stats), refused, stats)
-
-
-LINE_BREAK_REASON = "name contains a line break, which Snakemake cannot track; rename the file"
-
-
-def scan_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> Scan:
-    """Image paths under ``input_dir`` (see :func:`find_images`), and the ones refused up front
-    by both paths alike: dangling symlinks and symlink loops, FIFOs, devices and sockets
-    (reading them would fail or block), and names with a line break.
-
-    Symlinked folders are followed, as ``find -L`` does, each real folder once: under the
-    first of its paths in sorted order (a link back to an ancestor adds nothing). The file
-    type comes from the directory listing (no stat per image); only symlinks and entries
-    that are not regular files cost a stat.
-    """
-    wanted = suffixes(extensions)
-    found = Scan()
-    root = Path(input_dir)
-    seen: set[tuple[int, int] | None] = set()
-    folders = [(root, "")]  # depth first, in sorted order: which path a folder gets is fixed
-    while folders:
-        folder, prefix = folders.pop()
-        if (identity := _identity(folder)) in seen and identity is not None:
-            continue  # a second link to a folder already read, or back to an ancestor
-        seen.add(identity)
-        try:
-            listing = os.scandir(folder)
-        except OSError as exc:  # an unreadable folder hides its images: say so, do not guess
-            raise ConfigError(
-                f"input_dir: cannot list {str(folder)!r}: {exc.strerror or exc}"
-            ) from None
-        below = []  # subfolders, sorted below; files stream (a million in one folder)
-        with listing as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                rel = prefix + entry.name
-                if _is_dir(entry):
-                    below.append((entry.name, Path(entry.path), rel + "/"))
-                    continue
-                if not entry.name.lower().endswith(wanted):
-                    continue
-                found.images.append(rel)
-                reason = None if _is_file(entry) else path_reason(entry.path)
-                if "\n" in rel or "\r" in rel:
-                    reason = LINE_BREAK_REASON
-                if reason:
-                    found.refused[rel] = reason
-        for _, path, rel in sorted(below, reverse=True):  # popped in sorted order
-            folders.append((path, rel))
-    found.images.sort()
-    return found
-
-
-def _is_dir(entry: os.DirEntry) -> bool:
-    """A folder, or a symlink to one; False for a symlink loop (listed as a file)."""
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
-
-
-def _is_file(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_file()
-    except OSError:
-        return False
-
-
-def _identity(folder: Path) -> tuple[int, int] | None:
-    """A real folder, whatever path leads to it (None if it cannot be read: listing it
-    then says why)."""
-    try:
-        stat = folder.stat()
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
-
-
-def find_images(input_dir: str | os.PathLike, extensions: Iterable[str]) -> list[str]:
-    """Image paths under ``input_dir``, relative to it, POSIX-style, sorted.
-
-    Extensions match case-insensitively; hidden files and folders (``.name``) are skipped,
-    which also keeps the ``.NAME.part`` files of an interrupted run out.
-    """
-    return scan_images(input_dir, extensions).images
 
 
 def plan_keys(
@@ -241,6 +125,11 @@ class Plan:
         """Each variant's folder: its outputs, manifest.csv and rows."""
         return [v.folder(self.output_dir) for v in self.variants]
 
+    @property
+    def output_name(self) -> str:
+        """output_dir as the user names it: a bucket folder's URL, not its local side."""
+        return bucket_url(self.output_dir) or self.output_dir
+
 
 def is_demo(input_dir: str | os.PathLike) -> bool:
     return Path(input_dir).resolve() == Path(DEMO_DIR).resolve()
@@ -259,16 +148,19 @@ def make_plan(
     """
     bucket = is_bucket(config["input_dir"])
     input_dir = config["input_dir"].rstrip("/") if bucket else os.path.normpath(config["input_dir"])
-    output_dir = os.path.normpath(config["output_dir"])
+    output_url = config["output_dir"].rstrip("/")
+    output_dir = output_folder(output_url)  # a bucket's: its local side
     demo = not bucket and is_demo(input_dir)
     variants = variants_from_config(config)
+    if (bucket or is_bucket(output_url)) and config.get("s3_endpoint_url"):
+        os.environ["AWS_ENDPOINT_URL"] = config["s3_endpoint_url"]  # (jobs inherit it)
     if not scan:
         return Plan(input_dir, output_dir, {}, {}, demo, variants)
-    if not bucket:
+    if is_bucket(output_url) or bucket:
+        check_urls(input_dir, output_url)
+    else:
         check_dirs(input_dir, output_dir)
     if bucket:
-        if config.get("s3_endpoint_url"):  # else the AWS environment's (jobs inherit it)
-            os.environ["AWS_ENDPOINT_URL"] = config["s3_endpoint_url"]
         found = scan_bucket(input_dir, config["extensions"])
         if not found.images:
             raise ConfigError(
@@ -300,6 +192,18 @@ def make_plan(
             key = f"variants.{variant.name}.format" if variant.name else "format"
             raise ConfigError(f"{key}: {why}")
     return Plan(input_dir, output_dir, outputs, refused, demo, variants, found.stats)
+
+
+def check_urls(input_dir: str, output_url: str) -> None:
+    """check_dirs for a bucket: neither prefix holds the other."""
+    if not (is_bucket(input_dir) and is_bucket(output_url)):
+        return
+    src, dst = f"{input_dir}/", f"{output_url}/"
+    if dst.startswith(src) or src.startswith(dst):
+        raise ConfigError(
+            f"output_dir: {output_url!r} and input_dir {input_dir!r} overlap; outputs would be "
+            "read back as inputs, or inputs overwritten. Choose prefixes apart."
+        )
 
 
 def check_dirs(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> None:

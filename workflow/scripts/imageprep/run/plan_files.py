@@ -8,8 +8,9 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from imageprep.folder.bucket_side import outputs_listed, pull_rows, remote
 from imageprep.folder.layout import PLANS
-from imageprep.folder.manifest import ENCODING, Row, read_manifest
+from imageprep.folder.manifest import ENCODING, Row, manifest_text, read_manifest
 from imageprep.folder.records import tsv_cell, tsv_uncell
 from imageprep.folder.rows import InputStat
 from imageprep.image.atomic import write_atomically
@@ -95,32 +96,76 @@ def write_plan_files(
     """
     folder = Path(plan.output_dir, PLANS)
     present: dict[str, dict[str, int]] = {}  # per variant folder, listed once if needed
+    bucket = remote(plan.output_dir) is not None  # its jobs trust the kept rows: all checked
     for name, members in shards.items():
         path = Path(plan_path(plan.output_dir, name))
-        if write_if_changed(path, _plan_text(plan.input_dir, members, stats, plan.stats)):
-            continue
-        for variant, root in zip(plan.variants, plan.folders(), strict=True):
-            manifest = shard_rows_path(root, name)
-            if not os.path.exists(manifest):
-                continue
-            if root not in present:
-                present[root] = _listed(root)
-            # what must be there (and not newer than the rows): the file each output is in
-            # (with tars, the shard's tar)
-            stored_in = variant.writer.stored_in
-            outs = [(rel, stored_in(name, variant.output(rel))) for rel, _ in members]
-            if _out_of_date(outs, present[root], manifest):
-                # Snakemake re-runs a job whose declared output is gone, whatever its
-                # settings (a plan file touched with the same content is not newer to it
-                # when it compares checksums); the job still finds its rows beside it
-                # (kept_rows_path) and redoes exactly the members that are not current.
-                os.unlink(manifest)
+        changed = write_if_changed(path, _plan_text(plan.input_dir, members, stats, plan.stats))
+        if bucket or not changed:
+            _recheck(plan, name, members, present)
     for stale in folder.glob("*.csv"):
         if stale.stem not in shards:
             stale.unlink(missing_ok=True)
 
 
+def take_bucket_rows(plan: Plan) -> None:
+    """An output folder in a bucket: the kept rows its bucket holds become the local side's
+    (bucket_side.pull_rows), before either path reads them."""
+    for folder in plan.folders():
+        if remote(folder) is not None:
+            pull_rows(folder)
+
+
+def recheck_outputs(plan: Plan, shards: Mapping[str, list[tuple[str, str]]]) -> None:
+    """The pool's check of an output folder in a bucket, whose workers never list it: what
+    write_plan_files checks, for every shard, from one listing of the bucket."""
+    present: dict[str, dict[str, int]] = {}
+    for name, members in shards.items():
+        _recheck(plan, name, members, present)
+
+
+def _recheck(
+    plan: Plan, name: str, members: list[tuple[str, str]], present: dict[str, dict[str, int]]
+) -> None:
+    for variant, root in zip(plan.variants, plan.folders(), strict=True):
+        manifest = shard_rows_path(root, name)
+        bucket = remote(root) is not None  # (the pool keeps no declared rows)
+        if not os.path.exists(kept_rows_path(manifest) if bucket else manifest):
+            continue
+        if root not in present:
+            present[root] = _listed(root)
+        # what must be there (and not newer than the rows): the file each output is in
+        # (with tars, the shard's tar)
+        stored_in = variant.writer.stored_in
+        outs = [(rel, stored_in(name, variant.output(rel))) for rel, _ in members]
+        if _out_of_date(outs, present[root], manifest):
+            # Snakemake re-runs a job whose declared output is gone, whatever its
+            # settings (a plan file touched with the same content is not newer to it
+            # when it compares checksums); the job still finds its rows beside it
+            # (kept_rows_path) and redoes exactly the members that are not current.
+            Path(manifest).unlink(missing_ok=True)
+            if bucket:
+                _forget_replaced(kept_rows_path(manifest), present[root])
+
+
+def _forget_replaced(kept: Path, present: Mapping[str, int]) -> None:
+    """A bucket folder's kept rows without those whose output the listing contradicts
+    (its file, or its tar, gone or dated after the rows): its jobs, which do not list the
+    bucket, then make exactly those again. The rows keep their date (the bucket's)."""
+    written = written_at(kept)
+    rows = read_manifest(kept)
+    keep = [
+        row
+        for row in rows.values()
+        if row.status != "ok" or present.get(row.tar or row.output, written + 1) <= written
+    ]
+    if len(keep) < len(rows):
+        write_atomically(kept, manifest_text(keep))
+        os.utime(kept, ns=(written, written))
+
+
 def _listed(root: str) -> dict[str, int]:
+    if remote(root) is not None:
+        return outputs_listed(root)
     try:
         return dict(_files_under(root))
     except FileNotFoundError:

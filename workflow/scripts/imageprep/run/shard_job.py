@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from imageprep.folder.current import assess
+from imageprep.folder.bucket_side import remote
+from imageprep.folder.current import WorkItem, assess
 from imageprep.folder.manifest import ENCODING, Row, write_manifest
 from imageprep.folder.rows import InputStat
 from imageprep.folder.stale import withdraw
@@ -62,15 +63,19 @@ class Shard:
         rows ``previous`` keeps per variant (None: nothing is kept, all is made). ``listed``:
         the inputs' sizes and dates, from a bucket (its plan file records its listing)."""
         start = time.perf_counter()
-        for folder in self.folders:  # from now on the folder is not complete (stale.py)
-            withdraw(folder)
         items = [
             assess(i, rel, self.dirs[0], [p.get(rel, key) if p else None for p in previous],
                    self.folders, self.variants, self.skip, listed)
             for i, (rel, key) in enumerate(members)
         ]  # fmt: skip
         sinks = [v.writer.open(f, name) for v, f in zip(self.variants, self.folders, strict=True)]
+        untouched = [self._untouched(i, name, items, previous) for i in range(len(sinks))]
+        for folder, same in zip(self.folders, untouched, strict=True):
+            if not same:  # from now on the folder is not complete (stale.py)
+                withdraw(folder)
         for i, sink in enumerate(sinks):  # a tar's members are checked in the tar
+            if untouched[i]:
+                continue
             for item, row in zip(items, sink.confirm([it.current[i] for it in items]), strict=True):
                 item.current[i] = row
         rows: list[list[Row]] = [
@@ -92,8 +97,8 @@ class Shard:
         stopped = next((one for one in tried if one.stops(self.skip)), None)
         complete = stopped is None and len(tried) == len(todo)
         rows = [
-            sink.close(variant_rows, complete)
-            for sink, variant_rows in zip(sinks, rows, strict=True)
+            variant_rows if same else sink.close(variant_rows, complete)
+            for sink, variant_rows, same in zip(sinks, rows, untouched, strict=True)
         ]
         summary = (
             f"shard {name}: {len(members)} images, {counts['ok']} resized, "
@@ -103,6 +108,25 @@ class Shard:
             f"({threads} thread{'s' if threads != 1 else ''})"
         )
         return ShardResult(rows, tried, summary, stopped, complete)
+
+    def _untouched(
+        self, i: int, name: str, items: Sequence[WorkItem], previous: Sequence[PreviousRows | None]
+    ) -> bool:
+        """Whether variant ``i``'s tar in a bucket folder is left as it is, unread: every
+        member current, and its kept rows name exactly these members in this very tar (the
+        run's listing found the tar there, and not replaced since: plan_files). A local
+        tar is always read (the pool's no-op run reads every tar); a bucket's would cost a
+        request each."""
+        writer, kept = self.variants[i].writer, previous[i]
+        if not writer.per_shard or kept is None or remote(self.folders[i]) is None:
+            return False
+        rows = [item.current[i] for item in items]
+        if any(row is None for row in rows):
+            return False
+        made = sorted(row.output for row in rows if row is not None and row.status == "ok")
+        tar = writer.stored_in(name, "")
+        held = sorted(r.output for r in kept.rows.values() if r.status == "ok" and r.tar == tar)
+        return made == held and len(held) == sum(r.status == "ok" for r in kept.rows.values())
 
     def run(
         self, plan: str, manifests: Sequence[str], threads: int, log: TextIO, stop: Stop

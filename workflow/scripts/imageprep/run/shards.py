@@ -14,9 +14,10 @@ import math
 import os
 import re
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
+from imageprep.folder.bucket_side import push_rows, remote
 from imageprep.folder.layout import KEPT_ROWS, REFUSED_ROWS, SHARD_ROWS
 from imageprep.folder.manifest import Row, manifest_text, read_manifest
 from imageprep.image.atomic import link_atomically, write_atomically
@@ -148,8 +149,14 @@ def kept_rows_path(manifest: str | os.PathLike) -> Path:
 
 
 def keep_rows(manifest: str | os.PathLike) -> None:
-    """Link the finished manifest as the shard's kept rows (a copy where links fail)."""
-    link_atomically(manifest, kept_rows_path(manifest))
+    """Link the finished manifest as the shard's kept rows (a copy where links fail); a
+    bucket folder's are a copy, put in the bucket (bucket_side.push_rows dates it)."""
+    kept = kept_rows_path(manifest)
+    if remote(manifest) is None:
+        link_atomically(manifest, kept)
+    else:
+        write_atomically(kept, Path(manifest).read_bytes())
+        push_rows(kept)
 
 
 def remove_other_shards(output_dir: str, names: Iterable[str]) -> None:
@@ -162,23 +169,41 @@ def remove_other_shards(output_dir: str, names: Iterable[str]) -> None:
                 Path(output_dir, folder, name).unlink(missing_ok=True)
 
 
-def keep_shard_rows(output_dir: str, shards: Mapping[str, list[str]], rows: Iterable[Row]) -> None:
+def keep_shard_rows(
+    output_dir: str,
+    shards: Mapping[str, list[str]],
+    rows: Iterable[Row],
+    fresh: Collection[str] | None = None,
+) -> None:
     """The one place a run keeps what it made, whichever path: each shard's rows where a
     shard job reads them (kept_rows_path), so that the next run of either path sees what
     is in the folder; also what a stopped shard job or pool run did make. A shard whose
     rows now differ from its declared rows loses that file: Snakemake runs the shard
-    again, and its job redoes exactly the members that are not current for its settings."""
+    again, and its job redoes exactly the members that are not current for its settings.
+    A bucket folder's go to the bucket too, those of a shard whose rows changed or that
+    has an output made by this run (``fresh``; None: every shard may have)."""
     by_output = {row.output: row for row in rows}
+    bucket = remote(output_dir) is not None
     for name, outputs in shards.items():
         members = [by_output[out] for out in outputs if out in by_output]
         if not members:
             continue
         manifest = Path(shard_rows_path(output_dir, name))
         text = manifest_text(members)
-        try:
-            same = manifest.read_bytes() == text
-        except OSError:
-            same = False
-        write_atomically(kept_rows_path(manifest), text)  # newer than the outputs just made
+        kept = kept_rows_path(manifest)
+        untouched = fresh is not None and not any(out in fresh for out in outputs)
+        if bucket and untouched and _holds(kept, text):
+            continue  # nothing made, nothing changed: no request
+        same = _holds(manifest, text)
+        write_atomically(kept, text)  # newer than the outputs just made
+        if bucket:
+            push_rows(kept)
         if not same:
             manifest.unlink(missing_ok=True)
+
+
+def _holds(path: Path, text: bytes) -> bool:
+    try:
+        return path.read_bytes() == text
+    except OSError:
+        return False

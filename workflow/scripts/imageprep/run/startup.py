@@ -31,7 +31,12 @@ from imageprep.image.transform import TRANSFORM_VERSION
 from imageprep.run.config import checked_config
 from imageprep.run.per_image import per_image_refusal
 from imageprep.run.plan import ConfigError, Plan, make_plan
-from imageprep.run.plan_files import write_if_changed, write_plan_files, write_plan_text
+from imageprep.run.plan_files import (
+    take_bucket_rows,
+    write_if_changed,
+    write_plan_files,
+    write_plan_text,
+)
 from imageprep.run.shards import (
     PreviousRows,
     group_into_shards,
@@ -155,6 +160,7 @@ class Startup:
         plan, out_dir = self.plan, self.output_dir
         try:
             hold(out_dir, f"snakemake in {os.getcwd()}")  # until this Snakemake ends
+            take_bucket_rows(plan)  # an output folder in a bucket: its kept rows
             write_plan_files(
                 plan,
                 {

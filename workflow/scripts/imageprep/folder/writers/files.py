@@ -6,32 +6,45 @@ import os
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
-from imageprep.folder.layout import METADATA_CSV
+from imageprep.folder.bucket_side import remote
+from imageprep.folder.layout import METADATA_CSV, bucket_url
 from imageprep.folder.manifest import MANIFEST_CSV, Row
 from imageprep.folder.metadata import write_metadata
 from imageprep.image.atomic import write_atomically
-from imageprep.image.diagnose import ImageError, OutputError
+from imageprep.image.diagnose import ImageError, OutputError, SourceError
 from imageprep.image.spec import ResizeSpec
 from imageprep.image.transform import Attempt, Target, resize_variants
 
 
 class FileSink:
-    """Outputs written as files under ``folder`` ("": the paths as given)."""
+    """Outputs written as files under ``folder`` ("": the paths as given), or, for the local
+    side of a bucket folder, put as objects in the bucket, each whole."""
 
     def __init__(self, folder: str) -> None:
         self.folder = folder
+        self.bucket = remote(folder) if folder else None
 
     def where(self, out: str) -> str:
+        if self.bucket is not None:
+            return f"{self.bucket.url}/{out}"
         return f"{self.folder}/{out}" if self.folder else out
 
     def confirm(self, current: Sequence[Row | None]) -> list[Row | None]:
-        return list(current)  # current.is_current has checked each file already
+        # current.is_current has checked each file already; a bucket's, the run's listing
+        # (plan_files.recheck_outputs) before its rows were read
+        return list(current)
 
     def put(self, out: str, data: bytes) -> None:
-        write_atomically(self.where(out), data)
+        if self.bucket is not None:
+            self.bucket.put(out, data)
+        else:
+            write_atomically(self.where(out), data)
 
     def discard(self, out: str) -> None:
         """An old output made from an earlier version of the input no longer matches it."""
+        if self.bucket is not None:
+            self.bucket.delete(out)
+            return
         try:
             Path(self.where(out)).unlink(missing_ok=True)
         except OSError as exc:
@@ -56,7 +69,7 @@ class Files:
         return not row.tar
 
     def output_file(self, folder: str, out: str) -> Path | None:
-        return Path(folder, out)
+        return None if bucket_url(folder) else Path(folder, out)  # a bucket's: listed
 
     def open(self, folder: str, shard: str = "") -> FileSink:
         return FileSink(folder)
@@ -72,9 +85,10 @@ class Files:
 
     def read(self, folder: str, outputs: Sequence[tuple[str, str]]) -> dict[str, bytes]:
         found = {}
+        bucket = remote(folder)
         for out, _ in outputs:
-            with contextlib.suppress(OSError):  # gone since the manifest was written
-                found[out] = Path(folder, out).read_bytes()
+            with contextlib.suppress(OSError, SourceError):  # gone since the manifest
+                found[out] = bucket.get(out) if bucket else Path(folder, out).read_bytes()
         return found
 
 

@@ -50,14 +50,11 @@ def tar_name(shard: str) -> str:
     return f"images-{shard}.tar"
 
 
-def stale_tars(folder: str | os.PathLike, shards: Iterable[str]) -> list[Path]:
-    """Tars in ``folder`` of shards that are not ``shards`` (another shard count)."""
+def stale_tars(names: Iterable[str], shards: Iterable[str]) -> list[str]:
+    """Of a folder's ``names``, the tars of shards that are not ``shards`` (another shard
+    count)."""
     keep = {tar_name(name) for name in shards}
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    return [Path(folder, n) for n in sorted(names) if TAR_NAME.match(n) and n not in keep]
+    return [n for n in sorted(names) if TAR_NAME.match(n) and n not in keep]
 
 
 def sample_json(row: Mapping[str, object]) -> bytes:
@@ -112,5 +109,9 @@ def read_tar(path: str | os.PathLike, names: Iterable[str]) -> tuple[dict[str, b
 
 def remove_stale_tars(folder: str | os.PathLike, shards: Iterable[str]) -> None:
     """Remove the tars in ``folder`` of another shard count (stale_tars)."""
-    for tar in stale_tars(folder, shards):
-        tar.unlink(missing_ok=True)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for tar in stale_tars(names, shards):
+        Path(folder, tar).unlink(missing_ok=True)

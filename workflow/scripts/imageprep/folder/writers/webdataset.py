@@ -4,22 +4,25 @@ current keeps its member, copied from the tar its row names (checked against the
 SHA-256, so a tar replaced behind our back is not trusted). Both the Snakemake shard job and
 the pool make a shard through the same code, so their tars are the same bytes."""
 
+import contextlib
 import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from imageprep.folder.bucket_side import fetch, outputs_listed, remote, spooled
 from imageprep.folder.manifest import Row
 from imageprep.folder.writers.tar_files import (
     json_name,
     member_name,
-    read_members,
     read_tar,
     remove_stale_tars,
     sample_json,
+    stale_tars,
     tar_name,
     write_tar,
 )
+from imageprep.image.diagnose import SourceError
 
 
 def sample(row: Row) -> bytes:
@@ -57,7 +60,7 @@ class TarSink:
             if row is not None and row.status == "ok" and row.tar:  # no tar: made as a file
                 wanted.setdefault(row.tar, []).append(row)
         for tar, rows in sorted(wanted.items()):
-            members, self.held[tar] = read_tar(Path(self.folder, tar), [r.output for r in rows])
+            members, self.held[tar] = _read(self.folder, tar, [r.output for r in rows])
             for row in rows:
                 data = members.get(row.output)
                 if data is not None and hashlib.sha256(data).hexdigest() == row.sha256:
@@ -80,18 +83,44 @@ class TarSink:
         if not complete:
             return []
         ok = [row for row in rows if row.status == "ok"]
-        path = Path(self.folder, self.tar)
         # nothing made, every member copied from this very tar, which holds nothing else
         unchanged = not self.made and all(row.tar == self.tar for row in ok)
         if not ok:
-            path.unlink(missing_ok=True)
+            _remove(self.folder, self.tar)
         elif not (unchanged and self.held.get(self.tar) == 2 * len(ok)):
             members = []
             for row in ok:
                 data = self.made.get(row.output) or self.copied[row.output]
                 members += [(row.output, data), (json_name(row.output), sample(row))]
-            write_tar(path, members)
+            _write(self.folder, self.tar, members)
         return [replace(r, tar=self.tar) if r.status == "ok" else r for r in rows]
+
+
+# A tar of a bucket folder passes through the local side's spool: fetched whole to be read,
+# written whole and then put (in parts when large; an upload that fails is aborted).
+
+
+def _read(folder: str, tar: str, names: list[str]) -> tuple[dict[str, bytes], int]:
+    if remote(folder) is None:
+        return read_tar(Path(folder, tar), names)
+    with spooled(folder, tar) as path:
+        return read_tar(path, names) if fetch(folder, tar, path) else ({}, -1)
+
+
+def _write(folder: str, tar: str, members: list[tuple[str, bytes]]) -> None:
+    if (bucket := remote(folder)) is None:
+        write_tar(Path(folder, tar), members)
+        return
+    with spooled(folder, tar) as path:
+        write_tar(path, members)
+        bucket.put(tar, path)
+
+
+def _remove(folder: str, tar: str) -> None:
+    if (bucket := remote(folder)) is None:
+        Path(folder, tar).unlink(missing_ok=True)
+    else:
+        bucket.delete(tar)
 
 
 class WebDataset:
@@ -109,7 +138,7 @@ class WebDataset:
         return bool(row.tar)
 
     def output_file(self, folder: str, out: str) -> Path | None:
-        return None  # a member: TarSink.confirm reads it from its tar
+        return None  # a member: TarSink.confirm reads it from its tar (a bucket's too)
 
     def open(self, folder: str, shard: str = "") -> TarSink:
         return TarSink(folder, shard)
@@ -118,8 +147,13 @@ class WebDataset:
         return []  # Hugging Face reads the tars as they are (its "webdataset" loader)
 
     def finish_folder(self, folder: str, shards: Collection[str] | None) -> None:
-        if shards is not None:  # every shard's tar is written: another count's are not ours
+        if shards is None:  # every shard's tar is written: another count's are not ours
+            return
+        if (bucket := remote(folder)) is None:
             remove_stale_tars(folder, shards)
+        else:
+            for tar in stale_tars(outputs_listed(folder), shards):
+                bucket.delete(tar)
 
     def refuse(self, outputs: Iterable[str]) -> str | None:
         """Samples that mix image types (format: same over JPEGs and PNGs): Hugging Face's
@@ -137,7 +171,8 @@ class WebDataset:
     def read(self, folder: str, outputs: Sequence[tuple[str, str]]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for tar in sorted({tar for _, tar in outputs if tar}):  # each tar read once
-            found |= read_members(Path(folder, tar), [out for out, t in outputs if t == tar])
+            with contextlib.suppress(SourceError):  # unreadable: the report shows fewer
+                found |= _read(folder, tar, [out for out, t in outputs if t == tar])[0]
         return found
 
 

@@ -1,0 +1,144 @@
+"""Output folders in a bucket (output_dir: s3://bucket/prefix), against the real S3 API server
+of test_buckets.py (conftest.s3): the same bytes as a local folder, reruns that ask the bucket
+for its listing only, outputs replaced behind the workflow's back made again, the lock."""
+
+import shutil
+import time
+
+import pytest
+
+from helpers import (
+    SECRET,
+    bucket_digests,
+    digests,
+    run_pool,
+    run_snakemake,
+    s3_client,
+    write_config,
+)
+
+PUBLISHED = ("/out/manifest.csv HTTP/1.1", "/out/metadata.csv HTTP/1.1")
+
+
+def asked_since(s3, since: int) -> list[str]:
+    return [line.removeprefix("\x1b[33m") for line in s3.requests()[since:]]
+
+
+def _split(url: str) -> tuple[str, str]:
+    name, _, prefix = url[len("s3://") :].partition("/")
+    return name, prefix
+
+
+@pytest.mark.parametrize("container", ["files", "webdataset"])
+def test_a_bucket_folder_holds_the_bytes_of_a_local_one(workdir, bucket, s3, container):
+    """From a bucket or a folder, by Snakemake or the pool: the outputs, tars, manifest.csv
+    and metadata.csv in the bucket are those a local output folder gets."""
+    common = {"size": [96, 96], "container": container, "images_per_job": 4}
+    write_config(workdir, input_dir="photos", output_dir="local", **common)
+    run_snakemake(workdir)
+    local = digests(workdir / "local")
+    assert "manifest.csv" in local and len(local) >= 2
+
+    name, _ = _split(bucket)
+    runs = [
+        (run_snakemake, bucket, f"s3://{name}/smk"),
+        (run_pool, bucket, f"s3://{name}/pool"),
+        (run_pool, "photos", f"s3://{name}/pool-local"),
+    ]
+    for run, source, url in runs:
+        write_config(workdir, input_dir=source, output_dir=url, **common)
+        run(workdir)
+        assert bucket_digests(s3.env, url) == local, (run.__name__, url)
+    leaked = [p for p in workdir.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert not leaked, leaked
+
+
+@pytest.mark.parametrize("container", ["files", "webdataset"])
+@pytest.mark.parametrize("run", [run_snakemake, run_pool])
+def test_a_rerun_into_a_bucket_lists_it_once_and_redoes_what_was_replaced(
+    workdir, bucket, s3, run, container
+):
+    name, _ = _split(bucket)
+    url = f"s3://{name}/out"
+    write_config(
+        workdir, input_dir=bucket, output_dir=url, size=[64, 64], images_per_job=4,
+        container=container,
+    )  # fmt: skip
+    run(workdir)
+    made = bucket_digests(s3.env, url)
+    assert "manifest.csv" in made
+
+    since = len(s3.requests())
+    run(workdir)
+    asked = s3.requests()[since:]
+    lists = [line for line in asked if "list-type=2" in line]
+    lock = [line for line in asked if "/.imageprep/lock" in line or "?delete" in line]
+    assert len(lists) == 2, asked  # the input prefix and the output prefix, a page each
+    assert len(lock) == 3, asked  # is it free, take it (a conditional put), give it back
+    others = set(asked) - set(lists) - set(lock)
+    if run is run_pool:  # the pool writes its manifest every run
+        others = {line for line in others if not line.endswith(PUBLISHED)}
+    assert not others, others
+
+    time.sleep(1.1)  # dates are to the second: a later one than the rows'
+    client = s3_client(s3.env)
+    if container == "files":
+        replaced, deleted = "p01.jpg", "p04.jpg"
+    else:  # the first tar, the last
+        replaced, deleted = (
+            (tars := sorted(out for out in made if out.endswith(".tar")))[0],
+            tars[-1],
+        )
+    client.put_object(Bucket=name, Key=f"out/{replaced}", Body=b"replaced behind its back")
+    client.delete_object(Bucket=name, Key=f"out/{deleted}")
+    since = len(s3.requests())
+    run(workdir)
+    puts = [line for line in asked_since(s3, since) if line.startswith("PUT /")]
+    outputs = sorted(line.split()[1].rsplit("/", 1)[1] for line in puts if "/out/p" in line or
+                     "/out/images-" in line)  # fmt: skip
+    assert outputs == sorted({replaced, deleted}), puts  # those two alone
+    read = [line for line in asked_since(s3, since) if line.startswith("GET /") and "/out/" in line]
+    # the report's contact sheet is the last one (its sample is unchanged): no output read
+    assert all("/.imageprep/" in line for line in read), read
+    assert bucket_digests(s3.env, url) == made
+
+
+def test_a_fresh_working_directory_takes_the_rows_the_bucket_keeps(workdir, bucket, s3):
+    """One truth: a run from elsewhere (another machine, another clone) finds the bucket
+    folder's rows in the bucket, and makes nothing that is there already."""
+    name, _ = _split(bucket)
+    url = f"s3://{name}/out"
+    write_config(workdir, input_dir=bucket, output_dir=url, size=[64, 64], images_per_job=4)
+    run_snakemake(workdir)
+    made = bucket_digests(s3.env, url)
+    shutil.rmtree(workdir / ".imageprep-buckets")
+    shutil.rmtree(workdir / ".snakemake")
+    pool = run_pool(workdir)
+    assert "0 images resized" in pool.stderr and "8 already complete" in pool.stderr, pool.stderr
+    again = run_snakemake(workdir)
+    assert "0 images resized" in again.stderr, again.stderr
+    assert bucket_digests(s3.env, url) == made
+
+
+def test_a_bucket_folder_in_use_is_refused_in_one_line(workdir, bucket, s3):
+    name, _ = _split(bucket)
+    url = f"s3://{name}/out"
+    holder = "workflow/scripts/pool.py in /elsewhere (pid 4242 on node-17, since 2026-12-06)"
+    s3_client(s3.env).put_object(Bucket=name, Key="out/.imageprep/lock", Body=holder.encode())
+    write_config(workdir, input_dir=bucket, output_dir=url, size=[64, 64])
+    for run in (run_pool, run_snakemake):
+        proc = run(workdir, check=False)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        assert f"output_dir '{url}' is in use by {holder}" in proc.stderr, proc.stderr
+        assert f"delete {url}/.imageprep/lock" in proc.stderr
+    assert bucket_digests(s3.env, url) == {}
+    s3_client(s3.env).delete_object(Bucket=name, Key="out/.imageprep/lock")
+    run_pool(workdir)
+    assert "manifest.csv" in bucket_digests(s3.env, url)
+    assert run_snakemake(workdir).returncode == 0  # the lock went with the pool
+
+
+def test_overlapping_prefixes_are_refused(workdir, bucket):
+    write_config(workdir, input_dir=bucket, output_dir=f"{bucket}/out")
+    proc = run_pool(workdir, check=False)
+    assert proc.returncode == 2 and "overlap" in proc.stderr, proc.stderr

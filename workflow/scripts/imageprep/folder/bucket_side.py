@@ -1,0 +1,170 @@
+"""An output folder in a bucket, seen from its local side (layout.local_side): what goes up
+to the bucket, what comes down, and what the bucket says is there.
+
+The bucket holds the truth of the folder: its outputs (the writers put them), its
+``manifest.csv`` and ``metadata.csv`` (put once the folder is complete, removed when a run
+starts changing it) and each shard's **kept rows** (``.imageprep/rows/``), put after the
+shard's outputs. A kept rows object's last-modified date, the endpoint's own clock, is the
+time its outputs are compared against: the local copy is given that date, so the checks
+that compare a file's mtime with its rows' (current.is_current, plan_files) work
+unchanged, and an output replaced after it is noticed. A run that finds rows in the bucket
+that its local side does not have (another machine, another working directory, the pool)
+takes them (:func:`pull_rows`): whichever run touched the folder last, the next sees it.
+"""
+
+import contextlib
+import functools
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from imageprep.folder.layout import KEPT_ROWS, SHARD_ROWS, SPOOL, bucket_url
+from imageprep.folder.manifest import MANIFEST_CSV
+from imageprep.folder.metadata import METADATA_CSV
+from imageprep.image.atomic import write_atomically
+from imageprep.image.bucket import Bucket, bucket_for
+from imageprep.image.diagnose import OutputError, SourceError
+
+Listed = dict[str, tuple[int, int]]  # object under the folder -> (size, last-modified ns)
+SECOND = 1_000_000_000
+
+
+def _second(ns: int) -> int:
+    """A date to the whole second: what every S3 API gives in a HEAD (a listing may give
+    milliseconds), so that dates from both compare."""
+    return ns // SECOND * SECOND
+
+
+def remote(folder: str | os.PathLike) -> Bucket | None:
+    """The bucket folder behind a local side, None for a local folder."""
+    url = bucket_url(folder)
+    return bucket_for(url) if url else None
+
+
+@functools.lru_cache(maxsize=16)
+def _listing(url: str) -> Listed:
+    try:
+        return {rel: (size, _second(mtime)) for rel, size, mtime in bucket_for(url).objects()}
+    except SourceError as exc:
+        raise OutputError(url, str(exc).removeprefix(f"{url}: ")) from None
+
+
+def listing(folder: str | os.PathLike, fresh: bool = False) -> Listed:
+    """Every object of the folder's bucket prefix, listed once per process (``fresh``: again,
+    after this process wrote to it), a request per 1,000 objects."""
+    url = bucket_url(folder)
+    assert url, folder
+    if fresh:
+        _listing.cache_clear()
+    return _listing(url)
+
+
+def outputs_listed(folder: str | os.PathLike) -> dict[str, int]:
+    """The folder's own objects (not its bookkeeping, hidden) -> last-modified ns: what the
+    plan files' check of a local folder takes from a scandir."""
+    return {
+        rel: mtime
+        for rel, (_, mtime) in listing(folder).items()
+        if not any(part.startswith(".") for part in rel.split("/"))
+    }
+
+
+def publish(folder: str | os.PathLike, names: Iterable[str]) -> None:
+    """Put the folder's files ``names`` (manifest.csv and what goes with it) in the bucket,
+    those that exist locally."""
+    if (bucket := remote(folder)) is None:
+        return
+    for name in names:
+        if Path(folder, name).is_file():
+            bucket.put(name, Path(folder, name))
+
+
+def withdraw(folder: str | os.PathLike) -> None:
+    """The bucket's manifest.csv and metadata.csv go while a run changes the folder."""
+    if (bucket := remote(folder)) is not None:
+        for name in (MANIFEST_CSV, METADATA_CSV):
+            bucket.delete(name)
+
+
+@contextlib.contextmanager
+def spooled(folder: str | os.PathLike, name: str) -> Iterator[Path]:
+    """A local file for one object of the folder (a tar) while it is read or written: in
+    the local side's spool, one file per object in hand, removed at the end of the block.
+    Reading: the object is fetched into it (a missing object: no file)."""
+    spool = Path(folder, SPOOL)
+    spool.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{Path(name).name}.", dir=spool)
+    os.close(fd)
+    path = Path(tmp)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def fetch(folder: str | os.PathLike, name: str, into: Path) -> bool:
+    """Fetch object ``name`` of the folder into file ``into``; False when there is none."""
+    bucket = remote(folder)
+    assert bucket is not None
+    try:
+        bucket.get_file(name, into)
+    except FileNotFoundError:
+        into.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def push_rows(kept: Path) -> None:
+    """Put a shard's kept rows in the bucket, after its outputs, and date the local copy as
+    the bucket does (the endpoint's clock: outputs are compared with it)."""
+    folder = kept.parent.parent.parent
+    if (bucket := remote(folder)) is None:
+        return
+    rel = f"{KEPT_ROWS}/{kept.name}"
+    bucket.put(rel, kept)
+    found = bucket.head(rel)
+    if found is not None:
+        os.utime(kept, ns=(_second(found[1]),) * 2)
+
+
+def pull_rows(folder: str | os.PathLike) -> None:
+    """Make the local side's kept rows those in the bucket: take each the bucket has in
+    another version (size or date), drop each it has not; a shard whose rows changed so
+    loses its declared rows, and Snakemake runs it again (its job then finds what is
+    current, and makes nothing it need not)."""
+    there = {
+        rel.rsplit("/", 1)[1]: found
+        for rel, found in listing(folder).items()
+        if rel.startswith(f"{KEPT_ROWS}/") and rel.endswith(".csv")
+    }
+    here = _local_rows(Path(folder, KEPT_ROWS))
+    bucket = remote(folder)
+    assert bucket is not None
+    for name, (size, mtime) in there.items():
+        if here.get(name) == (size, mtime):
+            continue
+        kept = Path(folder, KEPT_ROWS, name)
+        try:
+            data = bucket.get(f"{KEPT_ROWS}/{name}")
+        except (FileNotFoundError, SourceError):  # gone since the listing: as if never kept
+            continue
+        write_atomically(kept, data)
+        os.utime(kept, ns=(mtime, mtime))
+        Path(folder, SHARD_ROWS, name).unlink(missing_ok=True)
+    for name in set(here) - set(there):
+        Path(folder, KEPT_ROWS, name).unlink(missing_ok=True)
+        Path(folder, SHARD_ROWS, name).unlink(missing_ok=True)
+
+
+def _local_rows(folder: Path) -> Mapping[str, tuple[int, int]]:
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for entry in entries:
+        if entry.name.endswith(".csv") and entry.is_file():
+            st = entry.stat()
+            found[entry.name] = (st.st_size, st.st_mtime_ns)
+    return found
