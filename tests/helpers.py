@@ -52,6 +52,16 @@ def run_pool(
     return proc
 
 
+def run_clean(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """workflow/scripts/clean.py on ``workdir``'s config, run in it."""
+    cmd = [sys.executable, str(REPO / "workflow" / "scripts" / "clean.py")]
+    cmd += ["--configfile", str(workdir / "config" / "config.yaml"), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=workdir)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 def job_lines(stderr: str, prefix: str = "error: ") -> list[str]:
     """The lines starting with ``prefix`` that jobs wrote into Snakemake's stderr.
 

@@ -11,6 +11,7 @@ from helpers import (
     SECRET,
     bucket_digests,
     digests,
+    run_clean,
     run_pool,
     run_snakemake,
     s3_client,
@@ -142,3 +143,25 @@ def test_overlapping_prefixes_are_refused(workdir, bucket):
     write_config(workdir, input_dir=bucket, output_dir=f"{bucket}/out")
     proc = run_pool(workdir, check=False)
     assert proc.returncode == 2 and "overlap" in proc.stderr, proc.stderr
+
+
+def test_clean_removes_what_a_bucket_folder_no_longer_lists(workdir, bucket, s3):
+    """An input deleted: its output stays in the bucket, the closing line counts it, and
+    clean.py lists it by its URL, then removes that object and nothing else."""
+    name, _ = _split(bucket)
+    url = f"s3://{name}/out"
+    write_config(workdir, input_dir=bucket, output_dir=url, size=[64, 64], images_per_job=4)
+    run_snakemake(workdir)
+    s3_client(s3.env).delete_object(Bucket=name, Key="raw/p02.jpg")
+    again = run_snakemake(workdir)
+    assert "1 files made by earlier runs are no longer listed" in again.stderr, again.stderr
+    before = bucket_digests(s3.env, url)
+    assert "p02.jpg" in before
+
+    listed = run_clean(workdir)
+    assert listed.stdout.splitlines() == [f"{url}/p02.jpg"], listed
+    assert bucket_digests(s3.env, url) == before  # shown, not removed
+    removed = run_clean(workdir, "--yes")
+    assert "removed 1 files" in removed.stderr, removed.stderr
+    assert bucket_digests(s3.env, url) == {k: v for k, v in before.items() if k != "p02.jpg"}
+    assert "nothing to remove" in run_clean(workdir).stderr

@@ -2,23 +2,10 @@
 other container. Both paths remember what they stop listing (imageprep.folder.stale), the closing
 line says so, and workflow/scripts/clean.py shows it, then removes it, and nothing else."""
 
-import subprocess
-import sys
-
 import pytest
 
-from helpers import REPO, run_pool, run_snakemake
+from helpers import run_clean, run_pool, run_snakemake
 from imagefactory import photo
-
-CLEAN = [sys.executable, str(REPO / "workflow" / "scripts" / "clean.py")]
-
-
-def clean(workdir, *args, check=True):
-    cmd = [*CLEAN, "--configfile", str(workdir / "config" / "config.yaml"), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=workdir)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def files(folder):
@@ -55,14 +42,14 @@ def test_what_the_manifest_stops_listing_is_shown_then_removed(photos, path):
     made = ["sub/img_0.png", "sub/img_1.png", "sub/img_2.png"]
     assert files(results) == sorted(["manifest.csv", "metadata.csv", "mine.jpg", *stale, *made])
 
-    shown = clean(photos, "--config", "format=png")
+    shown = run_clean(photos, "--config", "format=png")
     assert shown.stdout.splitlines() == [f"results/{name}" for name in stale]
     assert "4 files (" in shown.stderr and "run again with --yes" in shown.stderr
     assert len(files(results)) == 10  # a dry run removes nothing
-    removed = clean(photos, "--config", "format=png", "--yes")
+    removed = run_clean(photos, "--config", "format=png", "--yes")
     assert removed.stderr.startswith("removed 4 files")
     assert files(results) == sorted(["manifest.csv", "metadata.csv", "mine.jpg", *made])
-    assert "nothing to remove" in clean(photos, "--config", "format=png").stderr
+    assert "nothing to remove" in run_clean(photos, "--config", "format=png").stderr
     said = run("format=png").stderr
     assert "no longer listed" not in said and "3 already complete" in said
 
@@ -71,12 +58,12 @@ def test_a_container_switch_leaves_the_other_containers_files_to_clean(photos):
     run_snakemake(photos)
     said = run_snakemake(photos, "--config", "container=webdataset", "format=jpeg").stderr
     assert "4 files made by earlier runs are no longer listed" in said
-    clean(photos, "--config", "container=webdataset", "format=jpeg", "--yes")
+    run_clean(photos, "--config", "container=webdataset", "format=jpeg", "--yes")
     left = files(photos / "results")
     assert left == ["images-0000-of-0001.tar", "manifest.csv"], left
     said = run_snakemake(photos).stderr  # back to files: the tar is the stale one now
     assert "1 files made by earlier runs are no longer listed" in said
-    clean(photos, "--yes")
+    run_clean(photos, "--yes")
     assert not (photos / "results" / "images-0000-of-0001.tar").exists()
     assert len(files(photos / "results")) == 6
 
@@ -86,7 +73,7 @@ def test_clean_waits_for_a_folder_a_stopped_run_left_unfinished(photos):
     (photos / "photos" / "sub" / "img_3.jpg").unlink()
     run_snakemake(photos)
     (photos / "results" / "manifest.csv").unlink()  # as a run stopped early leaves it
-    proc = clean(photos, "--yes", check=False)
+    proc = run_clean(photos, "--yes", check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
         "error: results/manifest.csv is missing (a run stopped early): run the workflow "
