@@ -2,12 +2,14 @@
 of test_buckets.py (conftest.s3): the same bytes as a local folder, reruns that ask the bucket
 for its listing only, outputs replaced behind the workflow's back made again, the lock."""
 
+import re
 import shutil
 import time
 
 import pytest
 
 from helpers import (
+    REPO,
     SECRET,
     bucket_digests,
     digests,
@@ -165,3 +167,37 @@ def test_clean_removes_what_a_bucket_folder_no_longer_lists(workdir, bucket, s3)
     assert "removed 1 files" in removed.stderr, removed.stderr
     assert bucket_digests(s3.env, url) == {k: v for k, v in before.items() if k != "p02.jpg"}
     assert "nothing to remove" in run_clean(workdir).stderr
+
+
+def _bucket_snippet() -> str:
+    """config/README.md's snippet that loads tars from a bucket."""
+    text = (REPO / "config" / "README.md").read_text()
+    section = text.split("**From a bucket**", 1)[1]
+    return re.findall(r"```python\n(.*?)```", section, re.S)[0]
+
+
+def test_the_documented_loaders_read_tars_from_the_bucket(workdir, bucket, s3, capsys, tmp_path):
+    """The snippet of config/README.md (WebDataset, through signed URLs) and its Hugging
+    Face line read the tars a run put in the bucket: every image, as made."""
+    name, _ = _split(bucket)
+    url = f"s3://{name}/prepared"
+    write_config(
+        workdir, input_dir=bucket, output_dir=url, size=[64, 64], images_per_job=4,
+        container="webdataset", format="jpeg",
+    )  # fmt: skip
+    run_snakemake(workdir)
+    scope: dict = {}
+    exec(_bucket_snippet().replace('"lab-images"', f'"{name}"'), scope)  # as a user runs it
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 8 and "(64, 64) p01.jpg" in printed and "(64, 64) sub/p00.jpg" in printed
+
+    from datasets import load_dataset
+
+    ds = load_dataset(
+        "webdataset", data_files={"train": scope["shards"]}, split="train",
+        cache_dir=str(tmp_path / "hf"),
+    )  # fmt: skip
+    assert sorted(row["json"]["input"] for row in ds) == sorted(
+        line.split(" ", 2)[2] for line in printed
+    )
+    assert all(row["jpg"].size == (64, 64) for row in ds)
