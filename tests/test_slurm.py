@@ -8,7 +8,7 @@ import re
 import pytest
 from PIL import Image
 
-from helpers import REPO, digests, own, run_snakemake
+from helpers import REPO, SECRET, bucket_digests, digests, own, run_snakemake, write_config
 from imagefactory import bad_inputs, photo
 from imageprep.folder.records import read_failed_tsv
 
@@ -88,3 +88,18 @@ def test_a_bad_image_on_slurm_is_skipped_with_on_error_skip(workdir, slurm):
     ]
     assert Image.open(workdir / "results" / "good.jpg").size == (600, 600)
     assert not (workdir / "results" / "zero.jpg").exists()
+
+
+def test_a_run_between_buckets_on_slurm_gives_the_local_bytes(workdir, slurm, bucket, s3):
+    """The cluster's jobs read their images from the bucket and put their outputs there;
+    the shared working directory carries only plan files, rows and logs."""
+    name = bucket[len("s3://") :].split("/", 1)[0]
+    url = f"s3://{name}/prepared"
+    write_config(workdir, input_dir=bucket, output_dir=url, images_per_job=4)
+    env = {**slurm, **s3.env, "AWS_SECRET_ACCESS_KEY": SECRET}  # jobs inherit it (sbatch)
+    proc = on_slurm(workdir, env)
+    assert submissions(proc), proc.stderr[-3000:]
+    assert not list((workdir / ".imageprep-buckets").rglob("p*.jpg"))  # images: bucket only
+    write_config(workdir, input_dir="photos", output_dir="local", images_per_job=4)
+    run_snakemake(workdir)
+    assert bucket_digests(s3.env, url) == digests(workdir / "local")
