@@ -5,6 +5,7 @@ for its listing only, outputs replaced behind the workflow's back made again, th
 import re
 import shutil
 import time
+import uuid
 
 import pytest
 
@@ -201,3 +202,36 @@ def test_the_documented_loaders_read_tars_from_the_bucket(workdir, bucket, s3, c
         line.split(" ", 2)[2] for line in printed
     )
     assert all(row["jpg"].size == (64, 64) for row in ds)
+
+
+def test_an_output_bucket_that_does_not_exist_stops_the_run_in_one_line(workdir, bucket):
+    url = f"s3://no-such-{uuid.uuid4().hex[:8]}/out"
+    write_config(workdir, input_dir=bucket, output_dir=url)
+    for run in (run_pool, run_snakemake):
+        proc = run(workdir, check=False)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+        said = [line for line in proc.stderr.splitlines() if "the bucket does not exist" in line]
+        assert len(said) == 1 and url in said[0], proc.stderr
+    assert not (workdir / ".imageprep-buckets").exists() or not list(
+        (workdir / ".imageprep-buckets").rglob("*.csv")
+    )
+
+
+def test_an_upload_that_fails_half_way_leaves_no_object_and_no_part(bucket, s3):
+    """What the tar upload relies on: a put in parts whose source fails is aborted by the
+    client, so neither a half-object nor an unfinished multipart upload is left."""
+    from imageprep.image.bucket import bucket_for
+    from imageprep.image.diagnose import OutputError
+
+    name, _ = _split(bucket)
+
+    def parts():
+        for _ in range(3):
+            yield bytes(6 * 1024 * 1024)  # over the 10 MiB part size in all
+        raise OSError("the spool's disk failed half-way")
+
+    with pytest.raises(OutputError, match=f"cannot write s3://{name}/out/big.tar: "):
+        bucket_for(f"s3://{name}/out").put("big.tar", parts())  # type: ignore[arg-type]
+    client = s3_client(s3.env)
+    assert client.list_multipart_uploads(Bucket=name).get("Uploads", []) == []
+    assert "big.tar" not in bucket_digests(s3.env, f"s3://{name}/out")

@@ -62,8 +62,8 @@ def _bucket_holder(url: str) -> str | None:
         text = bucket_for(url).get(BUCKET_LOCK).decode("utf-8", "replace").strip()
     except FileNotFoundError:
         return None
-    except SourceError as exc:
-        raise FolderInUse(str(exc)) from None
+    except SourceError as exc:  # the bucket is missing, or cannot be reached: one line
+        raise FolderInUse(f"output_dir: {exc}") from None
     found = _PID_HOST.search(text)
     if found and found.group(2) == socket.gethostname():
         try:

@@ -26,6 +26,7 @@ SCHEME = "s3://"
 # endpoint must fail in seconds, not hang a run.
 RETRY: dict[str, Any] = {"max_retries": 4, "retry_timeout": timedelta(seconds=30)}
 _CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
+_NO_BUCKET = "<Code>NoSuchBucket</Code>"
 _WHY = {
     "NoSuchBucket": "the bucket does not exist",
     "AccessDenied": "access denied (check the AWS credentials and the bucket's policy)",
@@ -162,7 +163,9 @@ class Bucket:
 
         try:
             return bytes(obstore.get(self._store, rel).bytes())
-        except FileNotFoundError:
+        except FileNotFoundError as exc:
+            if _NO_BUCKET in str(exc):  # the bucket's own 404: not an object's
+                raise SourceError(self.explain(exc)) from None
             raise FileNotFoundError(f"{self.url}/{rel}: deleted since the listing") from None
         except Exception as exc:
             raise SourceError(self.explain(exc)) from None
