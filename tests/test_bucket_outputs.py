@@ -4,8 +4,10 @@ for its listing only, outputs replaced behind the workflow's back made again, th
 
 import re
 import shutil
+import socket
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +22,21 @@ from helpers import (
     s3_client,
     write_config,
 )
+from imagefactory import photo
 
 PUBLISHED = ("/out/manifest.csv HTTP/1.1", "/out/metadata.csv HTTP/1.1")
+
+
+SHARD_ONE = [f"q{i:02d}.jpg" for i in range(8, 12)]  # (the photos' names all hash to shard 0)
+
+
+def add_photos(s3, bucket: str, folder: Path, names: list[str]) -> None:
+    """More images in the bucket's input prefix (made in ``folder`` first)."""
+    name, prefix = _split(bucket)
+    client = s3_client(s3.env)
+    for i, rel in enumerate(names):
+        photo(folder / rel, seed=50 + i)
+        client.put_object(Bucket=name, Key=f"{prefix}/{rel}", Body=(folder / rel).read_bytes())
 
 
 def asked_since(s3, since: int) -> list[str]:
@@ -64,6 +79,7 @@ def test_a_rerun_into_a_bucket_lists_it_once_and_redoes_what_was_replaced(
 ):
     name, _ = _split(bucket)
     url = f"s3://{name}/out"
+    add_photos(s3, bucket, workdir / "more", SHARD_ONE)  # two shards (two tars), not one
     write_config(
         workdir, input_dir=bucket, output_dir=url, size=[64, 64], images_per_job=4,
         container=container,
@@ -71,6 +87,7 @@ def test_a_rerun_into_a_bucket_lists_it_once_and_redoes_what_was_replaced(
     run(workdir)
     made = bucket_digests(s3.env, url)
     assert "manifest.csv" in made
+    assert container == "files" or len([out for out in made if out.endswith(".tar")]) == 2
 
     since = len(s3.requests())
     run(workdir)
@@ -78,7 +95,7 @@ def test_a_rerun_into_a_bucket_lists_it_once_and_redoes_what_was_replaced(
     lists = [line for line in asked if "list-type=2" in line]
     lock = [line for line in asked if "/.imageprep/lock" in line or "?delete" in line]
     assert len(lists) == 2, asked  # the input prefix and the output prefix, a page each
-    assert len(lock) == 3, asked  # is it free, take it (a conditional put), give it back
+    assert len(lock) == 4, asked  # is it free, take it (a conditional put); still ours, go
     others = set(asked) - set(lists) - set(lock)
     if run is run_pool:  # the pool writes its manifest every run
         others = {line for line in others if not line.endswith(PUBLISHED)}
@@ -98,8 +115,11 @@ def test_a_rerun_into_a_bucket_lists_it_once_and_redoes_what_was_replaced(
     since = len(s3.requests())
     run(workdir)
     puts = [line for line in asked_since(s3, since) if line.startswith("PUT /")]
-    outputs = sorted(line.split()[1].rsplit("/", 1)[1] for line in puts if "/out/p" in line or
-                     "/out/images-" in line)  # fmt: skip
+    outputs = sorted(
+        line.split()[1].split("/out/", 1)[1]
+        for line in puts
+        if "/out/" in line and "/.imageprep/" not in line and not line.endswith(PUBLISHED)
+    )
     assert outputs == sorted({replaced, deleted}), puts  # those two alone
     read = [line for line in asked_since(s3, since) if line.startswith("GET /") and "/out/" in line]
     # the report's contact sheet is the last one (its sample is unchanged): no output read
@@ -122,6 +142,16 @@ def test_a_fresh_working_directory_takes_the_rows_the_bucket_keeps(workdir, buck
     again = run_snakemake(workdir)
     assert "0 images resized" in again.stderr, again.stderr
     assert bucket_digests(s3.env, url) == made
+
+    # and back and forth: two working directories that find nothing new leave the bucket's
+    # rows as they are, so neither makes the other run its jobs again
+    other = workdir / "other"
+    shutil.copytree(workdir / "config", other / "config")
+    first = run_snakemake(other)  # its jobs run (no rows of its own yet), and make nothing
+    assert "0 images resized" in first.stderr, first.stderr
+    for where in (workdir, other, workdir):
+        proc = run_snakemake(where)
+        assert "Nothing to be done" in proc.stdout + proc.stderr, (where, proc.stderr)
 
 
 def test_a_bucket_folder_in_use_is_refused_in_one_line(workdir, bucket, s3):
@@ -233,5 +263,49 @@ def test_an_upload_that_fails_half_way_leaves_no_object_and_no_part(bucket, s3):
     with pytest.raises(OutputError, match=f"cannot write s3://{name}/out/big.tar: "):
         bucket_for(f"s3://{name}/out").put("big.tar", parts())  # type: ignore[arg-type]
     client = s3_client(s3.env)
+    assert any("?uploads" in line for line in s3.requests()), "no upload in parts was begun"
     assert client.list_multipart_uploads(Bucket=name).get("Uploads", []) == []
     assert "big.tar" not in bucket_digests(s3.env, f"s3://{name}/out")
+
+
+def test_a_lock_left_by_a_dead_run_of_this_host_is_taken_over(workdir, bucket, s3):
+    name, _ = _split(bucket)
+    url = f"s3://{name}/out"
+    # a pid above Linux's largest (2**22): no such process
+    gone = f"pool.py in /x (pid {2**22 + 17} on {socket.gethostname()}, since 2026-12-06)"
+    s3_client(s3.env).put_object(Bucket=name, Key="out/.imageprep/lock", Body=gone.encode())
+    write_config(workdir, input_dir=bucket, output_dir=url, size=[64, 64])
+    run_pool(workdir)
+    assert "manifest.csv" in bucket_digests(s3.env, url)
+    keys = s3_client(s3.env).list_objects_v2(Bucket=name, Prefix="out/.imageprep/lock")
+    assert keys.get("KeyCount", 0) == 0  # taken over, then given back at the end
+
+
+@pytest.mark.parametrize("container", ["files", "webdataset"])
+def test_a_new_shard_count_in_a_bucket_folder_checks_every_output(workdir, bucket, s3, container):
+    """images_per_job changed: the rows of the old shard count, which the jobs read until
+    the folder is finished, are checked against the listing too, and go from the bucket
+    (with the old count's tars, which no closing line then counts as stale)."""
+    name, _ = _split(bucket)
+    url = f"s3://{name}/out"
+    add_photos(s3, bucket, workdir / "more", SHARD_ONE)
+    common = {"input_dir": bucket, "output_dir": url, "size": [64, 64], "container": container}
+    write_config(workdir, images_per_job=4, **common)
+    run_pool(workdir)
+    made = bucket_digests(s3.env, url)
+    time.sleep(1.1)  # dates are to the second
+    if container == "files":
+        s3_client(s3.env).delete_object(Bucket=name, Key="out/p04.jpg")
+    write_config(workdir, images_per_job=2, **common)
+    said = run_pool(workdir).stderr
+    assert ("1 images resized" if container == "files" else "0 images resized") in said, said
+    assert "no longer listed" not in said, said
+    now = bucket_digests(s3.env, url)
+    if container == "files":
+        assert now == made
+    else:
+        tars = [out for out in now if out.endswith(".tar")]
+        assert len(tars) >= 2 and all(tar.endswith("-of-0008.tar") for tar in tars), now
+    listed = s3_client(s3.env).list_objects_v2(Bucket=name, Prefix="out/.imageprep/rows/")
+    rows = sorted(obj["Key"].rsplit("/", 1)[1] for obj in listed.get("Contents", []))
+    assert rows and all(row.endswith("-of-0008.csv") for row in rows), rows

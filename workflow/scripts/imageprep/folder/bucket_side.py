@@ -15,6 +15,7 @@ takes them (:func:`pull_rows`): whichever run touched the folder last, the next 
 import contextlib
 import functools
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -138,6 +139,7 @@ def pull_rows(folder: str | os.PathLike) -> None:
         for rel, found in listing(folder).items()
         if rel.startswith(f"{KEPT_ROWS}/") and rel.endswith(".csv")
     }
+    shutil.rmtree(Path(folder, SPOOL), ignore_errors=True)  # a killed run's tars in hand
     here = _local_rows(Path(folder, KEPT_ROWS))
     bucket = remote(folder)
     assert bucket is not None
@@ -147,8 +149,10 @@ def pull_rows(folder: str | os.PathLike) -> None:
         kept = Path(folder, KEPT_ROWS, name)
         try:
             data = bucket.get(f"{KEPT_ROWS}/{name}")
-        except (FileNotFoundError, SourceError):  # gone since the listing: as if never kept
+        except FileNotFoundError:  # gone since the listing: as if never kept
             continue
+        except SourceError as exc:  # denied, unreachable: the run cannot know what is kept
+            raise OutputError(f"{bucket.url}/{KEPT_ROWS}/{name}", str(exc)) from None
         write_atomically(kept, data)
         os.utime(kept, ns=(mtime, mtime))
         Path(folder, SHARD_ROWS, name).unlink(missing_ok=True)

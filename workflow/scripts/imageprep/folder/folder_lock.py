@@ -55,48 +55,68 @@ def _in_use(output_dir: str | os.PathLike, who: str, bucket: str = "") -> Folder
 _PID_HOST = re.compile(r"\(pid (\d+) on (\S+), since ")
 
 
-def _bucket_holder(url: str) -> str | None:
-    """Who holds the bucket folder's lock object, None if nobody does (none, or one left by
-    a process of this host that is gone)."""
+def _bucket_lock(url: str) -> tuple[str, str] | None:
+    """The bucket folder's lock object: its text and ETag, None if there is none."""
     try:
-        text = bucket_for(url).get(BUCKET_LOCK).decode("utf-8", "replace").strip()
-    except FileNotFoundError:
-        return None
+        found = bucket_for(url).get_tagged(BUCKET_LOCK)
     except SourceError as exc:  # the bucket is missing, or cannot be reached: one line
         raise FolderInUse(f"output_dir: {exc}") from None
+    return None if found is None else (found[0].decode("utf-8", "replace").strip(), found[1])
+
+
+def _holder(text: str) -> str | None:
+    """Who a lock's text names, None if that is a process of this host that is gone
+    (killed without removing it)."""
     found = _PID_HOST.search(text)
     if found and found.group(2) == socket.gethostname():
         try:
             os.kill(int(found.group(1)), 0)
         except ProcessLookupError:
-            return None  # killed without removing it: free
+            return None
         except PermissionError:
             pass  # alive, another user's
     return text
 
 
-def _release(url: str) -> None:
+def _bucket_holder(url: str) -> str | None:
+    """Who holds the bucket folder's lock, None if nobody does."""
+    lock = _bucket_lock(url)
+    return None if lock is None else _holder(lock[0])
+
+
+def _release(url: str, text: str) -> None:
+    """Remove the lock at exit if it is still this run's."""
     try:
-        bucket_for(url).delete(BUCKET_LOCK)
+        lock = _bucket_lock(url)
+        if lock is not None and lock[0] == text.strip():
+            bucket_for(url).delete(BUCKET_LOCK)
     except Exception as exc:  # the run is over: say so, no traceback
         print(f"warning: could not remove {url}/{BUCKET_LOCK}: {exc}")
 
 
 def _hold_bucket(url: str, text: str) -> None:
-    """Make the bucket folder's lock object, or raise FolderInUse."""
+    """Make the bucket folder's lock object, or raise FolderInUse. Every step is a
+    conditional put: the lock is made only where there is none, and a dead run's is
+    replaced only as it was read (its ETag), so of two runs at most one holds it."""
     bucket = bucket_for(url)
-    for _ in range(2):
+    for _ in range(3):
         try:
             bucket.put(BUCKET_LOCK, text.encode(), create=True)
+            break
         except FileExistsError:
-            who = _bucket_holder(url)
-            if who is not None:
-                raise _in_use(url, who, url) from None
-            bucket.delete(BUCKET_LOCK)  # left by a dead process of this host: taken over
-            continue
-        atexit.register(_release, url)
-        return
-    raise _in_use(url, "another run", url)
+            pass
+        if (lock := _bucket_lock(url)) is None:
+            continue  # removed since: make it again
+        if (who := _holder(lock[0])) is not None:
+            raise _in_use(url, who, url)
+        try:  # left by a dead process of this host: taken over, if still as it was
+            bucket.put(BUCKET_LOCK, text.encode(), if_match=lock[1])
+            break
+        except FileExistsError:
+            continue  # another run changed it first: look again
+    else:
+        raise _in_use(url, "another run", url)
+    atexit.register(_release, url, text)
 
 
 def check_free(output_dir: str | os.PathLike) -> None:

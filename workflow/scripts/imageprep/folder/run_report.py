@@ -103,7 +103,10 @@ def write_report(folder: str, reports: str, variant: Variant) -> Counter:
     sheet_bytes, seen = _contact_sheet(folder, summary, variant.writer)
     write_atomically(sheet, sheet_bytes)
     link_atomically(sheet, Path(folder, REPORTED_SHEET))
-    write_atomically(Path(folder, REPORTED_SAMPLE), seen)
+    if seen:  # every thumbnail drawn: the next report may show this sheet again
+        write_atomically(Path(folder, REPORTED_SAMPLE), seen)
+    else:
+        Path(folder, REPORTED_SAMPLE).unlink(missing_ok=True)
     write_atomically(sizes, _sizes_svg(summary, spec))
     link_atomically(manifest, previous)
     return summary.counts
@@ -134,7 +137,8 @@ def _contact_sheet(folder: str, summary: Summary, writer: Writer) -> tuple[bytes
     """Up to SAMPLE outputs, chosen by a hash of their input's name (the same sample on
     every run), as CELL-pixel thumbnails on a grid; the last sheet again when its sample
     is unchanged (a bucket folder's outputs cost a request each, a tar a whole tar).
-    Returns the sheet and what names its sample."""
+    Returns the sheet and what names its sample (empty when a thumbnail is missing: an
+    output that could not be read now, which the next report tries again)."""
     import io
 
     sample = sorted(summary.sample)[:SAMPLE]
@@ -150,6 +154,7 @@ def _contact_sheet(folder: str, summary: Summary, writer: Writer) -> tuple[bytes
     columns = 6
     rows = max(1, -(-len(chosen) // columns))
     sheet = Image.new("RGB", (columns * CELL, rows * CELL), "white")
+    drawn = 0
     for i, (out, _) in enumerate(chosen):
         try:
             with Image.open(io.BytesIO(found[out])) as im:
@@ -159,9 +164,10 @@ def _contact_sheet(folder: str, summary: Summary, writer: Writer) -> tuple[bytes
             continue  # gone since the manifest was written, or too large: a blank cell
         x, y = (i % columns) * CELL, (i // columns) * CELL
         sheet.paste(thumb, (x + (CELL - thumb.width) // 2, y + (CELL - thumb.height) // 2))
+        drawn += 1
     buffer = io.BytesIO()
     sheet.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue(), seen
+    return buffer.getvalue(), seen if drawn == len(chosen) else b""
 
 
 def _sizes_svg(summary: Summary, spec: ResizeSpec) -> bytes:

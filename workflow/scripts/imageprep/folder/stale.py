@@ -86,7 +86,22 @@ def stale_files(folder: str | os.PathLike, current: set[str] | None = None) -> l
         manifest = Path(folder, MANIFEST_CSV)
         current = listed(manifest) if manifest.exists() else set()
     sizes = present_sizes(folder)
-    return [n for n in names if n not in current and (n in sizes if sizes else _is_file(folder, n))]
+    return [
+        n
+        for n in names
+        if n not in current and (n in sizes if sizes is not None else _is_file(folder, n))
+    ]
+
+
+def manifest_listing(folder: str | os.PathLike) -> set[str] | None:
+    """What the folder's manifest.csv lists as made (:func:`listed`), None when it has none
+    (a run stopped early). A bucket folder's is the one in the bucket (the local side's may
+    be another working directory's)."""
+    if bucket_side.remote(folder) is None:
+        manifest = Path(folder, MANIFEST_CSV)
+        return listed(manifest) if manifest.exists() else None
+    with bucket_side.spooled(folder, MANIFEST_CSV) as path:
+        return listed(path) if bucket_side.fetch(folder, MANIFEST_CSV, path) else None
 
 
 def present_sizes(folder: str | os.PathLike) -> dict[str, int] | None:

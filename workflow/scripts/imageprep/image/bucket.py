@@ -111,21 +111,30 @@ class Bucket:
             raise OutputError(f"{self.url}/{rel}", self.explain(exc, url=False)) from None
         return meta["size"], _ns(meta["last_modified"])
 
-    def put(self, rel: str, data: bytes | str | os.PathLike, create: bool = False) -> None:
+    def put(
+        self,
+        rel: str,
+        data: bytes | str | os.PathLike,
+        create: bool = False,
+        if_match: str | None = None,
+    ) -> None:
         """Write an object whole: from bytes, or from a local file (a tar: sent in parts
         over 10 MiB, and a failed upload is aborted, so no half-object is ever seen).
-        ``create``: only if there is none (a conditional put), else FileExistsError.
+        ``create``: only if there is none (a conditional put), else FileExistsError;
+        ``if_match``: only if the object still has this ETag, else FileExistsError.
         The environment's failures (denied, unreachable) raise OutputError: they fail the run.
         """
         import obstore
 
         where = f"{self.url}/{rel}"
         source = Path(data) if isinstance(data, str | os.PathLike) else data
+        mode: Any = "create" if create else "overwrite"
+        if if_match is not None:
+            mode = {"e_tag": if_match}
         try:
-            obstore.put(self._store, rel, source, mode="create" if create else "overwrite",
-                        chunk_size=10 * 1024 * 1024)  # fmt: skip
+            obstore.put(self._store, rel, source, mode=mode, chunk_size=10 * 1024 * 1024)
         except Exception as exc:
-            if type(exc).__name__ == "AlreadyExistsError":
+            if type(exc).__name__ in ("AlreadyExistsError", "PreconditionError"):
                 raise FileExistsError(where) from None
             raise OutputError(where, self.explain(exc, url=False)) from None
 
@@ -139,6 +148,21 @@ class Bucket:
             pass
         except Exception as exc:
             raise OutputError(f"{self.url}/{rel}", self.explain(exc, url=False)) from None
+
+    def get_tagged(self, rel: str) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag, None when there is none; SourceError for the rest
+        (a missing bucket too)."""
+        import obstore
+
+        try:
+            result = obstore.get(self._store, rel)
+            return bytes(result.bytes()), result.meta["e_tag"] or ""
+        except FileNotFoundError as exc:
+            if _NO_BUCKET in str(exc):
+                raise SourceError(self.explain(exc)) from None
+            return None
+        except Exception as exc:
+            raise SourceError(self.explain(exc)) from None
 
     def get_file(self, rel: str, into: Path) -> None:
         """The object's bytes into a local file, streamed (a tar). FileNotFoundError when

@@ -39,6 +39,9 @@ class OutputError(Exception):
         self.path = os.fspath(path)
         self.cause = cause
 
+    def __reduce__(self) -> tuple:
+        return OutputError, (self.path, self.cause)  # raised in a pool worker, read back
+
 
 _SPECIAL_FILES = (
     (stat.S_ISFIFO, "a named pipe (FIFO)"),

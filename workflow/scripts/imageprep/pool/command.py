@@ -25,7 +25,7 @@ from imageprep.folder.rows import refused_rows
 from imageprep.folder.stale import withdraw
 from imageprep.folder.variants import named
 from imageprep.image.atomic import remove_stale_temps
-from imageprep.image.diagnose import OutputError
+from imageprep.image.diagnose import OutputError, SourceError
 from imageprep.pool.resume import resumable
 from imageprep.pool.shard_pool import run_shard_pool
 from imageprep.pool.workers import Outcome, PoolError, run_pool
@@ -140,17 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     def rows() -> list[list[Row]]:
         return [current[i] + outcome.variant_rows(i) for i in range(len(variants))]
 
-    if todo and not per_shard:  # else each shard withdraws its folders itself
-        for folder in plan.folders():
-            withdraw(folder)  # the folder is changing (stale.py)
     try:
+        if todo and not per_shard:  # else each shard withdraws its folders itself
+            for folder in plan.folders():
+                withdraw(folder)  # the folder is changing (stale.py)
         if per_shard:  # shards are the work, as Snakemake's jobs
             members = {n: [(keys[k], k) for k in ks] for n, ks in shards.items()}
             run_shard_pool(members, dirs, variants, workers, config["on_error"], resume,
                            current, outcome, plan.stats)  # fmt: skip
         else:
             run_pool(todo, dirs, variants, workers, config["on_error"], args.chunksize, outcome)
-    except (PoolError, OSError) as exc:
+    except (PoolError, OSError, OutputError, SourceError) as exc:  # (a bucket's, also)
         finish_pool_run(output_dir, variants, shards, keys, rows(), False, fresh())
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -18,9 +18,9 @@ from imageprep.folder.closing import forget_stale
 from imageprep.folder.folder_lock import FolderInUse, check_free, hold
 from imageprep.folder.layout import bucket_url, output_folder
 from imageprep.folder.manifest import MANIFEST_CSV
-from imageprep.folder.stale import present_sizes, remove_stale, stale_files
+from imageprep.folder.stale import manifest_listing, present_sizes, remove_stale, stale_files
 from imageprep.folder.variants import from_config
-from imageprep.image.diagnose import OutputError
+from imageprep.image.diagnose import OutputError, SourceError
 from imageprep.run.config import add_config_arguments, config_from_arguments
 
 SHOWN = 20  # files named before "... and N more"
@@ -45,8 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     except (FolderInUse, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    found = {folder: stale_files(folder) for folder in folders}
-    unfinished = [f for f, names in found.items() if names and not Path(f, MANIFEST_CSV).exists()]
+    try:  # what the folder's manifest lists now: a bucket folder's own, from the bucket
+        lists = {folder: manifest_listing(folder) for folder in folders}
+        found = {folder: stale_files(folder, lists[folder] or set()) for folder in folders}
+    except (OutputError, SourceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    unfinished = [bucket_url(f) or f for f, names in found.items() if names and lists[f] is None]
     if unfinished:  # a stopped run: what it has made is not listed yet
         print(
             f"error: {unfinished[0]}/{MANIFEST_CSV} is missing (a run stopped early): run the "
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     size = 0
     for folder, names in found.items():
         sizes = present_sizes(folder)
-        size += sum(sizes[n] if sizes else Path(folder, n).stat().st_size for n in names)
+        size += sum(Path(folder, n).stat().st_size if sizes is None else sizes[n] for n in names)
     what = f"{len(paths)} files ({size / 1e6:.1f} MB) that imageprep made earlier and "
     what += "no manifest.csv lists now"
     if not args.yes:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from imageprep.folder.bucket_side import outputs_listed, pull_rows, remote
-from imageprep.folder.layout import PLANS
+from imageprep.folder.layout import KEPT_ROWS, PLANS
 from imageprep.folder.manifest import ENCODING, Row, manifest_text, read_manifest
 from imageprep.folder.records import tsv_cell, tsv_uncell
 from imageprep.folder.rows import InputStat
@@ -102,6 +102,8 @@ def write_plan_files(
         changed = write_if_changed(path, _plan_text(plan.input_dir, members, stats, plan.stats))
         if bucket or not changed:
             _recheck(plan, name, members, present)
+    if bucket:
+        _recheck_other_counts(plan, shards, present)
     for stale in folder.glob("*.csv"):
         if stale.stem not in shards:
             stale.unlink(missing_ok=True)
@@ -121,6 +123,21 @@ def recheck_outputs(plan: Plan, shards: Mapping[str, list[tuple[str, str]]]) -> 
     present: dict[str, dict[str, int]] = {}
     for name, members in shards.items():
         _recheck(plan, name, members, present)
+    _recheck_other_counts(plan, shards, present)
+
+
+def _recheck_other_counts(
+    plan: Plan, shards: Mapping[str, object], present: dict[str, dict[str, int]]
+) -> None:
+    """A bucket folder's kept rows of another shard count (the count just changed): a job
+    takes rows from them (shards.PreviousRows), so they are checked against the listing too,
+    until the run's finish removes them."""
+    for root in plan.folders():
+        kept = Path(root, KEPT_ROWS)
+        others = [p for p in kept.glob("*.csv") if p.stem not in shards]
+        for path in others:
+            present.setdefault(root, _listed(root))
+            _forget_replaced(path, present[root])
 
 
 def _recheck(

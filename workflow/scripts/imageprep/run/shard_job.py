@@ -22,7 +22,7 @@ from imageprep.folder.rows import InputStat
 from imageprep.folder.stale import withdraw
 from imageprep.folder.variants import Variants
 from imageprep.image.bucket import is_bucket
-from imageprep.image.diagnose import OutputError
+from imageprep.image.diagnose import OutputError, SourceError
 from imageprep.run.plan_files import read_plan_file, read_plan_stats
 from imageprep.run.runner import Stop, Tried, run_images
 from imageprep.run.shards import PreviousRows, keep_rows, keep_shard_rows
@@ -157,7 +157,7 @@ class Shard:
             return 1
         for manifest, variant_rows in zip(manifests, result.rows, strict=True):
             write_manifest(manifest, variant_rows)
-            keep_rows(manifest)
+            keep_rows(manifest, made=bool(result.tried))
         return 0
 
 
@@ -179,7 +179,7 @@ def run_shard(
         # Names need not be UTF-8: the log keeps their bytes, as manifest.csv does.
         with open(log, "w", **ENCODING) if log else contextlib.nullcontext(sys.stderr) as out:
             return shard.run(plan, manifests, threads, out, stop or threading.Event())
-    except (OutputError, OSError, ValueError) as exc:  # a log or plan file that cannot be used
+    except (OutputError, SourceError, OSError, ValueError) as exc:  # a log, a plan file, a bucket
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except MemoryError:  # the machine's limit: fail the job in one line, not a traceback

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
-from imageprep.folder.bucket_side import push_rows, remote
+from imageprep.folder.bucket_side import listing, push_rows, remote
 from imageprep.folder.layout import KEPT_ROWS, REFUSED_ROWS, SHARD_ROWS
 from imageprep.folder.manifest import Row, manifest_text, read_manifest
 from imageprep.image.atomic import link_atomically, write_atomically
@@ -148,14 +148,18 @@ def kept_rows_path(manifest: str | os.PathLike) -> Path:
     return path.parent.parent / Path(KEPT_ROWS).name / path.name
 
 
-def keep_rows(manifest: str | os.PathLike) -> None:
+def keep_rows(manifest: str | os.PathLike, made: bool = True) -> None:
     """Link the finished manifest as the shard's kept rows (a copy where links fail); a
-    bucket folder's are a copy, put in the bucket (bucket_side.push_rows dates it)."""
+    bucket folder's are a copy, put in the bucket (bucket_side.push_rows dates it), unless
+    the job ``made`` nothing and the rows are those kept: then they keep their date, and
+    another working directory finds nothing new to take."""
     kept = kept_rows_path(manifest)
     if remote(manifest) is None:
         link_atomically(manifest, kept)
-    else:
-        write_atomically(kept, Path(manifest).read_bytes())
+        return
+    text = Path(manifest).read_bytes()
+    if made or not _holds(kept, text):
+        write_atomically(kept, text)
         push_rows(kept)
 
 
@@ -167,6 +171,11 @@ def remove_other_shards(output_dir: str, names: Iterable[str]) -> None:
         for name in _listing(Path(output_dir, folder)):
             if name not in keep and SHARD_NAME.match(name[:-4]):
                 Path(output_dir, folder, name).unlink(missing_ok=True)
+    if (bucket := remote(output_dir)) is not None:  # and their copies in the bucket
+        for rel in listing(output_dir):
+            folder, _, name = rel.rpartition("/")
+            if folder == KEPT_ROWS and name not in keep and SHARD_NAME.match(name[:-4]):
+                bucket.delete(rel)
 
 
 def keep_shard_rows(

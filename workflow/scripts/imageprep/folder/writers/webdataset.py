@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from imageprep.folder.bucket_side import fetch, outputs_listed, remote, spooled
+from imageprep.folder.bucket_side import fetch, listing, outputs_listed, remote, spooled
 from imageprep.folder.manifest import Row
 from imageprep.folder.writers.tar_files import (
     json_name,
@@ -151,9 +151,10 @@ class WebDataset:
             return
         if (bucket := remote(folder)) is None:
             remove_stale_tars(folder, shards)
-        else:
-            for tar in stale_tars(outputs_listed(folder), shards):
+        elif gone := stale_tars(outputs_listed(folder), shards):
+            for tar in gone:
                 bucket.delete(tar)
+            listing(folder, fresh=True)  # what is there now, for the stale count
 
     def refuse(self, outputs: Iterable[str]) -> str | None:
         """Samples that mix image types (format: same over JPEGs and PNGs): Hugging Face's
