@@ -5,11 +5,14 @@ for its listing only, outputs replaced behind the workflow's back made again, th
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helpers import (
     REPO,
@@ -309,3 +312,55 @@ def test_a_new_shard_count_in_a_bucket_folder_checks_every_output(workdir, bucke
     listed = s3_client(s3.env).list_objects_v2(Bucket=name, Prefix="out/.imageprep/rows/")
     rows = sorted(obj["Key"].rsplit("/", 1)[1] for obj in listed.get("Contents", []))
     assert rows and all(row.endswith("-of-0008.csv") for row in rows), rows
+
+
+PARENT = """configfile: "config.yaml"
+
+
+module train:
+    snakefile:
+        "vendor/imageprep-workflow/Snakefile"
+    config:
+        config["train"]
+
+
+use rule * from train as train_*
+
+
+rule all:
+    default_target: True
+    input:
+        rules.train_all.input,
+        "counted.txt",
+
+
+rule count:
+    input:
+        rules.train_manifest.output.manifest,
+    output:
+        "counted.txt",
+    shell:
+        "wc -l < {input} > {output}"
+"""
+
+
+def test_a_module_instance_writes_into_a_bucket(workdir, bucket, s3):
+    """Imported by another workflow: the instance's outputs and manifest land in the bucket,
+    and the parent's own rule reads the manifest the instance declares (its local side)."""
+    name, _ = _split(bucket)
+    url = f"s3://{name}/train"
+    settings = {"input_dir": bucket, "size": [64, 64], "images_per_job": 4}
+    parent = workdir / "parent"
+    (parent / "vendor").mkdir(parents=True)
+    (parent / "vendor" / "imageprep-workflow").symlink_to(REPO)
+    (parent / "Snakefile").write_text(PARENT)
+    (parent / "config.yaml").write_text(yaml.safe_dump({"train": {**settings, "output_dir": url}}))
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2"]
+    proc = subprocess.run(cmd, cwd=parent, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (parent / "counted.txt").read_text().strip() == "9"  # a header, 8 images
+    write_config(workdir, **{**settings, "output_dir": "local"})
+    run_snakemake(workdir)
+    assert bucket_digests(s3.env, url) == digests(workdir / "local")
+    again = subprocess.run(cmd, cwd=parent, capture_output=True, text=True, timeout=600)
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stderr
