@@ -10,6 +10,7 @@ directory named after the bucket and prefix (:func:`local_side`): the rest of im
 sees that folder as the output folder, and the writers send what they keep to the bucket.
 """
 
+import functools
 import os
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def output_folder(output_dir: str) -> str:
 def bucket_url(folder: str | os.PathLike) -> str | None:
     """The bucket folder a local side stands for (s3://bucket/prefix), None for a local
     folder: found from the path itself, so every process (a job on a node) agrees."""
+    return _bucket_url(os.fspath(folder))
+
+
+@functools.lru_cache(maxsize=256)  # asked per image (writers' output_file): a few folders
+def _bucket_url(folder: str) -> str | None:
     parts = Path(folder).parts
     if BUCKET_SIDES not in parts:
         return None
