@@ -2,6 +2,7 @@
 of test_buckets.py (conftest.s3): the same bytes as a local folder, reruns that ask the bucket
 for its listing only, outputs replaced behind the workflow's back made again, the lock."""
 
+import os
 import re
 import shutil
 import socket
@@ -364,3 +365,35 @@ def test_a_module_instance_writes_into_a_bucket(workdir, bucket, s3):
     assert bucket_digests(s3.env, url) == digests(workdir / "local")
     again = subprocess.run(cmd, cwd=parent, capture_output=True, text=True, timeout=600)
     assert "Nothing to be done" in again.stdout + again.stderr, again.stderr
+
+
+def test_a_shard_job_needs_only_its_plan_file_and_the_bucket(workdir, bucket, s3):
+    """A job on a node that does not share the working directory: given its plan file (its
+    declared input) and the bucket, it takes its rows from the bucket and makes nothing
+    that is current there."""
+    name, _ = _split(bucket)
+    url = f"s3://{name}/out"
+    write_config(workdir, input_dir=bucket, output_dir=url, size=[64, 64], images_per_job=4)
+    run_snakemake(workdir)
+    shown = run_snakemake(workdir, "--dry-run", "--printshellcmds", "--forcerun", "resize_shard")
+    lines = (shown.stdout + shown.stderr).splitlines()
+    command = next(line for line in lines if "resize_jobs.py" in line)
+    command = command.split("Shell command:", 1)[-1].strip()  # as Snakemake would run it
+    plan = re.search(r"--plan (\S+)", command).group(1)
+    node = workdir / "node"
+    (node / plan).parent.mkdir(parents=True)
+    shutil.copy(workdir / plan, node / plan)
+    for declared in ("--rows", "--log"):  # their folders, as Snakemake makes them for a job
+        (node / re.search(rf"{declared} (\S+)", command).group(1)).parent.mkdir(parents=True)
+    made = bucket_digests(s3.env, url)
+    since = len(s3.requests())
+    env = {**os.environ, "IMAGEPREP_PYTHON": sys.executable,
+           "IMAGEPREP_SCRIPTS": str(REPO / "workflow" / "scripts")}  # fmt: skip
+    job = subprocess.run(command, shell=True, cwd=node, env=env, capture_output=True, text=True)
+    assert job.returncode == 0, job.stderr
+    log = re.search(r"--log (\S+)", command).group(1)
+    assert ", 0 resized, " in (node / log).read_text(), (node / log).read_text()
+    puts = [line for line in asked_since(s3, since) if line.startswith("PUT /")]
+    assert not [line for line in puts if line.endswith(".jpg HTTP/1.1")], puts
+    outputs = {out: sha for out, sha in made.items() if out.endswith(".jpg")}
+    assert bucket_digests(s3.env, url) == outputs  # (a job withdraws the manifest, as ever)

@@ -129,6 +129,21 @@ def push_rows(kept: Path) -> None:
         os.utime(kept, ns=(_second(found[1]),) * 2)
 
 
+def fetch_rows(kept: Path) -> None:
+    """A shard's kept rows from the bucket, where the local side has none: a job on a node
+    that does not share the working directory needs only its plan file and the bucket."""
+    folder = kept.parent.parent.parent
+    if kept.exists() or (bucket := remote(folder)) is None:
+        return
+    try:
+        found = bucket.get_object(f"{KEPT_ROWS}/{kept.name}")
+    except SourceError as exc:
+        raise OutputError(f"{bucket.url}/{KEPT_ROWS}/{kept.name}", str(exc)) from None
+    if found is not None:  # (none: nothing kept, all is made)
+        write_atomically(kept, found[0])
+        os.utime(kept, ns=(_second(found[2]),) * 2)
+
+
 def pull_rows(folder: str | os.PathLike) -> None:
     """Make the local side's kept rows those in the bucket: take each the bucket has in
     another version (size or date), drop each it has not; a shard whose rows changed so

@@ -58,7 +58,7 @@ _PID_HOST = re.compile(r"\(pid (\d+) on (\S+), since ")
 def _bucket_lock(url: str) -> tuple[str, str] | None:
     """The bucket folder's lock object: its text and ETag, None if there is none."""
     try:
-        found = bucket_for(url).get_tagged(BUCKET_LOCK)
+        found = bucket_for(url).get_object(BUCKET_LOCK)
     except SourceError as exc:  # the bucket is missing, or cannot be reached: one line
         raise FolderInUse(f"output_dir: {exc}") from None
     return None if found is None else (found[0].decode("utf-8", "replace").strip(), found[1])

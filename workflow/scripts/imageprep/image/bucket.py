@@ -149,14 +149,15 @@ class Bucket:
         except Exception as exc:
             raise OutputError(f"{self.url}/{rel}", self.explain(exc, url=False)) from None
 
-    def get_tagged(self, rel: str) -> tuple[bytes, str] | None:
-        """The object's bytes and ETag, None when there is none; SourceError for the rest
-        (a missing bucket too)."""
+    def get_object(self, rel: str) -> tuple[bytes, str, int] | None:
+        """The object's bytes, ETag and last-modified date (ns), None when there is none;
+        SourceError for the rest (a missing bucket too)."""
         import obstore
 
         try:
             result = obstore.get(self._store, rel)
-            return bytes(result.bytes()), result.meta["e_tag"] or ""
+            meta = result.meta
+            return bytes(result.bytes()), meta["e_tag"] or "", _ns(meta["last_modified"])
         except FileNotFoundError as exc:
             if _NO_BUCKET in str(exc):
                 raise SourceError(self.explain(exc)) from None

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from imageprep.folder.bucket_side import outputs_listed, pull_rows, remote
+from imageprep.folder.bucket_side import outputs_listed, pull_rows, push_rows, remote
 from imageprep.folder.layout import KEPT_ROWS, PLANS
 from imageprep.folder.manifest import ENCODING, Row, manifest_text, read_manifest
 from imageprep.folder.records import tsv_cell, tsv_uncell
@@ -167,7 +167,8 @@ def _recheck(
 def _forget_replaced(kept: Path, present: Mapping[str, int]) -> None:
     """A bucket folder's kept rows without those whose output the listing contradicts
     (its file, or its tar, gone or dated after the rows): its jobs, which do not list the
-    bucket, then make exactly those again. The rows keep their date (the bucket's)."""
+    bucket, then make exactly those again. The bucket gets them too (a job on a node takes
+    its rows from there), and their new date from it."""
     written = written_at(kept)
     rows = read_manifest(kept)
     keep = [
@@ -177,7 +178,7 @@ def _forget_replaced(kept: Path, present: Mapping[str, int]) -> None:
     ]
     if len(keep) < len(rows):
         write_atomically(kept, manifest_text(keep))
-        os.utime(kept, ns=(written, written))
+        push_rows(kept)
 
 
 def _listed(root: str) -> dict[str, int]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from imageprep.folder.bucket_side import remote
+from imageprep.folder.bucket_side import fetch_rows, remote
 from imageprep.folder.current import WorkItem, assess
 from imageprep.folder.manifest import ENCODING, Row, write_manifest
 from imageprep.folder.rows import InputStat
@@ -25,7 +25,7 @@ from imageprep.image.bucket import is_bucket
 from imageprep.image.diagnose import OutputError, SourceError
 from imageprep.run.plan_files import read_plan_file, read_plan_stats
 from imageprep.run.runner import Stop, Tried, run_images
-from imageprep.run.shards import PreviousRows, keep_rows, keep_shard_rows
+from imageprep.run.shards import PreviousRows, keep_rows, keep_shard_rows, kept_rows_path
 
 
 @dataclass
@@ -135,6 +135,8 @@ class Shard:
         ``stop`` set (Ctrl-C, SIGTERM): the images in hand finish, the rows of what was
         made are kept, and the job ends with 130, leaving the one line to Snakemake's."""
         members = read_plan_file(plan)
+        for manifest in manifests:  # a bucket folder's, from the bucket if not here
+            fetch_rows(kept_rows_path(manifest))
         previous = [PreviousRows(manifest) for manifest in manifests]
         listed = read_plan_stats(plan) if is_bucket(self.dirs[0]) else None
         result = self.make(Path(plan).stem, members, previous, threads, stop, listed=listed)
