@@ -349,15 +349,21 @@ def test_the_worker_sweep_can_be_a_list(tmp_path):
     assert proc.returncode == 2 and "must be 1 or more" in proc.stderr
 
 
+def run_study(tmp_path, name: str, *args: str) -> subprocess.CompletedProcess:
+    """benchmark/NAME.py with ``args``, in ``tmp_path``: it must succeed."""
+    script = REPO / "benchmark" / f"{name}.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True, text=True, cwd=tmp_path, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
 def test_the_container_study_compares_files_and_tars(tmp_path):
     """benchmark/container_study.py on the tiny workload: both containers through
     Snakemake and the pool command, the same tars from both, one output rewritten each."""
-    script = REPO / "benchmark" / "container_study.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--workload", "tiny", "--out", "report.md"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_study(tmp_path, "container_study", "--workload", "tiny", "--out", "report.md")
     text = (tmp_path / "report.md").read_text()
     assert "by the pool command identical: True" in text
     assert "rewritten: files ['img_00000.jpg'], tars ['images-0000-of-0001.tar']" in text
@@ -368,12 +374,7 @@ def test_the_container_study_compares_files_and_tars(tmp_path):
 def test_the_bucket_study_times_both_clients_and_the_floor(tmp_path):
     """benchmark/bucket_study.py against its own moto server: each client lists in one
     request per 1,000 keys, and each GETs what the bare HTTP floor gets."""
-    script = REPO / "benchmark" / "bucket_study.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--objects", "1200", "--gets", "20", "--out", "r.md"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_study(tmp_path, "bucket_study", "--objects", "1200", "--gets", "20", "--out", "r.md")
     text = (tmp_path / "r.md").read_text()
     for step in ("obstore: list 1,200 keys", "boto3: list 1,200 keys"):
         assert any(line.startswith(f"| {step} |") and "| 2 requests |" in line
@@ -381,16 +382,43 @@ def test_the_bucket_study_times_both_clients_and_the_floor(tmp_path):
     assert "floor: 20 bare HTTP GETs" in text and "obstore: 20 GETs" in text
 
 
+def test_the_bucket_workflow_study_counts_each_runs_requests(tmp_path):
+    """bucket_study.py --workflow: both engines, both containers, bucket to bucket and
+    folder to folder; a no-op rerun GETs nothing, a one-image change one input."""
+    run_study(tmp_path, "bucket_study", "--workflow", "12", "--out", "w.md")
+    text = (tmp_path / "w.md").read_text()
+    rows = [line.split(" | ") for line in text.splitlines() if "| bucket → bucket |" in line]
+    assert len(rows) == 12, text  # 2 engines, 2 containers, 3 steps
+    gets = {(row[0].strip("| "), row[1], row[3]): int(row[6]) for row in rows}
+    for engine in ("snakemake", "pool"):
+        assert gets[engine, "files", "first run"] >= 12
+        assert gets[engine, "files", "nothing changed"] == 0
+    assert gets["pool", "files", "one image changed"] == 1
+    # Snakemake's report also draws its contact sheet again: the image changed is on it
+    assert 1 < gets["snakemake", "files", "one image changed"] <= 1 + 12
+    split = text.split("The first run from a bucket into a bucket, split", 1)[1]
+    assert len([line for line in split.splitlines() if line.startswith("| ")]) == 1 + 4
+
+
 def test_the_speed_study_times_the_decode_and_every_resampler(tmp_path):
     """benchmark/speed_study.py on the tiny workload: libvips, the decode alone and
     the transform with each resampler, with the worst SSIM of each transform run."""
-    script = REPO / "benchmark" / "speed_study.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--workload", "tiny", "--repeats", "1", "--gaps", "2",
-         "--size", "64", "--mode", "fit", "--out", "report.md"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_study(
+        tmp_path,
+        "speed_study",
+        "--workload",
+        "tiny",
+        "--repeats",
+        "1",
+        "--gaps",
+        "2",
+        "--size",
+        "64",
+        "--mode",
+        "fit",
+        "--out",
+        "report.md",
+    )
     rows = [r.split(" | ") for r in (tmp_path / "report.md").read_text().splitlines()[6:]]
     shipped = ["| transform, gap 2, fast_image_resize"] if resampler.NAME != "pillow" else []
     assert [r[0] for r in rows if r[0].startswith("|")] == [
@@ -411,13 +439,18 @@ def test_the_speed_study_times_the_decode_and_every_resampler(tmp_path):
 def test_the_draft_study_reports_each_gap_and_each_scale(tmp_path):
     """benchmark/draft_study.py on the tiny workload: the worst SSIM per gap (the
     shipped rule among them, and no draft) and per draft scale and reduction left."""
-    script = REPO / "benchmark" / "draft_study.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--workload", "tiny", "--no-timing", "--gaps", "1.25",
-         "shipped", "--workers", "1"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_study(
+        tmp_path,
+        "draft_study",
+        "--workload",
+        "tiny",
+        "--no-timing",
+        "--gaps",
+        "1.25",
+        "shipped",
+        "--workers",
+        "1",
+    )
     out = proc.stdout
     assert "6 JPEGs in" in out and "72 cases (sizes (600, 224, 128)" in out
     gaps = re.findall(

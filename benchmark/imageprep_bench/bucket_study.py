@@ -145,6 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         command = invocation("bucket_study.py", argv)
         publish(workflow_report(args.workflow, rows, found, machine_info(), command), args.out)
         return 0
-        rows = study(args.objects, min(args.gets, args.objects))
+    rows = study(args.objects, min(args.gets, args.objects))
     publish(report(rows, invocation("bucket_study.py", argv)), args.out)
     return 0
