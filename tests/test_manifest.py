@@ -6,7 +6,7 @@ import pytest
 from imageprep.folder import manifest as mf
 from imageprep.folder.manifest import Row, iter_manifest, merge_shard_rows, write_manifest
 from imageprep.folder.records import read_failed_tsv
-from imageprep.run.plan_files import read_plan_file, write_plan_text
+from imageprep.run.plan_files import read_plan, write_plan_text
 from imageprep.run.shards import shard_outputs
 
 ODD = [
@@ -37,7 +37,7 @@ def test_any_name_survives_the_manifest(tmp_path):
 def test_any_name_survives_the_plan_file(tmp_path):
     pairs = [(name, name + ".out") for name in ODD]
     write_plan_text(tmp_path / "plan.tsv", pairs)
-    assert read_plan_file(tmp_path / "plan.tsv") == pairs
+    assert read_plan(tmp_path / "plan.tsv")[0] == pairs
 
 
 @pytest.mark.parametrize("max_open", [2, 256])

@@ -132,16 +132,22 @@ def push_rows(kept: Path) -> None:
 def fetch_rows(kept: Path) -> None:
     """A shard's kept rows from the bucket, where the local side has none: a job on a node
     that does not share the working directory needs only its plan file and the bucket."""
-    folder = kept.parent.parent.parent
-    if kept.exists() or (bucket := remote(folder)) is None:
-        return
+    if not kept.exists() and (bucket := remote(kept.parent.parent.parent)) is not None:
+        _take_rows(bucket, kept)  # (none there: nothing kept, all is made)
+
+
+def _take_rows(bucket: Bucket, kept: Path) -> bool:
+    """The bucket's copy of a shard's kept rows, as the local one, dated as the bucket
+    dates it; False when the bucket has none. A read that fails is the run's failure."""
     try:
         found = bucket.get_object(f"{KEPT_ROWS}/{kept.name}")
-    except SourceError as exc:
+    except SourceError as exc:  # denied, unreachable: the run cannot know what is kept
         raise OutputError(f"{bucket.url}/{KEPT_ROWS}/{kept.name}", str(exc)) from None
-    if found is not None:  # (none: nothing kept, all is made)
-        write_atomically(kept, found[0])
-        os.utime(kept, ns=(_second(found[2]),) * 2)
+    if found is None:
+        return False
+    write_atomically(kept, found[0])
+    os.utime(kept, ns=(_second(found[2]),) * 2)
+    return True
 
 
 def pull_rows(folder: str | os.PathLike) -> None:
@@ -161,16 +167,8 @@ def pull_rows(folder: str | os.PathLike) -> None:
     for name, (size, mtime) in there.items():
         if here.get(name) == (size, mtime):
             continue
-        kept = Path(folder, KEPT_ROWS, name)
-        try:
-            data = bucket.get(f"{KEPT_ROWS}/{name}")
-        except FileNotFoundError:  # gone since the listing: as if never kept
-            continue
-        except SourceError as exc:  # denied, unreachable: the run cannot know what is kept
-            raise OutputError(f"{bucket.url}/{KEPT_ROWS}/{name}", str(exc)) from None
-        write_atomically(kept, data)
-        os.utime(kept, ns=(mtime, mtime))
-        Path(folder, SHARD_ROWS, name).unlink(missing_ok=True)
+        if _take_rows(bucket, Path(folder, KEPT_ROWS, name)):  # (gone since: never kept)
+            Path(folder, SHARD_ROWS, name).unlink(missing_ok=True)
     for name in set(here) - set(there):
         Path(folder, KEPT_ROWS, name).unlink(missing_ok=True)
         Path(folder, SHARD_ROWS, name).unlink(missing_ok=True)

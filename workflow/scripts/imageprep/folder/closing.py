@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Mapping
 
-from imageprep.folder.layout import LAST_RUN, bucket_url
+from imageprep.folder.layout import LAST_RUN, shown
 
 # A shard job's summary line in its log (shard_job.Shard.make writes it).
 SHARD_SUMMARY = re.compile(r"^shard \S+: \d+ images, (\d+) resized, ", re.MULTILINE)
@@ -17,7 +17,7 @@ SHARD_SUMMARY = re.compile(r"^shard \S+: \d+ images, (\d+) resized, ", re.MULTIL
 def closing_line(output_dir: str, counts: Mapping[str, int], variants: bool = False) -> str:
     """``counts``: made, current, failed, filtered (images, or rows of the first variant),
     and stale: files earlier manifests listed that this one does not (stale.py)."""
-    output_dir = bucket_url(output_dir) or output_dir  # a bucket folder: its URL
+    output_dir = shown(output_dir)  # a bucket folder: its URL
     parts = [f"{counts.get('made', 0)} images resized into {output_dir}"]
     if counts.get("current"):
         parts.append(f"{counts['current']} already complete")
@@ -60,7 +60,7 @@ def last_run_line(
     resize jobs' logs; the images made are those the jobs of this run say they resized
     (a run after Ctrl-C finds the images made before it current), the rest current."""
     if (recorded := _recorded(output_dir)) is None:
-        return f"nothing made; manifest: {bucket_url(output_dir) or output_dir}/manifest.csv"
+        return f"nothing made; manifest: {shown(output_dir)}/manifest.csv"
     counts, written = recorded
     done = counts.get("made", 0) + counts.get("current", 0)
     if written < started:  # nothing ran: what was made then is current now

@@ -25,7 +25,7 @@ import re
 import socket
 from pathlib import Path
 
-from imageprep.folder.layout import BUCKET_LOCK, LOCK, bucket_url
+from imageprep.folder.layout import LOCK, bucket_url
 from imageprep.image.bucket import bucket_for
 from imageprep.image.diagnose import SourceError
 
@@ -45,7 +45,7 @@ def _text(fd: int) -> str:
 
 
 def _in_use(output_dir: str | os.PathLike, who: str, bucket: str = "") -> FolderInUse:
-    gone = f" (if that run is gone, delete {bucket}/{BUCKET_LOCK})" if bucket else ""
+    gone = f" (if that run is gone, delete {bucket}/{LOCK})" if bucket else ""
     return FolderInUse(
         f"output_dir {os.fspath(output_dir)!r} is in use by {who or 'another run'}; two runs "
         f"must not write one folder: wait for it to end, or stop it{gone}"
@@ -58,7 +58,7 @@ _PID_HOST = re.compile(r"\(pid (\d+) on (\S+), since ")
 def _bucket_lock(url: str) -> tuple[str, str] | None:
     """The bucket folder's lock object: its text and ETag, None if there is none."""
     try:
-        found = bucket_for(url).get_object(BUCKET_LOCK)
+        found = bucket_for(url).get_object(LOCK)
     except SourceError as exc:  # the bucket is missing, or cannot be reached: one line
         raise FolderInUse(f"output_dir: {exc}") from None
     return None if found is None else (found[0].decode("utf-8", "replace").strip(), found[1])
@@ -89,9 +89,9 @@ def _release(url: str, text: str) -> None:
     try:
         lock = _bucket_lock(url)
         if lock is not None and lock[0] == text.strip():
-            bucket_for(url).delete(BUCKET_LOCK)
+            bucket_for(url).delete(LOCK)
     except Exception as exc:  # the run is over: say so, no traceback
-        print(f"warning: could not remove {url}/{BUCKET_LOCK}: {exc}")
+        print(f"warning: could not remove {url}/{LOCK}: {exc}")
 
 
 def _hold_bucket(url: str, text: str) -> None:
@@ -101,7 +101,7 @@ def _hold_bucket(url: str, text: str) -> None:
     bucket = bucket_for(url)
     for _ in range(3):
         try:
-            bucket.put(BUCKET_LOCK, text.encode(), create=True)
+            bucket.put(LOCK, text.encode(), create=True)
             break
         except FileExistsError:
             pass
@@ -110,7 +110,7 @@ def _hold_bucket(url: str, text: str) -> None:
         if (who := _holder(lock[0])) is not None:
             raise _in_use(url, who, url)
         try:  # left by a dead process of this host: taken over, if still as it was
-            bucket.put(BUCKET_LOCK, text.encode(), if_match=lock[1])
+            bucket.put(LOCK, text.encode(), if_match=lock[1])
             break
         except FileExistsError:
             continue  # another run changed it first: look again

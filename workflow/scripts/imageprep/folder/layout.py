@@ -41,7 +41,6 @@ STALE = f"{OWN}/stale.tsv"  # made earlier, listed no more (stale.py)
 LOGS, BENCHMARKS, REPORTS = f"{OWN}/logs", f"{OWN}/benchmarks", f"{OWN}/reports"  # standalone
 SPOOL = f"{OWN}/spool"  # a bucket folder's objects (tars) in hand, one file each
 BUCKET_SIDES = ".imageprep-buckets"  # local sides of output folders in buckets (cwd)
-BUCKET_LOCK = LOCK  # in the bucket, made by a conditional put (folder_lock.py)
 
 
 def local_side(url: str) -> str:
@@ -55,6 +54,11 @@ def output_folder(output_dir: str) -> str:
     if output_dir.startswith(SCHEME):
         return local_side(output_dir.rstrip("/"))
     return os.path.normpath(output_dir)
+
+
+def shown(folder: str | os.PathLike) -> str:
+    """A folder as the user names it: a local side's bucket URL, else the path."""
+    return bucket_url(folder) or os.fspath(folder)
 
 
 def bucket_url(folder: str | os.PathLike) -> str | None:

@@ -159,7 +159,7 @@ class Bucket:
             meta = result.meta
             return bytes(result.bytes()), meta["e_tag"] or "", _ns(meta["last_modified"])
         except FileNotFoundError as exc:
-            if _NO_BUCKET in str(exc):
+            if _NO_BUCKET in str(exc):  # the bucket's own 404: not an object's
                 raise SourceError(self.explain(exc)) from None
             return None
         except Exception as exc:
@@ -184,16 +184,9 @@ class Bucket:
     def get(self, rel: str) -> bytes:
         """The object's bytes. FileNotFoundError when it is gone (the image's problem: it was
         deleted since the listing); SourceError for the rest."""
-        import obstore
-
-        try:
-            return bytes(obstore.get(self._store, rel).bytes())
-        except FileNotFoundError as exc:
-            if _NO_BUCKET in str(exc):  # the bucket's own 404: not an object's
-                raise SourceError(self.explain(exc)) from None
-            raise FileNotFoundError(f"{self.url}/{rel}: deleted since the listing") from None
-        except Exception as exc:
-            raise SourceError(self.explain(exc)) from None
+        if (found := self.get_object(rel)) is None:
+            raise FileNotFoundError(f"{self.url}/{rel}: deleted since the listing")
+        return found[0]
 
 
 @functools.lru_cache(maxsize=8)

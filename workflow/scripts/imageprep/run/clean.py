@@ -16,7 +16,7 @@ from pathlib import Path
 
 from imageprep.folder.closing import forget_stale
 from imageprep.folder.folder_lock import FolderInUse, check_free, hold
-from imageprep.folder.layout import bucket_url, output_folder
+from imageprep.folder.layout import output_folder, shown
 from imageprep.folder.manifest import MANIFEST_CSV
 from imageprep.folder.stale import manifest_listing, present_sizes, remove_stale, stale_files
 from imageprep.folder.variants import from_config
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OutputError, SourceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    unfinished = [bucket_url(f) or f for f, names in found.items() if names and lists[f] is None]
+    unfinished = [shown(f) for f, names in found.items() if names and lists[f] is None]
     if unfinished:  # a stopped run: what it has made is not listed yet
         print(
             f"error: {unfinished[0]}/{MANIFEST_CSV} is missing (a run stopped early): run the "
@@ -60,12 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     # (a bucket folder's: as URLs, sized from its listing)
-    shown = {folder: bucket_url(folder) or folder for folder in folders}
-    paths = [f"{shown[folder]}/{name}" for folder, names in found.items() for name in names]
+    paths = [f"{shown(folder)}/{name}" for folder, names in found.items() for name in names]
     if not paths:
-        where = bucket_url(output_dir) or output_dir
-        print(f"nothing to remove: {where} holds no file that imageprep made and no longer "
-              "lists", file=sys.stderr)  # fmt: skip
+        print(f"nothing to remove: {shown(output_dir)} holds no file that imageprep made and "
+              "no longer lists", file=sys.stderr)  # fmt: skip
         return 0
     size = 0
     for folder, names in found.items():

@@ -19,7 +19,7 @@ from imageprep.folder.variants import Variant, Variants
 from imageprep.folder.writers import writer_for
 from imageprep.image.bucket import is_bucket
 from imageprep.image.diagnose import OutputError
-from imageprep.run.plan_files import read_plan_file
+from imageprep.run.plan_files import read_plan
 from imageprep.run.runner import Tried, run_images
 from imageprep.run.shards import PreviousRows, group_into_shards, keep_shard_rows
 
@@ -129,7 +129,7 @@ def per_image_rows(
     rows (with variants or filters), else read back from its output (and in skip mode its
     record)."""
     made: list[list[Row]] = [[] for _ in variants]
-    for rel, key in read_plan_file(images):
+    for rel, key in read_plan(images)[0]:
         if declares_rows:
             rows = list(iter_manifest(image_rows_path(dirs[1], key)))
             if len(rows) != len(variants):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imageprep.folder.layout import REFUSED_LIST, bucket_url, output_folder
+from imageprep.folder.layout import REFUSED_LIST, output_folder, shown
 from imageprep.folder.records import write_failed_tsv
 from imageprep.folder.rows import InputStat
 from imageprep.folder.variants import DEFAULT_VARIANTS, Variants, named
@@ -128,7 +128,7 @@ class Plan:
     @property
     def output_name(self) -> str:
         """output_dir as the user names it: a bucket folder's URL, not its local side."""
-        return bucket_url(self.output_dir) or self.output_dir
+        return shown(self.output_dir)
 
 
 def is_demo(input_dir: str | os.PathLike) -> bool:

@@ -63,23 +63,21 @@ def write_plan_text(path: str | os.PathLike, members: Iterable[tuple[str, str]])
     return write_if_changed(path, _plan_text("", members, stats=False))
 
 
-def read_plan_stats(path: str | os.PathLike) -> dict[str, InputStat]:
-    """The input sizes and dates a plan file records, by input: what a job from a bucket
-    takes for each image's stat (its listing's), rather than asking the bucket again."""
+def read_plan(path: str | os.PathLike) -> tuple[list[tuple[str, str]], dict[str, InputStat]]:
+    """(input, output) of each member, relative to input_dir and output_dir, and the input
+    sizes and dates the file records, by input: what a job from a bucket takes for each
+    image's stat (its listing's), rather than asking the bucket again."""
     text = Path(path).read_bytes().decode(**ENCODING)
-    found = {}
-    for line in text.split("\n")[:-1]:
-        rel, _, size, mtime = line.split("\t")
+    members, stats = [], {}
+    for line in text.split("\n")[:-1]:  # not splitlines(): names may hold \x0c, \u2028...
+        cells = line.split("\t")
+        rel, out = tsv_uncell(cells[0]), tsv_uncell(cells[1])
+        members.append((rel, out))
+        size, mtime = (cells[2], cells[3]) if len(cells) == 4 else ("", "")
         if size and mtime:
-            found[tsv_uncell(rel)] = InputStat(int(size), int(mtime))
-    return found
+            stats[rel] = InputStat(int(size), int(mtime))
+    return members, stats
 
-
-def read_plan_file(path: str | os.PathLike) -> list[tuple[str, str]]:
-    """(input, output) of each member, relative to input_dir and output_dir."""
-    text = Path(path).read_bytes().decode(**ENCODING)
-    lines = text.split("\n")[:-1]  # not splitlines(): names may hold \x0c, \x1c, \u2028...
-    return [tuple(map(tsv_uncell, line.split("\t")[:2])) for line in lines]  # type: ignore[misc]
 
 
 def write_plan_files(

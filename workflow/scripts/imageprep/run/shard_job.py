@@ -23,7 +23,7 @@ from imageprep.folder.stale import withdraw
 from imageprep.folder.variants import Variants
 from imageprep.image.bucket import is_bucket
 from imageprep.image.diagnose import OutputError, SourceError
-from imageprep.run.plan_files import read_plan_file, read_plan_stats
+from imageprep.run.plan_files import read_plan
 from imageprep.run.runner import Stop, Tried, run_images
 from imageprep.run.shards import PreviousRows, keep_rows, keep_shard_rows, kept_rows_path
 
@@ -134,11 +134,11 @@ class Shard:
         """The Snakemake job: its plan file's members, its declared rows per variant.
         ``stop`` set (Ctrl-C, SIGTERM): the images in hand finish, the rows of what was
         made are kept, and the job ends with 130, leaving the one line to Snakemake's."""
-        members = read_plan_file(plan)
+        members, stats = read_plan(plan)
         for manifest in manifests:  # a bucket folder's, from the bucket if not here
             fetch_rows(kept_rows_path(manifest))
         previous = [PreviousRows(manifest) for manifest in manifests]
-        listed = read_plan_stats(plan) if is_bucket(self.dirs[0]) else None
+        listed = stats if is_bucket(self.dirs[0]) else None
         result = self.make(Path(plan).stem, members, previous, threads, stop, listed=listed)
         for one in result.tried:
             if one.rows:
