@@ -79,7 +79,6 @@ def read_plan(path: str | os.PathLike) -> tuple[list[tuple[str, str]], dict[str,
     return members, stats
 
 
-
 def write_plan_files(
     plan: Plan,
     shards: Mapping[str, list[tuple[str, str]]],
