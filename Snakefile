@@ -25,7 +25,7 @@ rule all:
     default_target: STANDALONE
     input:
         MANIFESTS,
-        RUN.metadata_files,
+        METADATA_FILES,
         FAILED_MANIFESTS if SKIP else [],
         RESIZED,  # requested too: Snakemake does not remake an intermediate file that is gone
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, SECRET, moto_server, photos, upload, write_config
+from helpers import REPO, SECRET, moto_server, photos, s3_client, upload, write_config
 
 
 @pytest.fixture
@@ -83,6 +83,14 @@ def slurm():
 def s3(tmp_path_factory):
     with moto_server(tmp_path_factory.mktemp("moto")) as server:
         yield server
+
+
+@pytest.fixture
+def storage(bucket, s3) -> str:
+    """Snakemake's storage (--default-storage-prefix): a prefix in a bucket of its own."""
+    name = bucket[len("s3://") :].split("/", 1)[0] + "-work"
+    s3_client(s3.env).create_bucket(Bucket=name)
+    return f"s3://{name}/run"
 
 
 @pytest.fixture

@@ -247,6 +247,30 @@ def photos(folder: Path, count: int = 8) -> Path:
     return folder
 
 
+SHARD_ONE = [f"q{i:02d}.jpg" for i in range(8, 12)]  # (photos()' names all hash to shard 0)
+
+
+def storage_args(s3, prefix: str) -> list[str]:
+    """Snakemake's default storage provider (snakemake-storage-plugin-s3) on the test
+    server, under ``prefix``."""
+    return [
+        "--default-storage-provider", "s3",
+        "--default-storage-prefix", prefix,
+        "--storage-s3-endpoint-url", s3.env["AWS_ENDPOINT_URL"],
+    ]  # fmt: skip
+
+
+def add_photos(s3, bucket: str, folder: Path, names: list[str]) -> None:
+    """More images in the bucket's input prefix (made in ``folder`` first)."""
+    from imagefactory import photo
+
+    name, _, prefix = bucket[len("s3://") :].partition("/")
+    client = s3_client(s3.env)
+    for i, rel in enumerate(names):
+        photo(folder / rel, seed=50 + i)
+        client.put_object(Bucket=name, Key=f"{prefix}/{rel}", Body=(folder / rel).read_bytes())
+
+
 def bucket_digests(env: dict[str, str], url: str) -> dict[str, str]:
     """digests() of a bucket folder: its objects but its bookkeeping (.imageprep/)."""
     name, _, prefix = url[len("s3://") :].partition("/")

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
@@ -18,6 +17,8 @@ import yaml
 from helpers import (
     REPO,
     SECRET,
+    SHARD_ONE,
+    add_photos,
     bucket_digests,
     digests,
     run_clean,
@@ -26,21 +27,8 @@ from helpers import (
     s3_client,
     write_config,
 )
-from imagefactory import photo
 
 PUBLISHED = ("/out/manifest.csv HTTP/1.1", "/out/metadata.csv HTTP/1.1")
-
-
-SHARD_ONE = [f"q{i:02d}.jpg" for i in range(8, 12)]  # (the photos' names all hash to shard 0)
-
-
-def add_photos(s3, bucket: str, folder: Path, names: list[str]) -> None:
-    """More images in the bucket's input prefix (made in ``folder`` first)."""
-    name, prefix = _split(bucket)
-    client = s3_client(s3.env)
-    for i, rel in enumerate(names):
-        photo(folder / rel, seed=50 + i)
-        client.put_object(Bucket=name, Key=f"{prefix}/{rel}", Body=(folder / rel).read_bytes())
 
 
 def asked_since(s3, since: int) -> list[str]:

@@ -8,7 +8,16 @@ import re
 import pytest
 from PIL import Image
 
-from helpers import REPO, SECRET, bucket_digests, digests, own, run_snakemake, write_config
+from helpers import (
+    REPO,
+    SECRET,
+    bucket_digests,
+    digests,
+    own,
+    run_snakemake,
+    storage_args,
+    write_config,
+)
 from imagefactory import bad_inputs, photo
 from imageprep.folder.records import read_failed_tsv
 
@@ -100,6 +109,31 @@ def test_a_run_between_buckets_on_slurm_gives_the_local_bytes(workdir, slurm, bu
     proc = on_slurm(workdir, env)
     assert submissions(proc), proc.stderr[-3000:]
     assert not list((workdir / ".imageprep-buckets").rglob("p*.jpg"))  # images: bucket only
+    write_config(workdir, input_dir="photos", output_dir="local", images_per_job=4)
+    run_snakemake(workdir)
+    assert bucket_digests(s3.env, url) == digests(workdir / "local")
+
+
+def test_a_run_without_a_shared_file_system_on_slurm_gives_the_local_bytes(
+    workdir, slurm, bucket, s3, storage
+):
+    """--shared-fs-usage without input-output (Snakemake's setting for nodes that share no
+    file system): each job takes its plan file from the default storage provider and puts its
+    rows there; the images stay in their buckets."""
+    name = bucket[len("s3://") :].split("/", 1)[0]
+    url = f"s3://{name}/prepared"
+    write_config(workdir, input_dir=bucket, output_dir=url, images_per_job=4)
+    env = {**slurm, **s3.env, "AWS_SECRET_ACCESS_KEY": SECRET}
+    shared = ["persistence", "software-deployment", "sources", "source-cache"]
+    proc = on_slurm(
+        workdir, env, *storage_args(s3, storage), "--shared-fs-usage", *shared,
+        "--slurm-keep-successful-logs",
+    )  # fmt: skip
+    assert submissions(proc), proc.stderr[-3000:]
+    jobs = "".join(p.read_text() for p in (workdir / ".snakemake").rglob("slurm_logs/**/*.log"))
+    # the job's own Snakemake fetched its plan file and stored its rows
+    assert re.search(r"Retrieving from storage: s3://\S+/\.imageprep/plans/", jobs), jobs[-3000:]
+    assert re.search(r"Storing in storage: s3://\S+/\.imageprep/shards/", jobs), jobs[-3000:]
     write_config(workdir, input_dir="photos", output_dir="local", images_per_job=4)
     run_snakemake(workdir)
     assert bucket_digests(s3.env, url) == digests(workdir / "local")

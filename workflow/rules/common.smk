@@ -74,12 +74,18 @@ from imageprep.folder.variants import (
     to_json as variants_json,
 )  # noqa: E402
 
+# --default-storage-provider (a cluster without a shared file system): Snakemake moves what
+# the rules declare through it; the images stay in their buckets (docs/cluster.md).
+STORAGE = workflow.storage_registry.default_storage_provider
+# This instance's own path modifier (a module's, while it is parsed): how it declares a path.
+PATHS = workflow.modifier.path_modifier
 try:
     RUN = start(
         config,
         main_process=workflow.is_main_process,
         module_name=None if STANDALONE else INSTANCE,
         workflow_id=id(workflow),
+        stored=STORAGE is not None,
     )
 except StartupError as exc:
     raise WorkflowError(str(exc)) from None
@@ -104,7 +110,18 @@ if STANDALONE and workflow.is_main_process and not workflow.output_settings.verb
         "again; run the same command to do the rest",
     )
 # One manifest.csv (and failed.tsv) per variant: output_dir's own without variants.
-MANIFESTS, FAILED_MANIFESTS = RUN.manifests, RUN.failed_manifests
+# local(): rule manifest writes them where it runs, in the main process's working directory
+# (a bucket folder's local side), never in a default storage provider's storage; with a
+# bucket folder it puts them in the bucket itself.
+MANIFESTS, FAILED_MANIFESTS, METADATA_FILES, REFUSED_ROWS = (
+    [local(path) for path in paths]
+    for paths in (
+        RUN.manifests,
+        RUN.failed_manifests,
+        RUN.metadata_files,
+        RUN.refused_rows,
+    )
+)
 RESIZED = RUN.resized
 # What every job is told to make: the spec, or each variant's ([[name, spec], ...]).
 SPEC_JSON = variants_json(VARIANTS)
@@ -152,18 +169,30 @@ ALL_CORES = os.cpu_count() or 1
 
 
 def run_summary():
-    """The closing line of a run (imageprep.folder.closing), the pool command's words."""
-    return last_run_line(OUTPUT_DIR, RUN_STARTED, named(VARIANTS), f"{LOGS}/resize")
+    """The closing line of a run (imageprep.folder.closing), the pool command's words. With
+    a default storage provider the jobs' logs may be elsewhere: the manifest job counts
+    what they made from their rows (imageprep.run.merge.made_elsewhere)."""
+    logs = f"{LOGS}/resize" if STORAGE is None else None
+    return last_run_line(OUTPUT_DIR, RUN_STARTED, named(VARIANTS), logs)
 
 
 def prepared():
     """Write what Snakemake compares dates against (plan files, refused inputs): once, when
-    it first asks for a job's input, so only when it builds a DAG (imageprep.run.startup).
+    it first asks for a job's input, so only when it builds a DAG (imageprep.run.startup);
+    with a default storage provider, in its storage too (imageprep.run.storage_mirror).
     """
     try:
-        RUN.prepare(dry_run=workflow.dryrun)
+        RUN.prepare(
+            dry_run=workflow.dryrun,
+            stored=None if STORAGE is None else declared_in_storage,
+        )
     except StartupError as exc:
         raise WorkflowError(str(exc)) from None
+
+
+def declared_in_storage(path):
+    """The storage object Snakemake moves a declared path through."""
+    return PATHS.modify(path).flags["storage_object"]
 
 
 def cancel_scheduler_timers():
@@ -206,12 +235,22 @@ def resize_input(wildcards):
         ) from None
 
 
+def rows_root(wildcards, input):
+    """Where the manifest job finds the shards' rows, before their declared path: "" (where
+    declared), or a default storage provider's local copies (.snakemake/storage/...)."""
+    if STORAGE is None or not input.parts:
+        return ""
+    here, declared = str(input.parts[0]), os.path.normpath(RESIZED[0])
+    assert here.endswith(declared), (here, declared)
+    return here[: -len(declared)]
+
+
 def manifest_inputs(wildcards):
     """The manifest job's inputs: the resize jobs' outputs, the inputs refused before any
     job, and for the per-image rule the list of images, whose outputs it reads back."""
     prepared()
     return {
-        "refused": RUN.refused_rows,
+        "refused": REFUSED_ROWS,
         "images": RUN.all_images if PER_IMAGE else [],
         "parts": RESIZED,
     }

@@ -99,12 +99,12 @@ rule manifest:
         unpack(manifest_inputs),
     output:
         manifest=MANIFESTS,
-        metadata=RUN.metadata_files,  # Hugging Face imagefolder's (imageprep.folder.metadata)
+        metadata=METADATA_FILES,  # Hugging Face imagefolder's (imageprep.folder.metadata)
         failed=FAILED_MANIFESTS if SKIP else [],
         # what snakemake --report shows of the run, per variant (imageprep.folder.run_report)
         report=[
             report(
-                path,
+                local(path),
                 caption=f"../report/{Path(path).stem}.rst",
                 category=REPORT_CATEGORY,
                 subcategory=variant.name or "outputs",
@@ -113,7 +113,7 @@ rule manifest:
             for path in report_files(REPORTS, variant.name)
         ],
     log:
-        f"{LOGS}/manifest.log",
+        local(f"{LOGS}/manifest.log"),
     localrule: True
     conda:
         "../envs/imageprep.yaml"
@@ -128,8 +128,10 @@ rule manifest:
         ),
         on_error=config["on_error"],
         reports=lambda wildcards, output: Path(output.report[0]).parent.parent,
+        rows_root=rows_root,
     shell:
         '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/merge.py" --spec {params.spec:q}'
         " --dirs {params.dirs:q} --rule {params.rule} --on-error {params.on_error}"
         " --images {input.images:q} --report {params.reports:q}"
+        " --rows-root={params.rows_root:q}"
         f"{CONTAINER} 2> {{log:q}}"

@@ -9,7 +9,7 @@ time its outputs are compared against: the local copy is given that date, so the
 that compare a file's mtime with its rows' (current.is_current, plan_files) work
 unchanged, and an output replaced after it is noticed. A run that finds rows in the bucket
 that its local side does not have (another machine, another working directory, the pool)
-takes them (:func:`pull_rows`): whichever run touched the folder last, the next sees it.
+takes them (:func:`take_rows`): whichever run touched the folder last, the next sees it.
 """
 
 import contextlib
@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from imageprep.folder.layout import KEPT_ROWS, SHARD_ROWS, SPOOL, bucket_url
+from imageprep.folder.layout import KEPT_ROWS, ROWS_AT_START, SHARD_ROWS, SPOOL, bucket_url
 from imageprep.folder.manifest import MANIFEST_CSV
 from imageprep.folder.metadata import METADATA_CSV
 from imageprep.image.atomic import write_atomically
@@ -150,28 +150,49 @@ def _take_rows(bucket: Bucket, kept: Path) -> bool:
     return True
 
 
-def pull_rows(folder: str | os.PathLike) -> None:
+def pull_rows(folder: str | os.PathLike, fresh: bool = False) -> list[str]:
     """Make the local side's kept rows those in the bucket: take each the bucket has in
-    another version (size or date), drop each it has not; a shard whose rows changed so
-    loses its declared rows, and Snakemake runs it again (its job then finds what is
-    current, and makes nothing it need not)."""
+    another version (size or date), drop each it has not. Returns the names of the shards
+    whose rows changed so. ``fresh``: list the bucket again (this process wrote to it)."""
     there = {
         rel.rsplit("/", 1)[1]: found
-        for rel, found in listing(folder).items()
+        for rel, found in listing(folder, fresh=fresh).items()
         if rel.startswith(f"{KEPT_ROWS}/") and rel.endswith(".csv")
     }
-    shutil.rmtree(Path(folder, SPOOL), ignore_errors=True)  # a killed run's tars in hand
     here = _local_rows(Path(folder, KEPT_ROWS))
     bucket = remote(folder)
     assert bucket is not None
-    for name, (size, mtime) in there.items():
-        if here.get(name) == (size, mtime):
-            continue
-        if _take_rows(bucket, Path(folder, KEPT_ROWS, name)):  # (gone since: never kept)
-            Path(folder, SHARD_ROWS, name).unlink(missing_ok=True)
+    changed = [name for name, found in there.items() if here.get(name) != found]
+    changed = [name for name in changed if _take_rows(bucket, Path(folder, KEPT_ROWS, name))]
     for name in set(here) - set(there):
         Path(folder, KEPT_ROWS, name).unlink(missing_ok=True)
-        Path(folder, SHARD_ROWS, name).unlink(missing_ok=True)
+        changed.append(name)
+    return changed
+
+
+def take_rows(folder: str | os.PathLike) -> list[str]:
+    """At a run's start: the bucket's kept rows (pull_rows); a shard whose rows changed so
+    loses its declared rows, and Snakemake runs it again (its job then finds what is
+    current, and makes nothing it need not). Returns the declared rows dropped."""
+    shutil.rmtree(Path(folder, SPOOL), ignore_errors=True)  # a killed run's tars in hand
+    forgotten = [os.path.join(folder, SHARD_ROWS, name) for name in pull_rows(folder)]
+    for declared in forgotten:
+        Path(declared).unlink(missing_ok=True)
+    return forgotten
+
+
+def mark_start(folder: str | os.PathLike) -> None:
+    """The kept rows as this run begins, hard links (a file each, whatever their count) in
+    ROWS_AT_START: with a default storage provider the shard jobs may run where the local
+    side is not, and what they made is then what changed since (merge.made_elsewhere)."""
+    start = Path(folder, ROWS_AT_START)
+    shutil.rmtree(start, ignore_errors=True)
+    start.mkdir(parents=True)
+    for path in Path(folder, KEPT_ROWS).glob("*.csv"):
+        try:
+            os.link(path, start / path.name)  # the rows are replaced, never changed in place
+        except OSError:
+            shutil.copy2(path, start / path.name)
 
 
 def _local_rows(folder: Path) -> Mapping[str, tuple[int, int]]:

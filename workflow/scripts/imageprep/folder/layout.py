@@ -40,6 +40,7 @@ LISTED = f"{OWN}/listed-manifest.csv"  # the last manifest written (stale.py)
 STALE = f"{OWN}/stale.tsv"  # made earlier, listed no more (stale.py)
 LOGS, BENCHMARKS, REPORTS = f"{OWN}/logs", f"{OWN}/benchmarks", f"{OWN}/reports"  # standalone
 SPOOL = f"{OWN}/spool"  # a bucket folder's objects (tars) in hand, one file each
+ROWS_AT_START = f"{OWN}/rows-at-start"  # with a default storage provider: KEPT_ROWS as a run began
 BUCKET_SIDES = ".imageprep-buckets"  # local sides of output folders in buckets (cwd)
 
 

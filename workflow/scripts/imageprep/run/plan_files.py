@@ -6,9 +6,10 @@ nothing else of the input tree (on a cluster node too)."""
 
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from imageprep.folder.bucket_side import outputs_listed, pull_rows, push_rows, remote
+from imageprep.folder.bucket_side import outputs_listed, push_rows, remote, take_rows
 from imageprep.folder.layout import KEPT_ROWS, PLANS
 from imageprep.folder.manifest import ENCODING, Row, manifest_text, read_manifest
 from imageprep.folder.records import tsv_cell, tsv_uncell
@@ -79,39 +80,55 @@ def read_plan(path: str | os.PathLike) -> tuple[list[tuple[str, str]], dict[str,
     return members, stats
 
 
+@dataclass
+class Prepared:
+    """What writing the plan files did to the files Snakemake compares: each shard's plan
+    file (and whether this run wrote it), and the declared rows it dropped (of shards to
+    run again). A default storage provider gets the same changes (storage_mirror.py)."""
+
+    plans: dict[str, bool] = field(default_factory=dict)
+    forgotten: list[str] = field(default_factory=list)
+
+
 def write_plan_files(
     plan: Plan,
     shards: Mapping[str, list[tuple[str, str]]],
     stats: bool = True,
-) -> None:
+    prepared: Prepared | None = None,
+) -> Prepared:
     """Write each shard's plan file ((input, key) members) where its content changed, and
     mark a shard's variant to be run again (its declared rows removed) where an image it
     made is missing or an output was written after its rows (changed behind the
     workflow's back); remove the plan files of shards that no longer exist.
     ``stats=False``: members are declared inputs of their job (the generated demo set),
-    Snakemake tracks their dates.
+    Snakemake tracks their dates. ``prepared``: what an earlier step did, added to.
     """
+    done = prepared or Prepared()
     folder = Path(plan.output_dir, PLANS)
     present: dict[str, dict[str, int]] = {}  # per variant folder, listed once if needed
     bucket = remote(plan.output_dir) is not None  # its jobs trust the kept rows: all checked
     for name, members in shards.items():
-        path = Path(plan_path(plan.output_dir, name))
+        path = plan_path(plan.output_dir, name)
         changed = write_if_changed(path, _plan_text(plan.input_dir, members, stats, plan.stats))
+        done.plans[path] = changed
         if bucket or not changed:
-            _recheck(plan, name, members, present)
+            done.forgotten += _recheck(plan, name, members, present)
     if bucket:
         _recheck_other_counts(plan, shards, present)
     for stale in folder.glob("*.csv"):
         if stale.stem not in shards:
             stale.unlink(missing_ok=True)
+    return done
 
 
-def take_bucket_rows(plan: Plan) -> None:
+def take_bucket_rows(plan: Plan) -> Prepared:
     """An output folder in a bucket: the kept rows its bucket holds become the local side's
-    (bucket_side.pull_rows), before either path reads them."""
+    (bucket_side.take_rows), before either path reads them; the declared rows so dropped."""
+    done = Prepared()
     for folder in plan.folders():
         if remote(folder) is not None:
-            pull_rows(folder)
+            done.forgotten += take_rows(folder)
+    return done
 
 
 def recheck_outputs(plan: Plan, shards: Mapping[str, list[tuple[str, str]]]) -> None:
@@ -139,11 +156,16 @@ def _recheck_other_counts(
 
 def _recheck(
     plan: Plan, name: str, members: list[tuple[str, str]], present: dict[str, dict[str, int]]
-) -> None:
+) -> list[str]:
+    """The shard's declared rows, per variant, dropped since an output is out of date."""
+    forgotten = []
     for variant, root in zip(plan.variants, plan.folders(), strict=True):
         manifest = shard_rows_path(root, name)
-        bucket = remote(root) is not None  # (the pool keeps no declared rows)
-        if not os.path.exists(kept_rows_path(manifest) if bucket else manifest):
+        # a bucket folder's kept rows: the same rows, and here also when the declared ones
+        # are not (the pool keeps none; a default storage provider keeps them there)
+        bucket = remote(root) is not None
+        rows = str(kept_rows_path(manifest)) if bucket else manifest
+        if not os.path.exists(rows):
             continue
         if root not in present:
             present[root] = _listed(root)
@@ -151,14 +173,16 @@ def _recheck(
         # (with tars, the shard's tar)
         stored_in = variant.writer.stored_in
         outs = [(rel, stored_in(name, variant.output(rel))) for rel, _ in members]
-        if _out_of_date(outs, present[root], manifest):
+        if _out_of_date(outs, present[root], rows):
             # Snakemake re-runs a job whose declared output is gone, whatever its
             # settings (a plan file touched with the same content is not newer to it
             # when it compares checksums); the job still finds its rows beside it
             # (kept_rows_path) and redoes exactly the members that are not current.
             Path(manifest).unlink(missing_ok=True)
+            forgotten.append(manifest)
             if bucket:
                 _forget_replaced(kept_rows_path(manifest), present[root])
+    return forgotten
 
 
 def _forget_replaced(kept: Path, present: Mapping[str, int]) -> None:
@@ -190,13 +214,14 @@ def _listed(root: str) -> dict[str, int]:
         raise ConfigError(f"output_dir: cannot list {where!r}: {exc.strerror}") from None
 
 
-def _out_of_date(outs: list[tuple[str, str]], present: Mapping[str, int], manifest: str) -> bool:
-    written = written_at(kept_rows_path(manifest))
+def _out_of_date(outs: list[tuple[str, str]], present: Mapping[str, int], rows: str) -> bool:
+    """Against the shard's ``rows`` (declared, or for a bucket folder kept)."""
+    written = written_at(kept_rows_path(rows))
     missing = [(rel, out) for rel, out in outs if out not in present]
     return (
         not written  # no rows kept: nothing is known to be current
         or any(present.get(out, 0) > written for _, out in outs)  # changed since
-        or bool(missing and _unexplained(missing, read_manifest(manifest)))
+        or bool(missing and _unexplained(missing, read_manifest(rows)))
     )
 
 

@@ -25,7 +25,13 @@ from imageprep.image.bucket import is_bucket
 from imageprep.image.diagnose import OutputError, SourceError
 from imageprep.run.plan_files import read_plan
 from imageprep.run.runner import Stop, Tried, run_images
-from imageprep.run.shards import PreviousRows, keep_rows, keep_shard_rows, kept_rows_path
+from imageprep.run.shards import (
+    PreviousRows,
+    keep_rows,
+    keep_shard_rows,
+    kept_rows_path,
+    shard_rows_path,
+)
 
 
 @dataclass
@@ -135,11 +141,19 @@ class Shard:
         ``stop`` set (Ctrl-C, SIGTERM): the images in hand finish, the rows of what was
         made are kept, and the job ends with 130, leaving the one line to Snakemake's."""
         members, stats = read_plan(plan)
-        for manifest in manifests:  # a bucket folder's, from the bucket if not here
-            fetch_rows(kept_rows_path(manifest))
-        previous = [PreviousRows(manifest) for manifest in manifests]
+        name = Path(plan).stem
+        # where the rows are kept: beside the declared ones; a bucket folder's in its local
+        # side (Snakemake may declare them in a default storage provider's local copies),
+        # taken from the bucket where that is not here (a node without the working directory)
+        here = [
+            manifest if remote(folder) is None else shard_rows_path(folder, name)
+            for folder, manifest in zip(self.folders, manifests, strict=True)
+        ]
+        for declared in here:
+            fetch_rows(kept_rows_path(declared))
+        previous = [PreviousRows(declared) for declared in here]
         listed = stats if is_bucket(self.dirs[0]) else None
-        result = self.make(Path(plan).stem, members, previous, threads, stop, listed=listed)
+        result = self.make(name, members, previous, threads, stop, listed=listed)
         for one in result.tried:
             if one.rows:
                 print(one.line, file=log)
@@ -157,9 +171,9 @@ class Shard:
                 return 130
             print(f"error: {first.fatal}" if first.fatal else first.line, file=sys.stderr)
             return 1
-        for manifest, variant_rows in zip(manifests, result.rows, strict=True):
+        for manifest, declared, variant_rows in zip(manifests, here, result.rows, strict=True):
             write_manifest(manifest, variant_rows)
-            keep_rows(manifest, made=bool(result.tried))
+            keep_rows(manifest, made=bool(result.tried), kept=kept_rows_path(declared))
         return 0
 
 

@@ -148,13 +148,14 @@ def kept_rows_path(manifest: str | os.PathLike) -> Path:
     return path.parent.parent / Path(KEPT_ROWS).name / path.name
 
 
-def keep_rows(manifest: str | os.PathLike, made: bool = True) -> None:
+def keep_rows(manifest: str | os.PathLike, made: bool = True, kept: Path | None = None) -> None:
     """Link the finished manifest as the shard's kept rows (a copy where links fail); a
     bucket folder's are a copy, put in the bucket (bucket_side.push_rows dates it), unless
     the job ``made`` nothing and the rows are those kept: then they keep their date, and
-    another working directory finds nothing new to take."""
-    kept = kept_rows_path(manifest)
-    if remote(manifest) is None:
+    another working directory finds nothing new to take. ``kept``: where (default: beside
+    the manifest, kept_rows_path)."""
+    kept = kept or kept_rows_path(manifest)
+    if remote(kept) is None:
         link_atomically(manifest, kept)
         return
     text = Path(manifest).read_bytes()

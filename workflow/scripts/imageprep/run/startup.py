@@ -14,11 +14,12 @@ parse does", lists both.
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imageprep.folder.bucket_side import mark_start
 from imageprep.folder.folder_lock import FolderInUse, check_free, hold
 from imageprep.folder.layout import IMAGES_LIST
 from imageprep.folder.manifest import MANIFEST_CSV, Row, manifest_text
@@ -32,17 +33,20 @@ from imageprep.run.config import checked_config
 from imageprep.run.per_image import per_image_refusal
 from imageprep.run.plan import ConfigError, Plan, make_plan
 from imageprep.run.plan_files import (
+    Prepared,
     take_bucket_rows,
     write_if_changed,
     write_plan_files,
     write_plan_text,
 )
+from imageprep.run.refusals import snakemake_refusal, storage_refusal
 from imageprep.run.shards import (
     PreviousRows,
     group_into_shards,
     refused_rows_path,
     shard_rows_path,
 )
+from imageprep.run.storage_mirror import mirror
 
 # Output folders claimed by the instances of one workflow (id of Snakemake's Workflow ->
 # resolved output_dir -> instance name): two instances must never share or nest one.
@@ -66,7 +70,7 @@ class Startup:
     plan: Plan
     shards: dict[str, list[str]]  # shard name -> outputs; {} for the per-image rule
     main_process: bool  # False in a job's own Snakemake (on a cluster node)
-    _prepared: bool = field(default=False, repr=False)
+    prepared: Prepared | None = field(default=None, repr=False)  # once prepare has run
 
     @property
     def per_image(self) -> bool:
@@ -145,30 +149,37 @@ class Startup:
         """What one shard job declares: its rows in each variant's folder."""
         return [shard_rows_path(folder, name) for folder in self.plan.folders()]
 
-    def prepare(self, dry_run: bool = False) -> None:
+    def prepare(self, dry_run: bool = False, stored: Callable[[str], Any] | None = None) -> None:
         """Write what Snakemake compares before it decides which jobs to run, once per run
         and only in the main process: each shard's plan file (rewritten only when its
         content changed; its declared rows removed when an output it made is gone),
         the refused inputs' rows, the per-image rule's list of images; for the per-image
         rule, forget the declared file of an image that is not current (deleted, written
         by the pool with other settings, replaced behind the workflow's back; not in a dry
-        run, which removes nothing). Raises StartupError (one line) on a write failure.
+        run, which removes nothing). ``stored``: with a default storage provider, the
+        storage object of a declared path, where the plan files go too (storage_mirror.py).
+        Raises StartupError (one line) on a write failure.
         """
-        if self._prepared or not self.main_process:
+        if self.prepared is not None or not self.main_process:
             return
-        self._prepared = True
+        self.prepared = Prepared()
         plan, out_dir = self.plan, self.output_dir
         try:
             hold(out_dir, f"snakemake in {os.getcwd()}")  # until this Snakemake ends
-            take_bucket_rows(plan)  # an output folder in a bucket: its kept rows
-            write_plan_files(
+            pulled = take_bucket_rows(plan)  # an output folder in a bucket: its kept rows
+            self.prepared = write_plan_files(
                 plan,
                 {
                     name: [(plan.outputs[out], out) for out in outs]
                     for name, outs in self.shards.items()
                 },
                 stats=not plan.demo,  # demo images are the shard jobs' declared inputs
+                prepared=pulled,
             )
+            if stored is not None:
+                mirror(stored, self.prepared.plans, self.prepared.forgotten)
+                for folder in plan.folders():
+                    mark_start(folder)
             for variant, path in zip(self.variants, self.refused_rows, strict=True):
                 write_if_changed(path, manifest_text(refused_rows(plan.refused, variant)))
             if self.per_image:
@@ -220,28 +231,6 @@ def _forget_stale_records(output_dir: str, outputs: Mapping[str, str]) -> None:
             os.unlink(record)
 
 
-def snakemake_refusal(rel: str, out: str) -> str | None:
-    """Names the per-image rule cannot declare (shards and the pool command take them):
-    "{name}" reads as a wildcard and has no escape; a name that is not valid UTF-8 breaks
-    Snakemake's metadata."""
-    if "{" in rel or "{" in out:
-        from snakemake.io import contains_wildcard
-
-        if contains_wildcard(rel) or contains_wildcard(out):
-            return (
-                "name contains {...}, which Snakemake reads as a wildcard; rename the file "
-                "(images_per_job other than 1, or workflow/scripts/pool.py, take it as it is)"
-            )
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        return (
-            "name is not valid UTF-8, which Snakemake cannot track; rename the file "
-            "(images_per_job other than 1, or workflow/scripts/pool.py, take it as it is)"
-        )
-    return None
-
-
 def first_claim(workflow_id: int, what: str) -> bool:
     """Whether this instance is the first in its workflow to claim ``what`` (a file set all
     instances would make alike, such as the demo images: one rule makes them for all)."""
@@ -274,13 +263,15 @@ def start(
     module_name: str | None = None,
     workflow_id: int = 0,
     pool: bool = False,
+    stored: bool = False,
 ) -> Startup:
     """The one start of a run, the Snakefile's parse and the pool command's (``pool``): check
     a copy of ``config`` (defaults filled), scan and plan, and refuse what cannot work.
 
     ``main_process``: False in a job's own Snakemake on a cluster node, where a shard job
     needs only its plan file: no scan, no probe of the output folder. ``module_name``: the
-    instance's name in another workflow, in every message. Raises StartupError.
+    instance's name in another workflow, in every message. ``stored``: Snakemake moves
+    what the rules declare through a default storage provider. Raises StartupError.
     """
     invalid = f"Invalid config of module {module_name}" if module_name else "Invalid config"
     if module_name and not config:
@@ -298,6 +289,8 @@ def start(
     # its rows in automatic shards).
     per_image = config["images_per_job"] == 1 and not pool
     if per_image and (why := per_image_refusal(config)):
+        raise StartupError(f"{invalid}: {why}", status=2)
+    if stored and (why := storage_refusal(config)):
         raise StartupError(f"{invalid}: {why}", status=2)
     try:
         # A shard job's own Snakemake (on a cluster node) reads its plan file, not the folder.

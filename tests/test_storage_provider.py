@@ -1,0 +1,119 @@
+"""A default storage provider (``--default-storage-provider s3``, snakemake-storage-plugin-s3)
+for what the rules declare, as on a cluster whose nodes share no file system: the plan files,
+rows and logs go through Snakemake's storage, the images stay in their buckets. Against the
+real S3 API server of conftest.s3; the cluster itself is in test_slurm.py."""
+
+import re
+import shutil
+
+import pytest
+
+from helpers import (
+    SHARD_ONE,
+    add_photos,
+    bucket_digests,
+    digests,
+    run_snakemake,
+    s3_client,
+    storage_args,
+    write_config,
+)
+
+
+def stored(s3, prefix: str) -> list[str]:
+    """The objects under Snakemake's storage prefix, relative to it."""
+    name, _, key = prefix[len("s3://") :].partition("/")
+    found = s3_client(s3.env).list_objects_v2(Bucket=name, Prefix=key).get("Contents", [])
+    return sorted(obj["Key"][len(key) + 1 :] for obj in found)
+
+
+def jobs_run(proc) -> int:
+    """The shard jobs a run ran, from Snakemake's table of jobs."""
+    found = re.search(r"^resize_shard\s+(\d+)$", proc.stdout + proc.stderr, re.M)
+    return int(found[1]) if found else 0
+
+
+@pytest.mark.parametrize("container", ["files", "webdataset"])
+def test_a_storage_provider_run_gives_the_local_bytes_and_reruns_exactly(
+    workdir, bucket, s3, storage, container
+):
+    """Same bytes as a run into a local folder; the storage holds bookkeeping only; a no-op
+    rerun runs nothing; an output deleted behind the workflow's back, or a new image, re-runs
+    its shard alone."""
+    add_photos(s3, bucket, workdir / "more", SHARD_ONE)  # two shards
+    common = {"size": [64, 64], "images_per_job": 4, "container": container}
+    write_config(workdir, input_dir=bucket, output_dir="local", **common)
+    run_snakemake(workdir)
+    local = digests(workdir / "local")
+
+    name = bucket[len("s3://") :].split("/", 1)[0]
+    url = f"s3://{name}/out"
+    write_config(workdir, input_dir=bucket, output_dir=url, **common)
+    args = storage_args(s3, storage)
+    first = run_snakemake(workdir, *args, "--printshellcmds")
+    assert bucket_digests(s3.env, url) == local
+    assert f"12 images resized into {url};" in first.stderr, first.stderr  # the closing line
+    side = f".imageprep-buckets/{name}/out/.imageprep"
+    kept = stored(s3, storage)
+    plans = [key for key in kept if key.startswith(f"{side}/plans/")]
+    assert len(plans) == 2 and jobs_run(first) == 2, (kept, first.stderr[-3000:])
+    assert [key.replace("/plans/", "/shards/") for key in plans] == [
+        key for key in kept if key.startswith(f"{side}/shards/")
+    ]
+    assert not [key for key in kept if key.endswith((".jpg", ".tar"))], kept  # images: never
+    # the jobs read their plan files where Snakemake put them, from the storage
+    assert f".snakemake/storage/s3/{name}-work/run/{side}/plans/" in first.stderr
+
+    again = run_snakemake(workdir, *args)
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stderr[-3000:]
+
+    client = s3_client(s3.env)
+    gone = "p04.jpg" if container == "files" else sorted(local)[0]  # (a tar's name first)
+    client.delete_object(Bucket=name, Key=f"out/{gone}")
+    redo = run_snakemake(workdir, *args)
+    assert jobs_run(redo) == 1, redo.stderr[-3000:]
+    if container == "files":
+        assert f"1 images resized into {url}, 11 already complete" in redo.stderr, redo.stderr
+    assert bucket_digests(s3.env, url) == local
+
+    add_photos(s3, bucket, workdir / "later", ["q08-new.jpg"])
+    later = run_snakemake(workdir, *args)
+    assert jobs_run(later) == 1, later.stderr[-3000:]
+    manifest = client.get_object(Bucket=name, Key="out/manifest.csv")["Body"].read()
+    assert b"q08-new" in manifest and len(manifest.splitlines()) == 1 + 12 + 1
+
+
+def test_a_fresh_working_directory_with_the_storage_makes_nothing(workdir, bucket, s3, storage):
+    """Another machine's main process: it has neither the local side nor .snakemake/, and
+    takes what the buckets keep."""
+    name = bucket[len("s3://") :].split("/", 1)[0]
+    url = f"s3://{name}/out"
+    write_config(workdir, input_dir=bucket, output_dir=url, size=[64, 64], images_per_job=4)
+    args = storage_args(s3, storage)
+    run_snakemake(workdir, *args)
+    made = bucket_digests(s3.env, url)
+    shutil.rmtree(workdir / ".imageprep-buckets")
+    shutil.rmtree(workdir / ".snakemake")
+    fresh = run_snakemake(workdir, *args)
+    assert "0 images resized" in fresh.stderr, fresh.stderr[-3000:]
+    again = run_snakemake(workdir, *args)
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stderr[-3000:]
+    assert bucket_digests(s3.env, url) == made
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({"input_dir": "photos"}, "input_dir: 'photos' is a local folder; with a default storage"),
+        ({"images_per_job": 1}, "input_dir: a bucket needs shard jobs"),
+    ],
+)
+def test_what_a_storage_provider_cannot_reach_is_refused_in_one_line(
+    workdir, bucket, s3, storage, settings, said
+):
+    name = bucket[len("s3://") :].split("/", 1)[0]
+    write_config(workdir, **{"input_dir": bucket, "output_dir": f"s3://{name}/out", **settings})
+    proc = run_snakemake(workdir, *storage_args(s3, storage), check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert said in proc.stderr, proc.stderr[-3000:]
+    assert bucket_digests(s3.env, f"s3://{name}/out") == {}
