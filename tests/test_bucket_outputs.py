@@ -192,10 +192,10 @@ def test_clean_removes_what_a_bucket_folder_no_longer_lists(workdir, bucket, s3)
     assert "nothing to remove" in run_clean(workdir).stderr
 
 
-def _bucket_snippet() -> str:
-    """config/README.md's snippet that loads tars from a bucket."""
+def _bucket_snippet(title: str = "**From a bucket**") -> str:
+    """config/README.md's snippet under ``title`` that loads from a bucket."""
     text = (REPO / "config" / "README.md").read_text()
-    section = text.split("**From a bucket**", 1)[1]
+    section = text.split(title, 1)[1]
     return re.findall(r"```python\n(.*?)```", section, re.S)[0]
 
 
@@ -224,6 +224,32 @@ def test_the_documented_loaders_read_tars_from_the_bucket(workdir, bucket, s3, c
         line.split(" ", 2)[2] for line in printed
     )
     assert all(row["jpg"].size == (64, 64) for row in ds)
+
+
+def test_the_documented_loader_reads_a_folder_of_files_from_the_bucket(
+    workdir, bucket, s3, tmp_path, monkeypatch
+):
+    """config/README.md's "Files from a bucket": the dataset imagefolder gives of the same
+    folder made locally, its columns and their types, its images as made."""
+    from datasets import load_dataset
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))  # (from_csv caches)
+    name, _ = _split(bucket)
+    common = {"input_dir": bucket, "size": [64, 48], "images_per_job": 4}
+    write_config(workdir, output_dir="local", **common)
+    run_snakemake(workdir)
+    write_config(workdir, output_dir=f"s3://{name}/prepared", **common)
+    run_snakemake(workdir)
+    scope: dict = {}
+    exec(_bucket_snippet("**Files from a bucket**").replace('"lab-images"', f'"{name}"'), scope)
+    ds = scope["ds"]
+    local = load_dataset("imagefolder", data_dir=str(workdir / "local"), split="train")
+    assert ds.features == local.features and len(ds) == len(local) == 8
+    for got, want in zip(ds, local, strict=True):
+        assert got["image"].tobytes() == want["image"].tobytes()
+        assert {k: v for k, v in got.items() if k != "image"} == {
+            k: v for k, v in want.items() if k != "image"
+        }
 
 
 def test_an_output_bucket_that_does_not_exist_stops_the_run_in_one_line(workdir, bucket):
