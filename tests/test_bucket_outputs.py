@@ -27,6 +27,7 @@ from helpers import (
     s3_client,
     write_config,
 )
+from imageprep.folder.folder_lock import host_id
 
 PUBLISHED = ("/out/manifest.csv HTTP/1.1", "/out/metadata.csv HTTP/1.1")
 
@@ -286,17 +287,35 @@ def test_an_upload_that_fails_half_way_leaves_no_object_and_no_part(bucket, s3):
     assert "big.tar" not in bucket_digests(s3.env, f"s3://{name}/out")
 
 
-def test_a_lock_left_by_a_dead_run_of_this_host_is_taken_over(workdir, bucket, s3):
+@pytest.mark.parametrize("ident", ["", "this"])  # a lock of an earlier release, or of now
+def test_a_lock_left_by_a_dead_run_of_this_host_is_taken_over(workdir, bucket, s3, ident):
     name, _ = _split(bucket)
     url = f"s3://{name}/out"
     # a pid above Linux's largest (2**22): no such process
-    gone = f"pool.py in /x (pid {2**22 + 17} on {socket.gethostname()}, since 2026-12-06)"
+    gone = f"pool.py in /x (pid {2**22 + 17} on {socket.gethostname()}, since 2026-12-06)\n"
+    gone += f"host-id {host_id()}\n" if ident else ""
     s3_client(s3.env).put_object(Bucket=name, Key="out/.imageprep/lock", Body=gone.encode())
     write_config(workdir, input_dir=bucket, output_dir=url, size=[64, 64])
     run_pool(workdir)
     assert "manifest.csv" in bucket_digests(s3.env, url)
     keys = s3_client(s3.env).list_objects_v2(Bucket=name, Prefix="out/.imageprep/lock")
     assert keys.get("KeyCount", 0) == 0  # taken over, then given back at the end
+
+
+def test_a_lock_of_this_host_name_from_another_pid_namespace_is_held(workdir, bucket, s3):
+    """A container that shares the host's name has pids of its own: its run's lock is not
+    taken over, whatever this machine's pid of that number does."""
+    name, _ = _split(bucket)
+    url = f"s3://{name}/out"
+    holder = f"pool.py in /x (pid {2**22 + 17} on {socket.gethostname()}, since 2026-12-06)"
+    other = host_id().rsplit("/", 1)[0] + "/1"  # this boot, another PID namespace
+    body = f"{holder}\nhost-id {other}\n".encode()
+    s3_client(s3.env).put_object(Bucket=name, Key="out/.imageprep/lock", Body=body)
+    write_config(workdir, input_dir=bucket, output_dir=url, size=[64, 64])
+    proc = run_pool(workdir, check=False)
+    assert proc.returncode != 0 and f"is in use by {holder};" in proc.stderr, proc.stderr
+    assert "host-id" not in proc.stderr
+    assert bucket_digests(s3.env, url) == {}
 
 
 @pytest.mark.parametrize("container", ["files", "webdataset"])

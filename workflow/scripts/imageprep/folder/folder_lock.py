@@ -13,8 +13,9 @@ the client's lease expires, about 90 s after a client dies).
 An output folder in a bucket has no flock: its lock is the object ``.imageprep/lock`` in the
 bucket, made by a conditional put (``If-None-Match: *``: of two runs, exactly one makes
 it) and removed when the run ends. A run killed with SIGKILL leaves it: the next run on
-the same host sees that its process is gone and takes it; from another host, the message
-names the run that made it and says how to remove it.
+the same host, in the same PID namespace and boot (:func:`host_id`), sees that its process
+is gone and takes it; from anywhere else (another host, a container sharing the host's
+name, before a reboot), the message names the run that made it and says how to remove it.
 """
 
 import atexit
@@ -45,6 +46,7 @@ def _text(fd: int) -> str:
 
 
 def _in_use(output_dir: str | os.PathLike, who: str, bucket: str = "") -> FolderInUse:
+    who = who.split("\n", 1)[0]  # (its host id, the second line, says nothing to a person)
     gone = f" (if that run is gone, delete {bucket}/{LOCK})" if bucket else ""
     return FolderInUse(
         f"output_dir {os.fspath(output_dir)!r} is in use by {who or 'another run'}; two runs "
@@ -53,6 +55,18 @@ def _in_use(output_dir: str | os.PathLike, who: str, bucket: str = "") -> Folder
 
 
 _PID_HOST = re.compile(r"\(pid (\d+) on (\S+), since ")
+_HOST_ID = re.compile(r"^host-id (\S+)$", re.M)
+
+
+def host_id() -> str:
+    """Where a pid names one process: this kernel's boot and this PID namespace. A container
+    that shares the host's name has a namespace of its own, and a reboot starts pids anew."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:  # not Linux: the host name alone
+        return "-"
+    return f"{boot}/{namespace}"
 
 
 def _bucket_lock(url: str) -> tuple[str, str] | None:
@@ -66,8 +80,12 @@ def _bucket_lock(url: str) -> tuple[str, str] | None:
 
 def _holder(text: str) -> str | None:
     """Who a lock's text names, None if that is a process of this host that is gone
-    (killed without removing it)."""
+    (killed without removing it). A lock that names this host from another PID namespace or
+    boot is held: whether its process lives cannot be told from here."""
     found = _PID_HOST.search(text)
+    ident = _HOST_ID.search(text)
+    if ident and ident.group(1) != host_id():
+        return text
     if found and found.group(2) == socket.gethostname():
         try:
             os.kill(int(found.group(1)), 0)
@@ -158,6 +176,7 @@ def hold(output_dir: str | os.PathLike, who: str) -> None:
         raise _in_use(output_dir, text) from None
     since = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     text = f"{who} (pid {os.getpid()} on {socket.gethostname()}, since {since})\n"
+    text += f"host-id {host_id()}\n"
     if url := bucket_url(output_dir):
         try:
             _hold_bucket(url, text)
