@@ -400,14 +400,18 @@ def test_a_module_instance_writes_into_a_bucket(workdir, bucket, s3):
     assert "Nothing to be done" in again.stdout + again.stderr, again.stderr
 
 
-def test_a_shard_job_needs_only_its_plan_file_and_the_bucket(workdir, bucket, s3):
+@pytest.mark.parametrize("recount", [False, True])
+def test_a_shard_job_needs_only_its_plan_file_and_the_bucket(workdir, bucket, s3, recount):
     """A job on a node that does not share the working directory: given its plan file (its
     declared input) and the bucket, it takes its rows from the bucket and makes nothing
-    that is current there."""
+    that is current there; also just after the shard count changed (``recount``), from
+    the rows of the count that held its images."""
     name, _ = _split(bucket)
     url = f"s3://{name}/out"
     write_config(workdir, input_dir=bucket, output_dir=url, size=[64, 64], images_per_job=4)
     run_snakemake(workdir)
+    if recount:
+        write_config(workdir, input_dir=bucket, output_dir=url, size=[64, 64], images_per_job=2)
     shown = run_snakemake(workdir, "--dry-run", "--printshellcmds", "--forcerun", "resize_shard")
     lines = (shown.stdout + shown.stderr).splitlines()
     command = next(line for line in lines if "resize_jobs.py" in line)

@@ -13,6 +13,7 @@ from helpers import (
     add_photos,
     bucket_digests,
     digests,
+    run_pool,
     run_snakemake,
     s3_client,
     storage_args,
@@ -64,8 +65,15 @@ def test_a_storage_provider_run_gives_the_local_bytes_and_reruns_exactly(
     # the jobs read their plan files where Snakemake put them, from the storage
     assert f".snakemake/storage/s3/{name}-work/run/{side}/plans/" in first.stderr
 
+    since = len(s3.requests())
     again = run_snakemake(workdir, *args)
     assert "Nothing to be done" in again.stdout + again.stderr, again.stderr[-3000:]
+    asked = [line.removeprefix("\x1b[33m") for line in s3.requests()[since:]]
+    work = [line for line in asked if f" /{name}-work" in line]
+    # the storage is listed and asked, never written nor read: the plan files agree
+    assert work and all(line.startswith(("HEAD ", "GET /" + name + "-work?")) for line in work), (
+        work
+    )
 
     client = s3_client(s3.env)
     gone = "p04.jpg" if container == "files" else sorted(local)[0]  # (a tar's name first)
@@ -94,10 +102,36 @@ def test_a_fresh_working_directory_with_the_storage_makes_nothing(workdir, bucke
     made = bucket_digests(s3.env, url)
     shutil.rmtree(workdir / ".imageprep-buckets")
     shutil.rmtree(workdir / ".snakemake")
-    fresh = run_snakemake(workdir, *args)
-    assert "0 images resized" in fresh.stderr, fresh.stderr[-3000:]
+    fresh = run_snakemake(workdir, *args)  # its manifest.csv: local; no shard job
+    assert jobs_run(fresh) == 0 and "0 images resized" in fresh.stderr, fresh.stderr[-3000:]
+    assert bucket_digests(s3.env, url) == made
+
+    # two working directories on one storage prefix, back and forth: neither makes the
+    # other run its jobs again (a plan file of the same content keeps the storage's date)
+    other = workdir / "other"
+    shutil.copytree(workdir / "config", other / "config")
+    assert jobs_run(run_snakemake(other, *args)) == 0
+    for where in (workdir, other, workdir):
+        proc = run_snakemake(where, *args)
+        assert "Nothing to be done" in proc.stdout + proc.stderr, (where, proc.stderr[-3000:])
+
+
+def test_the_pool_between_two_storage_runs_is_seen(workdir, bucket, s3, storage):
+    """One truth: the pool rewrites the bucket folder with other settings from the same
+    working directory; the next Snakemake run, with the first settings, makes them again."""
+    name = bucket[len("s3://") :].split("/", 1)[0]
+    url = f"s3://{name}/out"
+    common = {"input_dir": bucket, "output_dir": url, "images_per_job": 4}
+    args = storage_args(s3, storage)
+    write_config(workdir, size=[64, 64], **common)
+    run_snakemake(workdir, *args)
+    made = bucket_digests(s3.env, url)
+    write_config(workdir, size=[32, 32], **common)
+    run_pool(workdir)
+    assert bucket_digests(s3.env, url) != made
+    write_config(workdir, size=[64, 64], **common)
     again = run_snakemake(workdir, *args)
-    assert "Nothing to be done" in again.stdout + again.stderr, again.stderr[-3000:]
+    assert jobs_run(again) >= 1, again.stderr[-3000:]
     assert bucket_digests(s3.env, url) == made
 
 

@@ -65,7 +65,9 @@ from imageprep.folder.run_report import report_files  # noqa: E402
 from imageprep.run.shards import shard_rows_path  # noqa: E402
 from imageprep.run.plan_files import plan_path  # noqa: E402
 from imageprep.image.spec import WRITTEN  # noqa: E402
-from imageprep.run.startup import StartupError, first_claim, start  # noqa: E402
+from imageprep.run.claims import first_claim  # noqa: E402
+from imageprep.run.startup import StartupError, start  # noqa: E402
+from imageprep.run.storage_mirror import Storage  # noqa: E402
 from imageprep.image.synthetic import demo_catalog  # noqa: E402
 from imageprep.image.transform import TRANSFORM_VERSION  # noqa: E402
 from imageprep.folder.variants import (
@@ -184,7 +186,11 @@ def prepared():
     try:
         RUN.prepare(
             dry_run=workflow.dryrun,
-            stored=None if STORAGE is None else declared_in_storage,
+            default_storage=(
+                None
+                if STORAGE is None
+                else Storage(declared_in_storage, workflow.iocache)
+            ),
         )
     except StartupError as exc:
         raise WorkflowError(str(exc)) from None
@@ -241,7 +247,10 @@ def rows_root(wildcards, input):
     if STORAGE is None or not input.parts:
         return ""
     here, declared = str(input.parts[0]), os.path.normpath(RESIZED[0])
-    assert here.endswith(declared), (here, declared)
+    if not here.endswith(declared):
+        raise WorkflowError(
+            f"{INSTANCE}: the storage's copy {here} is not of {declared}"
+        )
     return here[: -len(declared)]
 
 

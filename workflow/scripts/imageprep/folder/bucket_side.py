@@ -153,16 +153,20 @@ def _take_rows(bucket: Bucket, kept: Path) -> bool:
 def pull_rows(folder: str | os.PathLike, fresh: bool = False) -> list[str]:
     """Make the local side's kept rows those in the bucket: take each the bucket has in
     another version (size or date), drop each it has not. Returns the names of the shards
-    whose rows changed so. ``fresh``: list the bucket again (this process wrote to it)."""
+    whose rows changed so. ``fresh``: list the rows again (others wrote them since the
+    run's one listing of the folder), and nothing else of the folder."""
+    if fresh:  # (uncached: the listing of that prefix alone)
+        found = _listing.__wrapped__(f"{bucket_url(folder)}/{KEPT_ROWS}")
+    else:
+        prefix = f"{KEPT_ROWS}/"
+        found = {k[len(prefix) :]: v for k, v in listing(folder).items() if k.startswith(prefix)}
     there = {
-        rel.rsplit("/", 1)[1]: found
-        for rel, found in listing(folder, fresh=fresh).items()
-        if rel.startswith(f"{KEPT_ROWS}/") and rel.endswith(".csv")
+        name: stat for name, stat in found.items() if "/" not in name and name.endswith(".csv")
     }
     here = _local_rows(Path(folder, KEPT_ROWS))
     bucket = remote(folder)
     assert bucket is not None
-    changed = [name for name, found in there.items() if here.get(name) != found]
+    changed = [name for name, stat in there.items() if here.get(name) != stat]
     changed = [name for name in changed if _take_rows(bucket, Path(folder, KEPT_ROWS, name))]
     for name in set(here) - set(there):
         Path(folder, KEPT_ROWS, name).unlink(missing_ok=True)
@@ -170,15 +174,13 @@ def pull_rows(folder: str | os.PathLike, fresh: bool = False) -> list[str]:
     return changed
 
 
-def take_rows(folder: str | os.PathLike) -> list[str]:
+def take_rows(folder: str | os.PathLike) -> None:
     """At a run's start: the bucket's kept rows (pull_rows); a shard whose rows changed so
     loses its declared rows, and Snakemake runs it again (its job then finds what is
-    current, and makes nothing it need not). Returns the declared rows dropped."""
+    current, and makes nothing it need not)."""
     shutil.rmtree(Path(folder, SPOOL), ignore_errors=True)  # a killed run's tars in hand
-    forgotten = [os.path.join(folder, SHARD_ROWS, name) for name in pull_rows(folder)]
-    for declared in forgotten:
-        Path(declared).unlink(missing_ok=True)
-    return forgotten
+    for name in pull_rows(folder):
+        Path(folder, SHARD_ROWS, name).unlink(missing_ok=True)
 
 
 def mark_start(folder: str | os.PathLike) -> None:

@@ -22,6 +22,7 @@ from imageprep.folder.manifest import (
 )
 from imageprep.folder.records import FAILED_TSV
 from imageprep.folder.variants import CONTAINERS, Variant, from_json
+from imageprep.image.atomic import write_atomically
 from imageprep.image.diagnose import OutputError
 from imageprep.run.finish import finish_folder
 from imageprep.run.per_image import keep_per_image_rows, per_image_rows
@@ -46,16 +47,19 @@ def made_elsewhere(folder: str) -> int:
     (bucket_side.pull_rows), and the images they made are the rows, made, that are not as
     the run began (bucket_side.mark_start). (Their logs may be on the nodes alone.)"""
     pull_rows(folder, fresh=True)
-    start, made = Path(folder, ROWS_AT_START), 0
-    for path in Path(folder, KEPT_ROWS).glob("*.csv"):
-        old = start / path.name
-        if old.exists() and os.path.samefile(path, old):
-            continue  # not replaced since: nothing made
-        before = read_manifest(old)
-        made += sum(
-            r.status == "ok" and before.get(rel) != r for rel, r in read_manifest(path).items()
-        )
-    return made
+    start = Path(folder, ROWS_AT_START)
+    changed = [
+        path
+        for path in Path(folder, KEPT_ROWS).glob("*.csv")
+        if not ((start / path.name).exists() and os.path.samefile(path, start / path.name))
+    ]  # (one not replaced since made nothing)
+    if not changed:
+        return 0
+    before: dict[str, Row] = {}  # by input, whatever shard count held it
+    for old in start.glob("*.csv"):
+        before.update(read_manifest(old))
+    rows = (row for path in changed for row in read_manifest(path).values())
+    return sum(row.status == "ok" and before.get(row.input) != row for row in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,6 +140,9 @@ def merge_variant(
     counts: Counter = Counter()
     manifest = f"{folder}/{MANIFEST_CSV}"
     merge_shard_rows(shards, extra + made, manifest, failed, dirs[0], counts)
+    if rows_root:  # what the storage holds, here too: the next run compares (storage_mirror)
+        for part in shards:
+            write_atomically(part[len(rows_root) :], Path(part).read_bytes())
     if made:
         keep_per_image_rows(folder, variant, made)
     names = [Path(part).stem for part in shards]

@@ -6,7 +6,6 @@ nothing else of the input tree (on a cluster node too)."""
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from imageprep.folder.bucket_side import outputs_listed, push_rows, remote, take_rows
@@ -80,55 +79,39 @@ def read_plan(path: str | os.PathLike) -> tuple[list[tuple[str, str]], dict[str,
     return members, stats
 
 
-@dataclass
-class Prepared:
-    """What writing the plan files did to the files Snakemake compares: each shard's plan
-    file (and whether this run wrote it), and the declared rows it dropped (of shards to
-    run again). A default storage provider gets the same changes (storage_mirror.py)."""
-
-    plans: dict[str, bool] = field(default_factory=dict)
-    forgotten: list[str] = field(default_factory=list)
-
-
 def write_plan_files(
     plan: Plan,
     shards: Mapping[str, list[tuple[str, str]]],
     stats: bool = True,
-    prepared: Prepared | None = None,
-) -> Prepared:
+) -> None:
     """Write each shard's plan file ((input, key) members) where its content changed, and
     mark a shard's variant to be run again (its declared rows removed) where an image it
     made is missing or an output was written after its rows (changed behind the
     workflow's back); remove the plan files of shards that no longer exist.
     ``stats=False``: members are declared inputs of their job (the generated demo set),
-    Snakemake tracks their dates. ``prepared``: what an earlier step did, added to.
+    Snakemake tracks their dates.
     """
-    done = prepared or Prepared()
     folder = Path(plan.output_dir, PLANS)
     present: dict[str, dict[str, int]] = {}  # per variant folder, listed once if needed
     bucket = remote(plan.output_dir) is not None  # its jobs trust the kept rows: all checked
     for name, members in shards.items():
         path = plan_path(plan.output_dir, name)
         changed = write_if_changed(path, _plan_text(plan.input_dir, members, stats, plan.stats))
-        done.plans[path] = changed
         if bucket or not changed:
-            done.forgotten += _recheck(plan, name, members, present)
+            _recheck(plan, name, members, present)
     if bucket:
         _recheck_other_counts(plan, shards, present)
     for stale in folder.glob("*.csv"):
         if stale.stem not in shards:
             stale.unlink(missing_ok=True)
-    return done
 
 
-def take_bucket_rows(plan: Plan) -> Prepared:
+def take_bucket_rows(plan: Plan) -> None:
     """An output folder in a bucket: the kept rows its bucket holds become the local side's
-    (bucket_side.take_rows), before either path reads them; the declared rows so dropped."""
-    done = Prepared()
+    (bucket_side.take_rows), before either path reads them."""
     for folder in plan.folders():
         if remote(folder) is not None:
-            done.forgotten += take_rows(folder)
-    return done
+            take_rows(folder)
 
 
 def recheck_outputs(plan: Plan, shards: Mapping[str, list[tuple[str, str]]]) -> None:
@@ -156,9 +139,7 @@ def _recheck_other_counts(
 
 def _recheck(
     plan: Plan, name: str, members: list[tuple[str, str]], present: dict[str, dict[str, int]]
-) -> list[str]:
-    """The shard's declared rows, per variant, dropped since an output is out of date."""
-    forgotten = []
+) -> None:
     for variant, root in zip(plan.variants, plan.folders(), strict=True):
         manifest = shard_rows_path(root, name)
         # a bucket folder's kept rows: the same rows, and here also when the declared ones
@@ -179,10 +160,8 @@ def _recheck(
             # when it compares checksums); the job still finds its rows beside it
             # (kept_rows_path) and redoes exactly the members that are not current.
             Path(manifest).unlink(missing_ok=True)
-            forgotten.append(manifest)
             if bucket:
                 _forget_replaced(kept_rows_path(manifest), present[root])
-    return forgotten
 
 
 def _forget_replaced(kept: Path, present: Mapping[str, int]) -> None:

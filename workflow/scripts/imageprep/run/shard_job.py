@@ -27,6 +27,7 @@ from imageprep.run.plan_files import read_plan
 from imageprep.run.runner import Stop, Tried, run_images
 from imageprep.run.shards import (
     PreviousRows,
+    fetch_previous,
     keep_rows,
     keep_shard_rows,
     kept_rows_path,
@@ -151,6 +152,7 @@ class Shard:
         ]
         for declared in here:
             fetch_rows(kept_rows_path(declared))
+            fetch_previous(kept_rows_path(declared), [out for _, out in members])
         previous = [PreviousRows(declared) for declared in here]
         listed = stats if is_bucket(self.dirs[0]) else None
         result = self.make(name, members, previous, threads, stop, listed=listed)

@@ -17,10 +17,11 @@ import zlib
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
-from imageprep.folder.bucket_side import listing, push_rows, remote
-from imageprep.folder.layout import KEPT_ROWS, REFUSED_ROWS, SHARD_ROWS
+from imageprep.folder.bucket_side import fetch_rows, listing, push_rows, remote
+from imageprep.folder.layout import KEPT_ROWS, REFUSED_ROWS, SHARD_ROWS, bucket_url
 from imageprep.folder.manifest import Row, manifest_text, read_manifest
 from imageprep.image.atomic import link_atomically, write_atomically
+from imageprep.image.bucket import bucket_for
 
 SHARD_NAME = re.compile(r"^(\d{4,})-of-(\d{4,})$")
 MAX_IMAGES_PER_JOB = 2000
@@ -146,6 +147,25 @@ def kept_rows_path(manifest: str | os.PathLike) -> Path:
     job, the rows of the images it did make)."""
     path = Path(manifest)
     return path.parent.parent / Path(KEPT_ROWS).name / path.name
+
+
+def fetch_previous(kept: Path, keys: Iterable[str]) -> None:
+    """A bucket folder's shard job on a node without the folder's local side, whose shard
+    the bucket keeps no rows for (the shard count just changed): the rows of the other
+    counts that held its members (``keys``), which PreviousRows reads, come from the bucket,
+    so that the job remakes nothing current. (Where the local side is, take_rows brought
+    them at the run's start.)"""
+    url = bucket_url(kept.parent.parent.parent)
+    if url is None or kept.exists() or _listing(kept.parent):
+        return
+    own = SHARD_NAME.match(kept.stem)
+    listed = {rel for rel, _, _ in bucket_for(f"{url}/{KEPT_ROWS}").objects()}
+    counts = {int(m[2]) for rel in listed if (m := SHARD_NAME.match(rel[:-4]))}
+    keys = list(keys)
+    for count in counts - ({int(own[2])} if own else set()):
+        for name in sorted({shard_name(shard_of(key, count), count) for key in keys}):
+            if f"{name}.csv" in listed:
+                fetch_rows(kept.parent / f"{name}.csv")
 
 
 def keep_rows(manifest: str | os.PathLike, made: bool = True, kept: Path | None = None) -> None:

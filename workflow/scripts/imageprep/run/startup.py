@@ -14,7 +14,7 @@ parse does", lists both.
 """
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,12 @@ from imageprep.folder.variants import Variant, Variants, named
 from imageprep.image.atomic import writable_problem
 from imageprep.image.diagnose import OutputError
 from imageprep.image.transform import TRANSFORM_VERSION
+from imageprep.run.claims import claim_output_dir
 from imageprep.run.config import checked_config
 from imageprep.run.per_image import per_image_refusal
 from imageprep.run.plan import ConfigError, Plan, make_plan
 from imageprep.run.plan_files import (
-    Prepared,
+    plan_path,
     take_bucket_rows,
     write_if_changed,
     write_plan_files,
@@ -43,14 +44,11 @@ from imageprep.run.refusals import snakemake_refusal, storage_refusal
 from imageprep.run.shards import (
     PreviousRows,
     group_into_shards,
+    kept_rows_path,
     refused_rows_path,
     shard_rows_path,
 )
-from imageprep.run.storage_mirror import mirror
-
-# Output folders claimed by the instances of one workflow (id of Snakemake's Workflow ->
-# resolved output_dir -> instance name): two instances must never share or nest one.
-_CLAIMED: dict[int, dict[Path, str]] = {}
+from imageprep.run.storage_mirror import Storage, mirror
 
 
 class StartupError(Exception):
@@ -70,7 +68,7 @@ class Startup:
     plan: Plan
     shards: dict[str, list[str]]  # shard name -> outputs; {} for the per-image rule
     main_process: bool  # False in a job's own Snakemake (on a cluster node)
-    prepared: Prepared | None = field(default=None, repr=False)  # once prepare has run
+    _prepared: bool = field(default=False, repr=False)
 
     @property
     def per_image(self) -> bool:
@@ -149,37 +147,34 @@ class Startup:
         """What one shard job declares: its rows in each variant's folder."""
         return [shard_rows_path(folder, name) for folder in self.plan.folders()]
 
-    def prepare(self, dry_run: bool = False, stored: Callable[[str], Any] | None = None) -> None:
+    def prepare(self, dry_run: bool = False, default_storage: Storage | None = None) -> None:
         """Write what Snakemake compares before it decides which jobs to run, once per run
         and only in the main process: each shard's plan file (rewritten only when its
         content changed; its declared rows removed when an output it made is gone),
         the refused inputs' rows, the per-image rule's list of images; for the per-image
         rule, forget the declared file of an image that is not current (deleted, written
         by the pool with other settings, replaced behind the workflow's back; not in a dry
-        run, which removes nothing). ``stored``: with a default storage provider, the
-        storage object of a declared path, where the plan files go too (storage_mirror.py).
-        Raises StartupError (one line) on a write failure.
+        run, which removes nothing). ``default_storage``: a default storage provider's, made to
+        agree with the local side (storage_mirror.py). Raises StartupError (one line) on a
+        write failure.
         """
-        if self.prepared is not None or not self.main_process:
+        if self._prepared or not self.main_process:
             return
-        self.prepared = Prepared()
+        self._prepared = True
         plan, out_dir = self.plan, self.output_dir
         try:
             hold(out_dir, f"snakemake in {os.getcwd()}")  # until this Snakemake ends
-            pulled = take_bucket_rows(plan)  # an output folder in a bucket: its kept rows
-            self.prepared = write_plan_files(
+            take_bucket_rows(plan)  # an output folder in a bucket: its kept rows
+            write_plan_files(
                 plan,
                 {
                     name: [(plan.outputs[out], out) for out in outs]
                     for name, outs in self.shards.items()
                 },
                 stats=not plan.demo,  # demo images are the shard jobs' declared inputs
-                prepared=pulled,
             )
-            if stored is not None:
-                mirror(stored, self.prepared.plans, self.prepared.forgotten)
-                for folder in plan.folders():
-                    mark_start(folder)
+            if default_storage is not None:
+                self._mirror(default_storage)
             for variant, path in zip(self.variants, self.refused_rows, strict=True):
                 write_if_changed(path, manifest_text(refused_rows(plan.refused, variant)))
             if self.per_image:
@@ -192,6 +187,23 @@ class Startup:
             raise StartupError(str(exc)) from None
         except OSError as exc:  # the lock file cannot be made
             raise StartupError(str(OutputError(exc.filename, exc.strerror))) from None
+
+    def _mirror(self, storage: Storage) -> None:
+        """The default storage made to agree with the local side, and the kept rows as
+        the run begins marked (the manifest job counts what the jobs made against them)."""
+        folders = self.plan.folders()
+        mirror(
+            storage,
+            {
+                plan_path(self.output_dir, name): [
+                    (declared, str(kept_rows_path(declared)))
+                    for declared in (shard_rows_path(folder, name) for folder in folders)
+                ]
+                for name in self.shards
+            },
+        )
+        for folder in folders:
+            mark_start(folder)
 
     def _forget_what_is_not_current(self) -> None:
         """The per-image rule and the folder's one bookkeeping: Snakemake tracks each image
@@ -229,31 +241,6 @@ def _forget_stale_records(output_dir: str, outputs: Mapping[str, str]) -> None:
         gone = os.path.exists(record) and not os.path.exists(f"{output_dir}/{out}")
         if gone and read_record(record)[0] == "ok":
             os.unlink(record)
-
-
-def first_claim(workflow_id: int, what: str) -> bool:
-    """Whether this instance is the first in its workflow to claim ``what`` (a file set all
-    instances would make alike, such as the demo images: one rule makes them for all)."""
-    claimed = _CLAIMED.setdefault(workflow_id, {})
-    key = Path("\0" + what)  # no real path starts with NUL
-    if key in claimed:
-        return False
-    claimed[key] = what
-    return True
-
-
-def claim_output_dir(workflow_id: int, output_dir: str, instance: str) -> None:
-    """Refuse a second instance of imageprep in one workflow that writes the same output
-    folder as another, inside it or around it: their files would collide."""
-    mine = Path(output_dir).resolve()
-    claimed = _CLAIMED.setdefault(workflow_id, {})
-    for other, name in claimed.items():
-        if name != instance and (other == mine or other in mine.parents or mine in other.parents):
-            raise StartupError(
-                f"output_dir: {output_dir!r} of {instance} overlaps {str(other)!r} of {name}; "
-                "give each imageprep instance its own output folder"
-            )
-    claimed[mine] = instance
 
 
 def start(
@@ -300,7 +287,9 @@ def start(
         raise StartupError(str(exc) if pool else f"{invalid}: {exc}", status=2) from None
     if main_process:
         if not pool:
-            claim_output_dir(workflow_id, plan.output_dir, module_name or "the main workflow")
+            instance = module_name or "the main workflow"
+            if overlap := claim_output_dir(workflow_id, plan.output_dir, instance):
+                raise StartupError(overlap)
         if problem := writable_problem(plan.output_dir):
             raise StartupError(f"cannot write {plan.output_dir}: {problem}")
         try:  # a folder in use is neither planned into nor written (a dry run included)
