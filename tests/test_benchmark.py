@@ -385,10 +385,17 @@ def test_the_bucket_study_times_both_clients_and_the_floor(tmp_path):
 def test_the_bucket_workflow_study_counts_each_runs_requests(tmp_path):
     """bucket_study.py --workflow: both engines, both containers, bucket to bucket and
     folder to folder; a no-op rerun GETs nothing, a one-image change one input."""
-    run_study(tmp_path, "bucket_study", "--workflow", "12", "--out", "w.md")
+    run_study(tmp_path, "bucket_study", "--workflow", "12", "--storage", "--out", "w.md")
     text = (tmp_path / "w.md").read_text()
     rows = [line.split(" | ") for line in text.splitlines() if "| bucket → bucket |" in line]
-    assert len(rows) == 12, text  # 2 engines, 2 containers, 3 steps
+    assert len(rows) == 18, text  # 3 engines (one with a storage provider), 2 containers, 3 steps
+    stored = {
+        (row[1], row[3]): int(row[10].strip(" |"))
+        for row in rows
+        if row[0] == "| snakemake-storage"
+    }
+    assert len(stored) == 6 and all(stored.values()), stored  # its storage, asked each run
+    assert all(int(row[10].strip(" |")) == 0 for row in rows if row[0] != "| snakemake-storage")
     gets = {(row[0].strip("| "), row[1], row[3]): int(row[6]) for row in rows}
     for engine in ("snakemake", "pool"):
         assert gets[engine, "files", "first run"] >= 12
@@ -397,7 +404,7 @@ def test_the_bucket_workflow_study_counts_each_runs_requests(tmp_path):
     # Snakemake's report also draws its contact sheet again: the image changed is on it
     assert 1 < gets["snakemake", "files", "one image changed"] <= 1 + 12
     split = text.split("The first run from a bucket into a bucket, split", 1)[1]
-    assert len([line for line in split.splitlines() if line.startswith("| ")]) == 1 + 4
+    assert len([line for line in split.splitlines() if line.startswith("| ")]) == 1 + 6
 
 
 def test_the_speed_study_times_the_decode_and_every_resampler(tmp_path):

@@ -126,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--workflow", type=int, metavar="N", help="instead: the workflow on N images, two ways"
     )
+    p.add_argument(
+        "--storage",
+        action="store_true",
+        help="with --workflow: also Snakemake with a default storage provider (its requests)",
+    )
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     if args.workflow:
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             log = Path(scratch, "server.log")
             server, port = _server(log)
             try:
-                rows, found = run_matrix(args.workflow, Path(scratch), port, log)
+                rows, found = run_matrix(args.workflow, Path(scratch), port, log, args.storage)
             finally:
                 server.terminate()
                 server.wait(timeout=30)

@@ -5,7 +5,9 @@ rerun and one image changed, each with the requests it made (counted in the serv
 In the same run, the floor of the server (bare keep-alive GETs and PUTs, unsigned) and
 obstore's own cost per request, so the first run's time can be split between the server,
 the client and imageprep: a local test server is slower than a real one, so the split is
-the figure, not the total."""
+the figure, not the total. With ``--storage``, also Snakemake with a default storage
+provider (snakemake-storage-plugin-s3, as on a cluster without a shared file system),
+between buckets, with its requests to the storage counted apart."""
 
 import http.client
 import io
@@ -21,6 +23,7 @@ from pathlib import Path
 from PIL import Image
 
 BUCKET = "bucket-study"
+STORAGE = f"{BUCKET}-storage"  # Snakemake's default storage (--storage)
 STEPS = ("first run", "nothing changed", "one image changed")
 FLOOR = 1000  # requests timed for each floor
 
@@ -78,8 +81,11 @@ def floors(port: int, keys: list[str], body: bytes) -> dict[str, float]:
     return found
 
 
-def run_matrix(count: int, scratch: Path, port: int, log: Path) -> tuple[list, dict]:
-    """(rows, floors): a row per engine, container, place and step."""
+def run_matrix(
+    count: int, scratch: Path, port: int, log: Path, storage: bool = False
+) -> tuple[list, dict]:
+    """(rows, floors): a row per engine, container, place and step; each row's requests to
+    the data bucket by kind, and to Snakemake's storage as "storage"."""
     import boto3
     import yaml
 
@@ -106,11 +112,20 @@ def run_matrix(count: int, scratch: Path, port: int, log: Path) -> tuple[list, d
         "pool": [sys.executable, str(REPO / "workflow" / "scripts" / "pool.py"),
                  "--configfile", "config.yaml", "--workers", "2"],
     }  # fmt: skip
+    if storage:
+        client.create_bucket(Bucket=STORAGE)
+        engines["snakemake-storage"] = [
+            *engines["snakemake"], "--default-storage-provider", "s3",
+            "--default-storage-prefix", f"s3://{STORAGE}/run",
+            "--storage-s3-endpoint-url", env["AWS_ENDPOINT_URL"],
+        ]  # fmt: skip
     rows = []
     case = 0
     for engine, command in engines.items():
         for container in ("files", "webdataset"):
             for where in ("bucket", "local"):
+                if engine == "snakemake-storage" and where == "local":
+                    continue  # (refused: its jobs may run where a folder is not)
                 case += 1
                 folder = scratch / f"run-{engine}-{container}-{where}"
                 folder.mkdir()
@@ -139,7 +154,9 @@ def run_matrix(count: int, scratch: Path, port: int, log: Path) -> tuple[list, d
                     if proc.returncode != 0:
                         raise SystemExit(f"{engine} {container} {where} {step}:\n"
                                          + proc.stderr[-2000:])  # fmt: skip
-                    asked = kinds(requests(log)[before:]) if where == "bucket" else Counter()
+                    new = requests(log)[before:] if where == "bucket" else []
+                    asked = kinds([line for line in new if f" /{STORAGE}" not in line])
+                    asked["storage"] = sum(f" /{STORAGE}" in line for line in new)
                     rows.append((engine, container, where, step, seconds, asked))
     return rows, found
 
@@ -148,6 +165,7 @@ def split(rows: list, found: dict) -> list[str]:
     """Each bucket first run's time: the server (its requests at the floor), the client
     (obstore's cost over the floor), and the rest, beside the same run between folders."""
     local = {(e, c): s for e, c, w, step, s, _ in rows if w == "local" and step == STEPS[0]}
+    local |= {("snakemake-storage", c): s for (e, c), s in list(local.items()) if e == "snakemake"}
     lines = []
     for engine, container, where, step, seconds, asked in rows:
         if where != "bucket" or step != STEPS[0]:
@@ -171,19 +189,22 @@ def report(count: int, rows: list, found: dict, info: dict, command: str) -> str
         f"- Command: `{command}`",
         "- Floors, per request: " + ", ".join(f"{k} {v * 1000:.2f} ms" for k, v in found.items()),
         "",
-        "| engine | container | from → into | step | seconds | list | get | put | lock | other |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| engine | container | from → into | step | seconds | list | get | put | lock | other "
+        "| storage |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for engine, container, where, step, seconds, asked in rows:
         place = "bucket → bucket" if where == "bucket" else "folder → folder"
         counts = " | ".join(str(asked[k]) if where == "bucket" else "" for k in
-                            ("list", "get", "put", "lock", "other"))  # fmt: skip
+                            ("list", "get", "put", "lock", "other", "storage"))  # fmt: skip
         lines.append(f"| {engine} | {container} | {place} | {step} | {seconds:.1f} | {counts} |")
     lines += [
         "",
         "The first run from a bucket into a bucket, split: the server (its GETs and PUTs at",
         "the bare-HTTP floor, one after another: moto answers one at a time), the client",
-        "(obstore's cost over that floor) and the rest, beside the same run between folders.",
+        "(obstore's cost over that floor) and the rest, beside the same run between folders",
+        "(for snakemake-storage, Snakemake's between folders; its storage requests, to the",
+        "same server, are in the rest).",
         "",
         "| engine | container | seconds | server | client | rest | folder → folder |",
         "|---|---|---:|---:|---:|---:|---:|",
