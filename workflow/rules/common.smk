@@ -216,8 +216,20 @@ def workload_folder(wildcards):
 
 def shard_inputs(wildcards):
     """A shard job's plan file; for the generated demo set, its images too (they are made
-    by rule demo_images, so Snakemake orders the jobs and tracks their dates)."""
+    by rule demo_images, so Snakemake orders the jobs and tracks their dates). With a
+    default storage provider, none: Snakemake's scheduler asks the storage about a waiting
+    job's inputs each second, and a local input would keep the job off the nodes; the main
+    process drops a shard's rows there when its plan file changes, and a job's own
+    Snakemake on a node takes its plan file from the bucket (imageprep.run.storage_mirror).
+    """
     prepared()
+    if STORAGE is not None:
+        if not workflow.is_main_process:  # a job's own, on a node
+            try:
+                RUN.take_plan(wildcards.shard)
+            except StartupError as exc:
+                raise WorkflowError(str(exc)) from None
+        return {}
     members = SHARDS.get(wildcards.shard, []) if PLAN.demo else []
     return {
         "plan": plan_path(OUTPUT_DIR, wildcards.shard),

@@ -87,9 +87,12 @@ else:
             version=VERSION,
             dirs=[INPUT_DIR, OUTPUT_DIR],
             on_error=config["on_error"],
+            # derived (it takes output): not compared for reruns; the plan file is the
+            # job's input too, but for a default storage provider (shard_inputs)
+            plan=lambda wildcards, output: plan_path(OUTPUT_DIR, wildcards.shard),
         shell:
             '"$IMAGEPREP_PYTHON" "$IMAGEPREP_SCRIPTS/resize_jobs.py" --spec {params.spec:q}'
-            " --plan {input.plan:q} --rows {output:q} --dirs {params.dirs:q}"
+            " --plan {params.plan:q} --rows {output:q} --dirs {params.dirs:q}"
             " --on-error {params.on_error} --threads {threads} --log {log:q}"
             f"{CONTAINER}"
 

@@ -20,7 +20,14 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from imageprep.folder.layout import KEPT_ROWS, ROWS_AT_START, SHARD_ROWS, SPOOL, bucket_url
+from imageprep.folder.layout import (
+    KEPT_ROWS,
+    PLANS,
+    ROWS_AT_START,
+    SHARD_ROWS,
+    SPOOL,
+    bucket_url,
+)
 from imageprep.folder.manifest import MANIFEST_CSV
 from imageprep.folder.metadata import METADATA_CSV
 from imageprep.image.atomic import write_atomically
@@ -122,11 +129,65 @@ def push_rows(kept: Path) -> None:
     folder = kept.parent.parent.parent
     if (bucket := remote(folder)) is None:
         return
-    rel = f"{KEPT_ROWS}/{kept.name}"
-    bucket.put(rel, kept)
+    _put_dated(bucket, f"{KEPT_ROWS}/{kept.name}", kept)
+
+
+def _put_dated(bucket: Bucket, rel: str, path: Path) -> None:
+    """Put ``path`` as object ``rel``, and date the local file as the bucket dates it."""
+    bucket.put(rel, path)
     found = bucket.head(rel)
     if found is not None:
-        os.utime(kept, ns=(_second(found[1]),) * 2)
+        os.utime(path, ns=(_second(found[1]),) * 2)
+
+
+def publish_plans(folder: str | os.PathLike, names: Iterable[str]) -> set[str]:
+    """With a default storage provider: the plan files of shards ``names`` in the bucket
+    (``.imageprep/plans/``), where a job on a node without the working directory takes its
+    own (take_plan), and those of other shards removed there. A plan file goes up where the
+    bucket's is not of its size and date, nor of its content (another working directory
+    put the same), and is then dated as the bucket dates it, so the next run compares a
+    date with the date it copied. Returns the shards whose plan file went up."""
+    bucket = remote(folder)
+    assert bucket is not None
+    prefix = f"{PLANS}/"
+    there = {k[len(prefix) :]: v for k, v in listing(folder).items() if k.startswith(prefix)}
+    names = list(names)
+    put = set()
+    for name in names:
+        path, rel = Path(folder, PLANS, f"{name}.csv"), f"{PLANS}/{name}.csv"
+        st, found = path.stat(), there.get(f"{name}.csv")
+        if found == (st.st_size, _second(st.st_mtime_ns)):
+            continue
+        if found is not None and found[0] == st.st_size and bucket.get(rel) == path.read_bytes():
+            os.utime(path, ns=(found[1],) * 2)
+            continue
+        _put_dated(bucket, rel, path)
+        put.add(name)
+    for gone in set(there) - {f"{name}.csv" for name in names}:
+        bucket.delete(f"{PLANS}/{gone}")
+    return put
+
+
+def take_plan(path: Path) -> None:
+    """A shard job's own Snakemake with a default storage provider: its plan file, from the
+    bucket (publish_plans), written where the local side has it unless it holds that
+    already (a node that shares the working directory). Raises OutputError."""
+    bucket = remote(path.parent.parent.parent)
+    assert bucket is not None
+    rel = f"{PLANS}/{path.name}"
+    try:
+        data = bucket.get(rel)
+    except FileNotFoundError:
+        raise OutputError(f"{bucket.url}/{rel}", "no such plan file (the run's main "
+                          "Snakemake puts it before any job: run it again)") from None  # fmt: skip
+    except SourceError as exc:
+        raise OutputError(f"{bucket.url}/{rel}", str(exc)) from None
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    write_atomically(path, data)
 
 
 def fetch_rows(kept: Path) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imageprep.folder.bucket_side import mark_start
+from imageprep.folder.bucket_side import mark_start, publish_plans, take_plan
 from imageprep.folder.folder_lock import FolderInUse, check_free, hold
 from imageprep.folder.layout import IMAGES_LIST
 from imageprep.folder.manifest import MANIFEST_CSV, Row, manifest_text
@@ -189,21 +189,30 @@ class Startup:
             raise StartupError(str(OutputError(exc.filename, exc.strerror))) from None
 
     def _mirror(self, storage: Storage) -> None:
-        """The default storage made to agree with the local side, and the kept rows as
-        the run begins marked (the manifest job counts what the jobs made against them)."""
+        """With a default storage provider: the plan files in the bucket, for the jobs on
+        nodes (publish_plans); the storage's declared rows made to agree with the local
+        side (storage_mirror.py); the kept rows as the run begins marked (the manifest job
+        counts what the jobs made against them)."""
         folders = self.plan.folders()
-        mirror(
-            storage,
-            {
-                plan_path(self.output_dir, name): [
-                    (declared, str(kept_rows_path(declared)))
-                    for declared in (shard_rows_path(folder, name) for folder in folders)
-                ]
-                for name in self.shards
-            },
-        )
+        fresh = publish_plans(self.output_dir, self.shards)
+        pairs = {
+            name: [
+                (declared, str(kept_rows_path(declared)))
+                for declared in (shard_rows_path(folder, name) for folder in folders)
+            ]
+            for name in self.shards
+        }
+        mirror(storage, pairs, fresh)
         for folder in folders:
             mark_start(folder)
+
+    def take_plan(self, name: str) -> None:
+        """A shard job's own Snakemake with a default storage provider (on a node): its plan
+        file from the bucket, before Snakemake looks for it. Raises StartupError."""
+        try:
+            take_plan(Path(plan_path(self.output_dir, name)))
+        except OutputError as exc:
+            raise StartupError(str(exc)) from None
 
     def _forget_what_is_not_current(self) -> None:
         """The per-image rule and the folder's one bookkeeping: Snakemake tracks each image

@@ -1,29 +1,28 @@
-"""The main process's bookkeeping in Snakemake's default storage (``--default-storage-provider``,
-for a cluster whose nodes share no file system with it). Snakemake moves every file a rule
-declares through that storage and compares the dates it finds there; but the main process
-writes the plan files itself while it builds the DAG, and decides which shards run again
-by dropping their declared rows. This makes the storage agree with the local side, from
-what both hold (not from what this run changed, so a run that stops half-way, or the pool,
-leaves nothing for the next run to miss), through the storage plugin's own objects:
+"""The shards' declared rows in Snakemake's default storage (``--default-storage-provider``,
+for a cluster whose nodes share no file system with the main process). Snakemake moves
+every file a rule declares through that storage and runs a shard again when its declared
+rows are gone there; the main process decides which shards run again (a plan file that
+changed, an output replaced behind the workflow's back, the pool between two runs), and
+this makes the storage say so. From what both sides hold, not from what this run changed,
+so that a run stopped half-way, the pool, or another working directory leave nothing for
+the next run to miss:
 
-- a plan file the storage lacks, or holds with other content, goes up, and its shard's
-  declared rows there go (so the shard runs again, even when both are dated the same
-  second). One of the same content but another date (another working directory put it)
-  stays: the local copy takes the storage's date, so the next run compares a date with
-  the date it copied, never two clocks.
-- a shard's declared rows in the storage stand while they are its kept rows (those the
-  jobs compare against): the local side holds a copy of what the storage holds (the
-  manifest job writes it), and where that copy is missing or differs, the storage's is
-  fetched and compared; rows that differ go, and Snakemake runs the shard again.
+- a shard's rows there go when its plan file changed (bucket_side.publish_plans), so it
+  runs again whatever the dates say;
+- else they stand while they are its kept rows (those its job compares against): the local
+  side holds a copy of what the storage holds (the manifest job writes it), and where that
+  copy is missing or differs, the storage's is fetched and compared; rows that differ go.
 
 Each folder of the storage is listed once (the plugin's inventory: a request per 1,000
-objects with S3); a file is fetched, put or removed only where the two disagree.
+objects with S3); rows are fetched or removed only where the two sides disagree. (The plan
+files are not the shard jobs' declared inputs here: Snakemake's scheduler asks the storage
+about a waiting job's inputs each second; a job on a node takes its own from the bucket.)
 """
 
 import asyncio
 import os
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,51 +45,35 @@ class Storage:
     cache: Any = None
 
 
-def mirror(storage: Storage, shards: Mapping[str, Sequence[tuple[str, str]]]) -> None:
-    """Make the storage agree with the local side; ``shards``: each shard's plan file ->
-    (declared rows, kept rows) per variant, all paths of the local side. Runs in a thread of
-    its own: Snakemake may call the input function that calls this from its event loop.
-    Raises OutputError (one line) when the storage refuses or cannot be reached."""
+def mirror(
+    storage: Storage, shards: Mapping[str, Sequence[tuple[str, str]]], fresh: Collection[str]
+) -> None:
+    """Make the storage's declared rows agree with the local side; ``shards``: each shard ->
+    (declared rows, kept rows) per variant, paths of the local side; ``fresh``: the shards
+    whose plan file changed. Runs in a thread of its own: Snakemake may call the input
+    function that calls this from its event loop. Raises OutputError (one line) when the
+    storage refuses or cannot be reached."""
     with ThreadPoolExecutor(1) as one:
-        one.submit(asyncio.run, _Mirror(storage).run(shards)).result()
+        one.submit(asyncio.run, _Mirror(storage).run(shards, fresh)).result()
 
 
 class _Mirror:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
-    async def run(self, shards: Mapping[str, Sequence[tuple[str, str]]]) -> None:
-        plans = {path: self.storage.object(path) for path in shards}
+    async def run(
+        self, shards: Mapping[str, Sequence[tuple[str, str]]], fresh: Collection[str]
+    ) -> None:
         rows = {d: self.storage.object(d) for pairs in shards.values() for d, _ in pairs}
-        plan_dates = await self._dates(list(plans.values()))
-        row_dates = await self._dates(list(rows.values()))
-        for path, obj in plans.items():
-            fresh = await self._plan(path, obj, plan_dates.get(obj.cache_key()))
-            for declared, kept in shards[path]:
+        dates = await self._dates(list(rows.values()))
+        for name, pairs in shards.items():
+            for declared, kept in pairs:
                 there = rows[declared]
-                if row_dates.get(there.cache_key()) is None:
+                if dates.get(there.cache_key()) is None:
                     continue  # no rows: Snakemake runs the shard anyway
-                if fresh or not await self._stands(declared, kept):
+                if name in fresh or not await self._stands(declared, kept):
                     await self._call(there, there.managed_remove())
-                    self._seen(there, None)
-
-    async def _plan(self, path: str, obj: StorageObject, there: float | None) -> bool:
-        """Whether the plan file went up (the storage lacked it, or held other content)."""
-        local = Path(path)
-        if there is not None:
-            if int(there) == int(local.stat().st_mtime):
-                return False
-            if await self._fetch(path) == local.read_bytes():
-                os.utime(local, (int(there), int(there)))
-                return False
-        store = self.storage.object(path)
-        Path(store.local_path()).unlink(missing_ok=True)  # a stale local copy of Snakemake's
-        store.set_local_path(local)
-        await self._call(store, store.managed_store())
-        date = await self._call(store, store.managed_mtime())
-        os.utime(local, (int(date), int(date)))  # to the second: a listing and a HEAD agree
-        self._seen(obj, date)
-        return True
+                    self._removed(there)
 
     async def _stands(self, declared: str, kept: str) -> bool:
         """Whether the storage's declared rows are the kept rows: by the local side's copy,
@@ -143,19 +126,14 @@ class _Mirror:
                     found[key] = await self._call(obj, obj.managed_mtime())
         return found
 
-    def _seen(self, obj: StorageObject, date: float | None) -> None:
-        """Tell Snakemake's IOCache what changed (``date`` None: removed)."""
+    def _removed(self, obj: StorageObject) -> None:
+        """Tell Snakemake's IOCache the object is gone."""
         if (cache := self.storage.cache) is None:
             return
-        from snakemake_interface_storage_plugins.io import Mtime
-
         key = obj.cache_key()
-        cache.exists_in_storage[key] = date is not None
+        cache.exists_in_storage[key] = False
         cache.size.pop(key, None)
-        if date is None:
-            cache.mtime.pop(key, None)
-        else:
-            cache.mtime[key] = Mtime(storage=date)
+        cache.mtime.pop(key, None)
 
     @staticmethod
     async def _call(obj: StorageObject, step: Awaitable[T]) -> T:
