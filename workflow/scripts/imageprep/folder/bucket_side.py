@@ -68,6 +68,15 @@ def listing(folder: str | os.PathLike, fresh: bool = False) -> Listed:
     return _listing(url)
 
 
+def listed_under(folder: str | os.PathLike, sub: str, fresh: bool = False) -> Listed:
+    """The folder's objects under ``sub`` (its plans, its kept rows), relative to it: from
+    the run's one listing of the folder, or ``fresh``, listed now (that prefix alone)."""
+    if fresh:  # (uncached)
+        return _listing.__wrapped__(f"{bucket_url(folder)}/{sub}")
+    prefix = f"{sub}/"
+    return {k[len(prefix) :]: v for k, v in listing(folder).items() if k.startswith(prefix)}
+
+
 def outputs_listed(folder: str | os.PathLike) -> dict[str, int]:
     """The folder's own objects (not its bookkeeping, hidden) -> last-modified ns: what the
     plan files' check of a local folder takes from a scandir."""
@@ -143,14 +152,13 @@ def _put_dated(bucket: Bucket, rel: str, path: Path) -> None:
 def publish_plans(folder: str | os.PathLike, names: Iterable[str]) -> set[str]:
     """With a default storage provider: the plan files of shards ``names`` in the bucket
     (``.imageprep/plans/``), where a job on a node without the working directory takes its
-    own (take_plan), and those of other shards removed there. A plan file goes up where the
-    bucket's is not of its size and date, nor of its content (another working directory
-    put the same), and is then dated as the bucket dates it, so the next run compares a
-    date with the date it copied. Returns the shards whose plan file went up."""
+    own (plan_files.take_plan), and those of other shards removed there. A plan file goes
+    up where the bucket's is not of its size and date, nor of its content (another working
+    directory put the same), and is then dated as the bucket dates it, so the next run
+    compares a date with the date it copied. Returns the shards whose plan file went up."""
     bucket = remote(folder)
     assert bucket is not None
-    prefix = f"{PLANS}/"
-    there = {k[len(prefix) :]: v for k, v in listing(folder).items() if k.startswith(prefix)}
+    there = listed_under(folder, PLANS)
     names = list(names)
     put = set()
     for name in names:
@@ -166,28 +174,6 @@ def publish_plans(folder: str | os.PathLike, names: Iterable[str]) -> set[str]:
     for gone in set(there) - {f"{name}.csv" for name in names}:
         bucket.delete(f"{PLANS}/{gone}")
     return put
-
-
-def take_plan(path: Path) -> None:
-    """A shard job's own Snakemake with a default storage provider: its plan file, from the
-    bucket (publish_plans), written where the local side has it unless it holds that
-    already (a node that shares the working directory). Raises OutputError."""
-    bucket = remote(path.parent.parent.parent)
-    assert bucket is not None
-    rel = f"{PLANS}/{path.name}"
-    try:
-        data = bucket.get(rel)
-    except FileNotFoundError:
-        raise OutputError(f"{bucket.url}/{rel}", "no such plan file (the run's main "
-                          "Snakemake puts it before any job: run it again)") from None  # fmt: skip
-    except SourceError as exc:
-        raise OutputError(f"{bucket.url}/{rel}", str(exc)) from None
-    try:
-        if path.read_bytes() == data:
-            return
-    except OSError:
-        pass
-    write_atomically(path, data)
 
 
 def fetch_rows(kept: Path) -> None:
@@ -216,11 +202,7 @@ def pull_rows(folder: str | os.PathLike, fresh: bool = False) -> list[str]:
     another version (size or date), drop each it has not. Returns the names of the shards
     whose rows changed so. ``fresh``: list the rows again (others wrote them since the
     run's one listing of the folder), and nothing else of the folder."""
-    if fresh:  # (uncached: the listing of that prefix alone)
-        found = _listing.__wrapped__(f"{bucket_url(folder)}/{KEPT_ROWS}")
-    else:
-        prefix = f"{KEPT_ROWS}/"
-        found = {k[len(prefix) :]: v for k, v in listing(folder).items() if k.startswith(prefix)}
+    found = listed_under(folder, KEPT_ROWS, fresh)
     there = {
         name: stat for name, stat in found.items() if "/" not in name and name.endswith(".csv")
     }

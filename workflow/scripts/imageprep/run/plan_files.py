@@ -14,6 +14,7 @@ from imageprep.folder.manifest import ENCODING, Row, manifest_text, read_manifes
 from imageprep.folder.records import tsv_cell, tsv_uncell
 from imageprep.folder.rows import InputStat
 from imageprep.image.atomic import write_atomically
+from imageprep.image.diagnose import OutputError, SourceError
 from imageprep.run.plan import ConfigError, Plan
 from imageprep.run.shards import kept_rows_path, shard_rows_path, written_at
 
@@ -56,6 +57,23 @@ def write_if_changed(path: str | os.PathLike, data: bytes) -> bool:
         pass
     write_atomically(path, data)
     return True
+
+
+def take_plan(output_dir: str, name: str) -> None:
+    """A shard job's own Snakemake with a default storage provider: its plan file, from the
+    bucket (bucket_side.publish_plans), written where the local side has it unless it holds
+    that already (a node that shares the working directory). Raises OutputError."""
+    bucket = remote(output_dir)
+    assert bucket is not None
+    rel = f"{PLANS}/{name}.csv"
+    try:
+        data = bucket.get(rel)
+    except FileNotFoundError:
+        raise OutputError(f"{bucket.url}/{rel}", "no such plan file (the run's main "
+                          "Snakemake puts it before any job: run it again)") from None  # fmt: skip
+    except SourceError as exc:
+        raise OutputError(f"{bucket.url}/{rel}", str(exc)) from None
+    write_if_changed(plan_path(output_dir, name), data)
 
 
 def write_plan_text(path: str | os.PathLike, members: Iterable[tuple[str, str]]) -> bool:

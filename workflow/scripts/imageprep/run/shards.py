@@ -17,11 +17,10 @@ import zlib
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
-from imageprep.folder.bucket_side import fetch_rows, listing, push_rows, remote
-from imageprep.folder.layout import KEPT_ROWS, REFUSED_ROWS, SHARD_ROWS, bucket_url
+from imageprep.folder.bucket_side import fetch_rows, listed_under, listing, push_rows, remote
+from imageprep.folder.layout import KEPT_ROWS, REFUSED_ROWS, SHARD_ROWS
 from imageprep.folder.manifest import Row, manifest_text, read_manifest
 from imageprep.image.atomic import link_atomically, write_atomically
-from imageprep.image.bucket import bucket_for
 
 SHARD_NAME = re.compile(r"^(\d{4,})-of-(\d{4,})$")
 MAX_IMAGES_PER_JOB = 2000
@@ -155,11 +154,11 @@ def fetch_previous(kept: Path, keys: Iterable[str]) -> None:
     counts that held its members (``keys``), which PreviousRows reads, come from the bucket,
     so that the job remakes nothing current. (Where the local side is, take_rows brought
     them at the run's start.)"""
-    url = bucket_url(kept.parent.parent.parent)
-    if url is None or kept.exists() or _listing(kept.parent):
+    folder = kept.parent.parent.parent
+    if remote(folder) is None or kept.exists() or _listing(kept.parent):
         return
     own = SHARD_NAME.match(kept.stem)
-    listed = {rel for rel, _, _ in bucket_for(f"{url}/{KEPT_ROWS}").objects()}
+    listed = set(listed_under(folder, KEPT_ROWS, fresh=True))
     counts = {int(m[2]) for rel in listed if (m := SHARD_NAME.match(rel[:-4]))}
     keys = list(keys)
     for count in counts - ({int(own[2])} if own else set()):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imageprep.folder.bucket_side import mark_start, publish_plans, take_plan
+from imageprep.folder.bucket_side import mark_start, publish_plans
 from imageprep.folder.folder_lock import FolderInUse, check_free, hold
 from imageprep.folder.layout import IMAGES_LIST
 from imageprep.folder.manifest import MANIFEST_CSV, Row, manifest_text
@@ -34,8 +34,8 @@ from imageprep.run.config import checked_config
 from imageprep.run.per_image import per_image_refusal
 from imageprep.run.plan import ConfigError, Plan, make_plan
 from imageprep.run.plan_files import (
-    plan_path,
     take_bucket_rows,
+    take_plan,
     write_if_changed,
     write_plan_files,
     write_plan_text,
@@ -196,10 +196,7 @@ class Startup:
         folders = self.plan.folders()
         fresh = publish_plans(self.output_dir, self.shards)
         pairs = {
-            name: [
-                (declared, str(kept_rows_path(declared)))
-                for declared in (shard_rows_path(folder, name) for folder in folders)
-            ]
+            name: [(declared, str(kept_rows_path(declared))) for declared in self.shard_rows(name)]
             for name in self.shards
         }
         mirror(storage, pairs, fresh)
@@ -210,7 +207,7 @@ class Startup:
         """A shard job's own Snakemake with a default storage provider (on a node): its plan
         file from the bucket, before Snakemake looks for it. Raises StartupError."""
         try:
-            take_plan(Path(plan_path(self.output_dir, name)))
+            take_plan(self.output_dir, name)
         except OutputError as exc:
             raise StartupError(str(exc)) from None
 
